@@ -1,0 +1,406 @@
+//! Errors, and the one mapping from error to alert.
+//!
+//! Three classes reach the application, as in python-tls: the peer sent a fatal alert
+//! ([`Error::AlertReceived`]), the peer's data was bad and we sent an alert
+//! ([`Error::Protocol`]), or the connection was already dead ([`Error::Invalidated`]).
+//! Errors are at least as specific as the alert they cause.
+
+use core::fmt;
+
+use crate::codec::enums::{AlertDescription, CipherSuite, ExtensionType, ProtocolVersion};
+use crate::handshake::{Msg, Phase};
+
+/// Everything that can go wrong with a connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The peer sent this fatal alert (python-tls `TLSAlertError`).
+    AlertReceived { alert: AlertDescription },
+    /// The peer's data was bad: what was wrong, and the alert we sent (python-tls
+    /// `BadTLSDataError`). `sent` is `None` only when no alert could be sent.
+    Protocol {
+        error: ProtocolError,
+        sent: Option<AlertDescription>,
+    },
+    /// The connection already failed with `cause`; it cannot be used again (python-tls
+    /// `InvalidatedError`).
+    Invalidated { cause: Box<Error> },
+    /// The transport ended without the peer's close_notify: data may have been cut short.
+    Truncated,
+    /// A local mistake (configuration, API misuse); no alert is involved.
+    Local(LocalError),
+}
+
+/// Why the peer's data was refused. [`ProtocolError::alert`] picks the alert.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// A message the state table does not allow in the current phase.
+    Unexpected {
+        phase: Phase,
+        expected: Vec<Msg>,
+        got: Msg,
+    },
+    /// A message that does not parse.
+    Decode(InvalidMessage),
+    /// A message that parses but breaks a rule of the protocol.
+    Misbehaved(PeerMisbehaved),
+    /// The peer wants something we do not do (or do not allow).
+    Incompatible(PeerIncompatible),
+    /// The peer's certificate was refused.
+    Certificate(CertificateError),
+    /// A record failed authentication.
+    BadRecordMac,
+    /// A record is larger than the protocol allows.
+    RecordOverflow { len: usize, max: usize },
+    /// A bug or resource failure on our side, caused while handling the peer's data.
+    Internal(&'static str),
+}
+
+/// A structural problem with received bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvalidMessage {
+    Truncated {
+        what: &'static str,
+    },
+    TrailingData {
+        what: &'static str,
+    },
+    EmptyList {
+        what: &'static str,
+    },
+    IllegalValue {
+        what: &'static str,
+    },
+    DuplicateExtension(ExtensionType),
+    HandshakeMessageTooLarge {
+        len: usize,
+        max: usize,
+    },
+    UnknownContentType(u8),
+    UnknownHandshakeType(u8),
+    /// Records must carry at least one byte of handshake, alert or CCS content.
+    EmptyRecord,
+    /// A handshake message was split and something else was interleaved before its end.
+    InterleavedRecord,
+}
+
+/// The peer broke a rule of the protocol.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PeerMisbehaved {
+    SelectedUnofferedCipherSuite(CipherSuite),
+    SelectedUnofferedVersion(ProtocolVersion),
+    SelectedUnofferedApplicationProtocol,
+    SelectedNonNullCompression,
+    UnsolicitedExtension(ExtensionType),
+    /// The key-exchange group is not one we offered.
+    KeyExchangeGroupNotOffered,
+    /// The ECDHE public value is not a valid point on its curve.
+    InvalidKeyExchangePoint,
+    /// The signature scheme is not one we offered, or does not fit the key.
+    SignatureSchemeNotOffered,
+    /// ServerKeyExchange signature does not verify.
+    BadServerKeyExchangeSignature,
+    /// CertificateVerify signature does not verify.
+    BadCertificateVerifySignature,
+    /// Finished.verify_data does not match the transcript.
+    IncorrectFinished,
+    /// renegotiation_info was present but not empty on an initial handshake.
+    BadRenegotiationInfo,
+    /// The server echoed our session ID but changed the suite or version.
+    ResumptionChangedParameters,
+    /// ChangeCipherSpec payload other than the single byte 0x01.
+    BadChangeCipherSpec,
+    /// The client's ClientHello offered no null compression.
+    NoNullCompression,
+    /// An empty record flood, too many warnings, or similar resource abuse.
+    TooManyEmptyOrWarningRecords,
+    /// An alert of an unknown level, or a warning-level alert that must be fatal.
+    BadAlert,
+    /// A TLS 1.2 server answered ClientHello with a TLS 1.3 downgrade sentinel.
+    DowngradeDetected,
+    /// Application data arrived at a moment the protocol forbids it.
+    ApplicationDataDuringHandshake,
+    /// CertificateVerify arrived although the client sent no certificate.
+    CertificateVerifyWithoutCertificate,
+}
+
+/// The peer asked for something we do not support or allow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PeerIncompatible {
+    NoSharedCipherSuite,
+    NoSharedGroup,
+    NoSharedSignatureScheme,
+    NoSharedApplicationProtocol,
+    /// The peer offered only versions we refuse (TLS 1.0/1.1, RFC 8996) or do not speak.
+    UnsupportedVersion(ProtocolVersion),
+    /// RFC 7627 extended master secret required but not offered.
+    ExtendedMasterSecretRequired,
+    /// RFC 5746 secure renegotiation indication missing.
+    SecureRenegotiationRequired,
+    /// No certificate for the SNI name and no default.
+    UnrecognizedName,
+    /// Server requires a client certificate and got an empty Certificate message.
+    ClientCertificateRequired,
+    /// The server asked for a client certificate in a form we cannot provide.
+    ServerKeyExchangeMissingGroup,
+}
+
+/// Why a peer's certificate was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CertificateError {
+    NoCertificates,
+    UnknownIssuer,
+    Expired,
+    NotValidYet,
+    NotValidForName {
+        expected: String,
+    },
+    BadEncoding,
+    BadSignature,
+    UnsupportedKeyType,
+    InvalidPurpose,
+    /// Any other path-validation failure, with webpki's description.
+    Other(String),
+    /// The application's verify hook refused the chain with this alert.
+    Rejected {
+        alert: AlertDescription,
+        reason: String,
+    },
+}
+
+/// A local problem: configuration or API misuse. Never causes an alert.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LocalError {
+    Config(String),
+    /// The call is not valid in the connection's current phase.
+    WrongPhase {
+        call: &'static str,
+        phase: Phase,
+    },
+    /// An input exceeded a local bound (for example a buffered-data cap).
+    BufferFull {
+        what: &'static str,
+        cap: usize,
+    },
+    Crypto(&'static str),
+}
+
+impl ProtocolError {
+    /// The alert this error causes. Exhaustive on purpose, with no wildcard arm: a new
+    /// variant does not compile until someone chooses its alert.
+    pub fn alert(&self) -> AlertDescription {
+        use AlertDescription as A;
+        match self {
+            ProtocolError::Unexpected { .. } => A::UNEXPECTED_MESSAGE,
+            ProtocolError::Decode(e) => match e {
+                InvalidMessage::Truncated { .. }
+                | InvalidMessage::TrailingData { .. }
+                | InvalidMessage::EmptyList { .. }
+                | InvalidMessage::DuplicateExtension(_)
+                | InvalidMessage::HandshakeMessageTooLarge { .. } => A::DECODE_ERROR,
+                InvalidMessage::IllegalValue { .. } => A::ILLEGAL_PARAMETER,
+                InvalidMessage::UnknownContentType(_)
+                | InvalidMessage::UnknownHandshakeType(_)
+                | InvalidMessage::EmptyRecord
+                | InvalidMessage::InterleavedRecord => A::UNEXPECTED_MESSAGE,
+            },
+            ProtocolError::Misbehaved(e) => match e {
+                PeerMisbehaved::SelectedUnofferedCipherSuite(_)
+                | PeerMisbehaved::SelectedUnofferedVersion(_)
+                | PeerMisbehaved::SelectedUnofferedApplicationProtocol
+                | PeerMisbehaved::SelectedNonNullCompression
+                | PeerMisbehaved::KeyExchangeGroupNotOffered
+                | PeerMisbehaved::InvalidKeyExchangePoint
+                | PeerMisbehaved::SignatureSchemeNotOffered
+                | PeerMisbehaved::ResumptionChangedParameters
+                | PeerMisbehaved::NoNullCompression
+                | PeerMisbehaved::BadAlert
+                | PeerMisbehaved::DowngradeDetected => A::ILLEGAL_PARAMETER,
+                PeerMisbehaved::UnsolicitedExtension(_) => A::UNSUPPORTED_EXTENSION,
+                PeerMisbehaved::BadServerKeyExchangeSignature
+                | PeerMisbehaved::BadCertificateVerifySignature
+                | PeerMisbehaved::IncorrectFinished => A::DECRYPT_ERROR,
+                PeerMisbehaved::BadRenegotiationInfo => A::HANDSHAKE_FAILURE,
+                PeerMisbehaved::BadChangeCipherSpec => A::DECODE_ERROR,
+                PeerMisbehaved::TooManyEmptyOrWarningRecords
+                | PeerMisbehaved::ApplicationDataDuringHandshake
+                | PeerMisbehaved::CertificateVerifyWithoutCertificate => A::UNEXPECTED_MESSAGE,
+            },
+            ProtocolError::Incompatible(e) => match e {
+                PeerIncompatible::NoSharedCipherSuite
+                | PeerIncompatible::NoSharedGroup
+                | PeerIncompatible::NoSharedSignatureScheme
+                | PeerIncompatible::ExtendedMasterSecretRequired
+                | PeerIncompatible::SecureRenegotiationRequired
+                | PeerIncompatible::ClientCertificateRequired
+                | PeerIncompatible::ServerKeyExchangeMissingGroup => A::HANDSHAKE_FAILURE,
+                PeerIncompatible::NoSharedApplicationProtocol => A::NO_APPLICATION_PROTOCOL,
+                PeerIncompatible::UnsupportedVersion(_) => A::PROTOCOL_VERSION,
+                PeerIncompatible::UnrecognizedName => A::UNRECOGNIZED_NAME,
+            },
+            ProtocolError::Certificate(e) => match e {
+                CertificateError::NoCertificates
+                | CertificateError::NotValidForName { .. }
+                | CertificateError::BadEncoding
+                | CertificateError::InvalidPurpose
+                | CertificateError::Other(_) => A::BAD_CERTIFICATE,
+                CertificateError::UnknownIssuer => A::UNKNOWN_CA,
+                CertificateError::Expired | CertificateError::NotValidYet => A::CERTIFICATE_EXPIRED,
+                CertificateError::BadSignature => A::DECRYPT_ERROR,
+                CertificateError::UnsupportedKeyType => A::UNSUPPORTED_CERTIFICATE,
+                CertificateError::Rejected { alert, .. } => *alert,
+            },
+            ProtocolError::BadRecordMac => A::BAD_RECORD_MAC,
+            ProtocolError::RecordOverflow { .. } => A::RECORD_OVERFLOW,
+            ProtocolError::Internal(_) => A::INTERNAL_ERROR,
+        }
+    }
+}
+
+impl From<InvalidMessage> for ProtocolError {
+    fn from(e: InvalidMessage) -> Self {
+        ProtocolError::Decode(e)
+    }
+}
+
+impl From<PeerMisbehaved> for ProtocolError {
+    fn from(e: PeerMisbehaved) -> Self {
+        ProtocolError::Misbehaved(e)
+    }
+}
+
+impl From<PeerIncompatible> for ProtocolError {
+    fn from(e: PeerIncompatible) -> Self {
+        ProtocolError::Incompatible(e)
+    }
+}
+
+impl From<CertificateError> for ProtocolError {
+    fn from(e: CertificateError) -> Self {
+        ProtocolError::Certificate(e)
+    }
+}
+
+impl From<LocalError> for Error {
+    fn from(e: LocalError) -> Self {
+        Error::Local(e)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::AlertReceived { alert } => write!(f, "peer sent fatal alert {alert}"),
+            Error::Protocol {
+                error,
+                sent: Some(alert),
+            } => write!(f, "{error}; sent alert {alert}"),
+            Error::Protocol { error, sent: None } => write!(f, "{error}"),
+            Error::Invalidated { cause } => {
+                write!(
+                    f,
+                    "connection unusable after an earlier fatal error: {cause}"
+                )
+            }
+            Error::Truncated => f.write_str("connection closed without close_notify (truncated)"),
+            Error::Local(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProtocolError::Unexpected {
+                phase,
+                expected,
+                got,
+            } => {
+                write!(
+                    f,
+                    "unexpected {got:?} in {phase}; expected one of {expected:?}"
+                )
+            }
+            ProtocolError::Decode(e) => write!(f, "malformed message: {e}"),
+            ProtocolError::Misbehaved(e) => write!(f, "peer misbehaved: {e:?}"),
+            ProtocolError::Incompatible(e) => write!(f, "peer incompatible: {e:?}"),
+            ProtocolError::Certificate(e) => write!(f, "{e}"),
+            ProtocolError::BadRecordMac => f.write_str("record failed authentication"),
+            ProtocolError::RecordOverflow { len, max } => {
+                write!(f, "record of {len} bytes exceeds the limit of {max}")
+            }
+            ProtocolError::Internal(what) => write!(f, "internal error: {what}"),
+        }
+    }
+}
+
+impl fmt::Display for InvalidMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InvalidMessage::Truncated { what } => write!(f, "{what} is truncated"),
+            InvalidMessage::TrailingData { what } => write!(f, "trailing bytes after {what}"),
+            InvalidMessage::EmptyList { what } => write!(f, "{what} must not be empty"),
+            InvalidMessage::IllegalValue { what } => write!(f, "illegal value in {what}"),
+            InvalidMessage::DuplicateExtension(t) => write!(f, "duplicate extension {t:?}"),
+            InvalidMessage::HandshakeMessageTooLarge { len, max } => {
+                write!(
+                    f,
+                    "handshake message of {len} bytes exceeds the limit of {max}"
+                )
+            }
+            InvalidMessage::UnknownContentType(t) => write!(f, "unknown record type 0x{t:02x}"),
+            InvalidMessage::UnknownHandshakeType(t) => {
+                write!(f, "unknown handshake message type 0x{t:02x}")
+            }
+            InvalidMessage::EmptyRecord => f.write_str("empty non-application-data record"),
+            InvalidMessage::InterleavedRecord => {
+                f.write_str("record interleaved inside a fragmented handshake message")
+            }
+        }
+    }
+}
+
+impl fmt::Display for CertificateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CertificateError::NoCertificates => f.write_str("peer sent no certificate"),
+            CertificateError::UnknownIssuer => {
+                f.write_str("certificate not trusted: unknown issuer")
+            }
+            CertificateError::Expired => f.write_str("certificate expired"),
+            CertificateError::NotValidYet => f.write_str("certificate not valid yet"),
+            CertificateError::NotValidForName { expected } => {
+                write!(f, "certificate not valid for name '{expected}'")
+            }
+            CertificateError::BadEncoding => f.write_str("certificate is malformed"),
+            CertificateError::BadSignature => f.write_str("certificate signature is invalid"),
+            CertificateError::UnsupportedKeyType => f.write_str("certificate key type unsupported"),
+            CertificateError::InvalidPurpose => {
+                f.write_str("certificate not valid for this purpose (extended key usage)")
+            }
+            CertificateError::Other(e) => write!(f, "certificate rejected: {e}"),
+            CertificateError::Rejected { alert, reason } => {
+                write!(f, "certificate rejected by verify hook ({alert}): {reason}")
+            }
+        }
+    }
+}
+
+impl fmt::Display for LocalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LocalError::Config(e) => write!(f, "configuration error: {e}"),
+            LocalError::WrongPhase { call, phase } => write!(f, "{call} is not valid in {phase}"),
+            LocalError::BufferFull { what, cap } => write!(f, "{what} exceeds {cap} bytes"),
+            LocalError::Crypto(e) => write!(f, "crypto failure: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,55 @@
+//! The server's TLS 1.2 table (ARCHITECTURE.md §2, server rows).
+
+use super::Msg::*;
+use super::{row, Branch, Cond, Event, Input, Output, Phase::*, Row, Step};
+
+#[rustfmt::skip]
+pub(crate) const SERVER_TLS12: &[Row] = &[
+//      from               input                                             to                 we send
+    row(Idle,              Input::Flight(Branch::Full, CLIENT_HELLO),        CheckSessionCache, Output::Nothing),
+    row(CheckSessionCache, Input::Event(Event::SessionFound),                WaitResume,        Output::Flight(SERVER_RESUMED)),
+    row(CheckSessionCache, Input::Event(Event::SessionAbsent),               Wait,              Output::Flight(SERVER_HELLO_FULL)),
+    row(Wait,              Input::Flight(Branch::Full, CLIENT_KEY_EXCHANGE), AppData,           Output::Flight(SERVER_FINISHED)),
+    row(WaitResume,        Input::Flight(Branch::Resumed, CCS_FINISHED),     AppData,           Output::Nothing),
+];
+
+const CLIENT_HELLO: &[Step] = &[Step::always(ClientHello)];
+
+/// Flight 2 of a full handshake.
+#[rustfmt::skip]
+const SERVER_HELLO_FULL: &[Step] = &[
+    Step::always(ServerHello),                             // a new session ID
+    Step::always(Certificate),                             // no anonymous suites
+    Step::only_if(ServerKeyExchange, Cond::EcdheSuite),
+    Step::only_if(CertificateRequest, Cond::ClientAuthConfigured),
+    Step::always(ServerHelloDone),
+];
+
+/// Flight 3, from the client.
+#[rustfmt::skip]
+const CLIENT_KEY_EXCHANGE: &[Step] = &[
+    Step::only_if(Certificate, Cond::CertRequested),
+    Step::always(ClientKeyExchange),
+    Step::only_if(CertificateVerify, Cond::ClientCertSent),
+    Step::always(ChangeCipherSpec),
+    Step::always(Finished),
+];
+
+/// Flight 4 of a full handshake.
+#[rustfmt::skip]
+const SERVER_FINISHED: &[Step] = &[
+    Step::only_if(NewSessionTicket, Cond::TicketPromised),
+    Step::always(ChangeCipherSpec),
+    Step::always(Finished),
+];
+
+/// Flight 2 of an abbreviated handshake: the same session ID, and we finish first.
+#[rustfmt::skip]
+const SERVER_RESUMED: &[Step] = &[
+    Step::always(ServerHello),                             // the client's session ID echoed
+    Step::only_if(NewSessionTicket, Cond::TicketPromised),
+    Step::always(ChangeCipherSpec),
+    Step::always(Finished),
+];
+
+const CCS_FINISHED: &[Step] = &[Step::always(ChangeCipherSpec), Step::always(Finished)];
