@@ -10,6 +10,8 @@
 pub mod codec;
 pub mod error;
 pub mod handshake;
+pub mod pem;
+pub mod verify;
 
 pub use error::{Error, LocalError, ProtocolError};
 pub use handshake::Phase;
