@@ -74,6 +74,12 @@ pub enum InvalidMessage {
         what: &'static str,
     },
     DuplicateExtension(ExtensionType),
+    /// More entries (or bytes) than the protocol or `codec::limits` allows, e.g. a 33-byte
+    /// session ID or a certificate chain longer than `MAX_CERTIFICATES`.
+    LimitExceeded {
+        what: &'static str,
+        max: usize,
+    },
     HandshakeMessageTooLarge {
         len: usize,
         max: usize,
@@ -203,6 +209,7 @@ impl ProtocolError {
                 | InvalidMessage::TrailingData { .. }
                 | InvalidMessage::EmptyList { .. }
                 | InvalidMessage::DuplicateExtension(_)
+                | InvalidMessage::LimitExceeded { .. }
                 | InvalidMessage::HandshakeMessageTooLarge { .. } => A::DECODE_ERROR,
                 InvalidMessage::IllegalValue { .. } => A::ILLEGAL_PARAMETER,
                 InvalidMessage::UnknownContentType(_)
@@ -348,6 +355,9 @@ impl fmt::Display for InvalidMessage {
             InvalidMessage::EmptyList { what } => write!(f, "{what} must not be empty"),
             InvalidMessage::IllegalValue { what } => write!(f, "illegal value in {what}"),
             InvalidMessage::DuplicateExtension(t) => write!(f, "duplicate extension {t:?}"),
+            InvalidMessage::LimitExceeded { what, max } => {
+                write!(f, "{what} exceeds the limit of {max}")
+            }
             InvalidMessage::HandshakeMessageTooLarge { len, max } => {
                 write!(
                     f,
