@@ -11,6 +11,7 @@ pub mod codec;
 pub mod error;
 pub mod handshake;
 pub mod pem;
+pub mod session;
 pub mod verify;
 
 pub use error::{Error, LocalError, ProtocolError};
