@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod error;
 pub mod handshake;
 pub mod pem;
+pub mod session;
 pub mod verify;
 
 pub use error::{Error, LocalError, ProtocolError};

@@ -1,0 +1,476 @@
+//! TLS 1.2 session resumption state: what a server keeps per session (in a [`SessionStore`]
+//! keyed by session ID, or sealed into an RFC 5077 ticket by a [`Ticketer`]), and what a
+//! client keeps to resume ([`ClientSession`] in a [`ClientSessionCache`]).
+//!
+//! Everything here is bounded: entries per cache, bytes per entry, certificates per session.
+//! Time is always an argument; nothing in this module reads a clock. Master secrets are
+//! zeroized when the structures holding them are dropped, and no `Debug` output shows them.
+
+pub mod memory;
+pub mod ticket;
+
+mod lru;
+
+pub use memory::MemoryStore;
+pub use ticket::Ticketer;
+
+use core::fmt;
+use core::time::Duration;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use rustls_pki_types::{CertificateDer, UnixTime};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use crate::codec::enums::{CipherSuite, ProtocolVersion};
+use crate::codec::limits::{MAX_CERTIFICATES, MAX_SESSION_ID};
+use crate::codec::{Reader, Writer};
+use crate::error::{InvalidMessage, LocalError};
+use lru::Lru;
+
+/// The server's session cache, keyed by session ID; values are [`StoredSession::encode`]
+/// output. Pluggable so a fleet of servers can share one (Redis, memcached, ...);
+/// [`MemoryStore`] is the in-process default.
+///
+/// Implementations must be bounded (entries and bytes) whatever clients send, must not
+/// panic, and must treat a failure of the backing service as a miss: a missing session
+/// only costs a full handshake.
+pub trait SessionStore: Send + Sync + fmt::Debug {
+    /// The session stored under `id`, unless absent or expired at `now`.
+    fn get(&self, id: &[u8], now: UnixTime) -> Option<Zeroizing<Vec<u8>>>;
+    /// Stores `value` under `id` at `now`, replacing any earlier value. May decline to
+    /// store (for example an oversized value); then a later `get` finds nothing.
+    fn put(&self, id: &[u8], value: Zeroizing<Vec<u8>>, now: UnixTime);
+    /// Forgets `id`, for example after the session ended with a fatal alert (RFC 5246 §7.2).
+    fn remove(&self, id: &[u8]);
+}
+
+/// Sessions a [`MemoryStore`] or [`ClientSessionCache`] holds unless configured otherwise.
+pub const DEFAULT_CAPACITY: usize = 10_000;
+
+/// How long a server keeps a session resumable unless configured otherwise. RFC 5246
+/// Appendix F.1.4 suggests an upper limit of 24 hours.
+pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Most bytes in a stored server name (a DNS name has at most 253).
+pub const MAX_SERVER_NAME: usize = 0xff;
+
+/// Most bytes in a stored ALPN protocol (RFC 7301 §3.1 `ProtocolName<1..2^8-1>`).
+pub const MAX_ALPN: usize = 0xff;
+
+/// Most bytes in one stored certificate.
+pub const MAX_CERTIFICATE_LEN: usize = 64 * 1024;
+
+/// Most bytes in a client's stored ticket (RFC 5077 §3.3 `opaque ticket<0..2^16-1>`).
+pub const MAX_TICKET: usize = 0xffff;
+
+/// Longest key a [`ClientSessionCache`] accepts: a server name, a colon and a port, with
+/// room to spare.
+pub const MAX_CLIENT_CACHE_KEY: usize = 512;
+
+/// Leading byte of [`StoredSession::encode`] output; a change of layout bumps it, so old
+/// cache entries and tickets decode as `None` (a full handshake) rather than as garbage.
+const STORED_FORMAT_V1: u8 = 0x01;
+
+/// Leading bytes of [`ClientSession::to_bytes`] output. The last byte is the format version.
+pub const CLIENT_SESSION_MAGIC: &[u8] = b"tlsm-session\x01";
+
+/// What a server keeps about a session so it can resume it: the state behind a session ID
+/// in a [`SessionStore`], or the plaintext of a ticket.
+///
+/// Equality compares the master secret in variable time; it is for tests and bookkeeping,
+/// never for authenticating anything.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub struct StoredSession {
+    /// Negotiated version; resumption must not change it.
+    #[zeroize(skip)]
+    pub version: ProtocolVersion,
+    /// Negotiated cipher suite; resumption must not change it.
+    #[zeroize(skip)]
+    pub suite: CipherSuite,
+    /// The session's master secret.
+    pub master_secret: [u8; 48],
+    /// Whether the master secret was derived with RFC 7627; a resumption must agree.
+    pub extended_master_secret: bool,
+    /// The SNI name the session was made for, if the client sent one.
+    pub server_name: Option<String>,
+    /// The negotiated ALPN protocol, if any.
+    pub alpn: Option<Vec<u8>>,
+    /// The client's certificate chain, if it authenticated (at most 16, each at most
+    /// [`MAX_CERTIFICATE_LEN`] bytes to be encodable).
+    #[zeroize(skip)]
+    pub peer_certificates: Vec<CertificateDer<'static>>,
+    /// When the session was made, in Unix seconds.
+    pub created: u64,
+}
+
+impl StoredSession {
+    /// Serializes the session (format byte first). Fails only when a field exceeds its
+    /// bound ([`MAX_SERVER_NAME`], [`MAX_ALPN`], 16 certificates, [`MAX_CERTIFICATE_LEN`]);
+    /// everything this returns, [`StoredSession::decode`] accepts.
+    pub fn encode(&self) -> Result<Zeroizing<Vec<u8>>, LocalError> {
+        check_len(
+            "stored session server name",
+            self.server_name.as_ref().map_or(0, String::len),
+            MAX_SERVER_NAME,
+        )?;
+        check_len(
+            "stored session ALPN protocol",
+            self.alpn.as_ref().map_or(0, Vec::len),
+            MAX_ALPN,
+        )?;
+        check_certificates(&self.peer_certificates)?;
+
+        let mut out = Zeroizing::new(Vec::with_capacity(128));
+        let mut w = Writer::new(&mut out);
+        w.u8(STORED_FORMAT_V1);
+        w.u16(self.version.0);
+        w.u16(self.suite.0);
+        w.bytes(&self.master_secret);
+        w.u8(u8::from(self.extended_master_secret));
+        match &self.server_name {
+            Some(name) => {
+                w.u8(1);
+                w.len_u8(|w| w.bytes(name.as_bytes()));
+            }
+            None => w.u8(0),
+        }
+        match &self.alpn {
+            Some(proto) => {
+                w.u8(1);
+                w.len_u8(|w| w.bytes(proto));
+            }
+            None => w.u8(0),
+        }
+        write_certificates(&mut w, &self.peer_certificates);
+        w.u64(self.created);
+        Ok(out)
+    }
+
+    /// Parses [`StoredSession::encode`] output. Anything else, including another format
+    /// version, gives `None`: the caller makes a full handshake.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        Self::read(bytes).ok()
+    }
+
+    fn read(bytes: &[u8]) -> Result<Self, InvalidMessage> {
+        let mut r = Reader::new(bytes);
+        if r.u8("stored session format")? != STORED_FORMAT_V1 {
+            return Err(InvalidMessage::IllegalValue {
+                what: "stored session format",
+            });
+        }
+        let version = ProtocolVersion(r.u16("version")?);
+        let suite = CipherSuite(r.u16("cipher suite")?);
+        let master_secret = r.take_array::<48>("master secret")?;
+        let extended_master_secret = read_bool(&mut r, "extended master secret")?;
+        let server_name = if read_bool(&mut r, "server name present")? {
+            Some(read_utf8(&mut r, "server name")?)
+        } else {
+            None
+        };
+        let alpn = if read_bool(&mut r, "ALPN present")? {
+            Some(r.vec_u8("ALPN protocol")?.to_vec())
+        } else {
+            None
+        };
+        let peer_certificates = read_certificates(&mut r)?;
+        let created = r.u64("created")?;
+        r.finish("stored session")?;
+        Ok(Self {
+            version,
+            suite,
+            master_secret,
+            extended_master_secret,
+            server_name,
+            alpn,
+            peer_certificates,
+            created,
+        })
+    }
+}
+
+impl fmt::Debug for StoredSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredSession")
+            .field("version", &self.version)
+            .field("suite", &self.suite)
+            .field("master_secret", &"<redacted>")
+            .field("extended_master_secret", &self.extended_master_secret)
+            .field("server_name", &self.server_name)
+            .field("alpn", &self.alpn.as_deref().map(String::from_utf8_lossy))
+            .field("peer_certificates", &self.peer_certificates.len())
+            .field("created", &self.created)
+            .finish()
+    }
+}
+
+/// What a client keeps to resume a session with a server: the session ID or ticket to
+/// offer, and the secrets and parameters the resumed connection inherits.
+///
+/// [`ClientSession::to_bytes`] and [`ClientSession::from_bytes`] let a program persist it
+/// across runs; the bytes contain the master secret, so store them like a private key.
+///
+/// Equality compares the master secret in variable time; it is for tests and bookkeeping,
+/// never for authenticating anything.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub struct ClientSession {
+    /// The session ID the server gave (at most 32 bytes; may be empty with a ticket).
+    pub session_id: Vec<u8>,
+    /// The RFC 5077 ticket the server gave, or empty.
+    pub ticket: Vec<u8>,
+    /// The server's `ticket_lifetime_hint` in seconds (0: unspecified).
+    pub ticket_lifetime_hint: u32,
+    /// Negotiated version.
+    #[zeroize(skip)]
+    pub version: ProtocolVersion,
+    /// Negotiated cipher suite.
+    #[zeroize(skip)]
+    pub suite: CipherSuite,
+    /// The session's master secret.
+    pub master_secret: [u8; 48],
+    /// Whether the master secret was derived with RFC 7627.
+    pub extended_master_secret: bool,
+    /// The name the session was made for; resumption must use the same one.
+    pub server_name: String,
+    /// The server's certificate chain as verified in the full handshake.
+    #[zeroize(skip)]
+    pub peer_certificates: Vec<CertificateDer<'static>>,
+    /// When the session was made, in Unix seconds.
+    pub created: u64,
+}
+
+impl ClientSession {
+    /// Serializes the session behind [`CLIENT_SESSION_MAGIC`]. Fails only when a field
+    /// exceeds its bound (32-byte session ID, [`MAX_TICKET`], [`MAX_SERVER_NAME`], 16
+    /// certificates, [`MAX_CERTIFICATE_LEN`]).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, LocalError> {
+        check_len("session ID", self.session_id.len(), MAX_SESSION_ID)?;
+        check_len("session ticket", self.ticket.len(), MAX_TICKET)?;
+        check_len(
+            "session server name",
+            self.server_name.len(),
+            MAX_SERVER_NAME,
+        )?;
+        check_certificates(&self.peer_certificates)?;
+
+        let mut out = Vec::with_capacity(128 + self.ticket.len());
+        let mut w = Writer::new(&mut out);
+        w.bytes(CLIENT_SESSION_MAGIC);
+        w.len_u8(|w| w.bytes(&self.session_id));
+        w.len_u16(|w| w.bytes(&self.ticket));
+        w.u32(self.ticket_lifetime_hint);
+        w.u16(self.version.0);
+        w.u16(self.suite.0);
+        w.bytes(&self.master_secret);
+        w.u8(u8::from(self.extended_master_secret));
+        w.len_u8(|w| w.bytes(self.server_name.as_bytes()));
+        write_certificates(&mut w, &self.peer_certificates);
+        w.u64(self.created);
+        Ok(out)
+    }
+
+    /// Parses [`ClientSession::to_bytes`] output; anything else is an error saying what
+    /// was wrong.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LocalError> {
+        let Some(body) = bytes.strip_prefix(CLIENT_SESSION_MAGIC) else {
+            return Err(LocalError::Config(
+                "saved session: not a tlsmachine session, or another format version".into(),
+            ));
+        };
+        Self::read(body).map_err(|e| LocalError::Config(format!("saved session: {e}")))
+    }
+
+    fn read(bytes: &[u8]) -> Result<Self, InvalidMessage> {
+        let mut r = Reader::new(bytes);
+        let session_id = r.vec_u8("session ID")?;
+        if session_id.len() > MAX_SESSION_ID {
+            return Err(InvalidMessage::IllegalValue { what: "session ID" });
+        }
+        let session_id = session_id.to_vec();
+        let ticket = r.vec_u16("ticket")?.to_vec();
+        let ticket_lifetime_hint = r.u32("ticket lifetime hint")?;
+        let version = ProtocolVersion(r.u16("version")?);
+        let suite = CipherSuite(r.u16("cipher suite")?);
+        let master_secret = r.take_array::<48>("master secret")?;
+        let extended_master_secret = read_bool(&mut r, "extended master secret")?;
+        let server_name = read_utf8(&mut r, "server name")?;
+        let peer_certificates = read_certificates(&mut r)?;
+        let created = r.u64("created")?;
+        r.finish("saved session")?;
+        Ok(Self {
+            session_id,
+            ticket,
+            ticket_lifetime_hint,
+            version,
+            suite,
+            master_secret,
+            extended_master_secret,
+            server_name,
+            peer_certificates,
+            created,
+        })
+    }
+}
+
+impl fmt::Debug for ClientSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientSession")
+            .field("session_id", &Hex(&self.session_id))
+            .field("ticket_len", &self.ticket.len())
+            .field("ticket_lifetime_hint", &self.ticket_lifetime_hint)
+            .field("version", &self.version)
+            .field("suite", &self.suite)
+            .field("master_secret", &"<redacted>")
+            .field("extended_master_secret", &self.extended_master_secret)
+            .field("server_name", &self.server_name)
+            .field("peer_certificates", &self.peer_certificates.len())
+            .field("created", &self.created)
+            .finish()
+    }
+}
+
+/// A client's sessions by server, shared by its connections (`Arc<ClientSessionCache>`).
+///
+/// The key is the caller's choice: `"server_name:port"` keeps sessions of different ports
+/// apart, a bare server name shares them. Holds at most `capacity` sessions and evicts the
+/// least recently used.
+pub struct ClientSessionCache {
+    // Boxed so that moves inside the map (growth, eviction) move a pointer, not the master
+    // secret, which would leave unzeroized copies in freed memory.
+    inner: Mutex<Lru<String, Box<ClientSession>>>,
+    capacity: usize,
+}
+
+impl ClientSessionCache {
+    /// An empty cache holding at most `capacity` sessions (see [`DEFAULT_CAPACITY`]).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            inner: Mutex::new(Lru::new(capacity)),
+            capacity,
+        }
+    }
+
+    /// A copy of the session under `key`, which becomes the most recently used.
+    pub fn get(&self, key: &str) -> Option<ClientSession> {
+        self.lock().get(key).map(|s| ClientSession::clone(s))
+    }
+
+    /// Stores `session` under `key`, replacing any earlier one. A key longer than
+    /// [`MAX_CLIENT_CACHE_KEY`] is not stored.
+    pub fn put(&self, key: &str, session: ClientSession) {
+        if key.len() > MAX_CLIENT_CACHE_KEY {
+            return;
+        }
+        self.lock().insert(key.to_owned(), Box::new(session));
+    }
+
+    /// Forgets the session under `key`, for example after the server refused to resume it.
+    pub fn remove(&self, key: &str) {
+        self.lock().remove(key);
+    }
+
+    /// Sessions held.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether the cache holds no sessions.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    // The map's operations do not panic, so a lock poisoned by a panic elsewhere still
+    // guards a consistent map; refusing it would end resumption for the whole process.
+    fn lock(&self) -> MutexGuard<'_, Lru<String, Box<ClientSession>>> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl fmt::Debug for ClientSessionCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientSessionCache")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
+fn check_len(what: &'static str, len: usize, cap: usize) -> Result<(), LocalError> {
+    if len > cap {
+        return Err(LocalError::BufferFull { what, cap });
+    }
+    Ok(())
+}
+
+fn check_certificates(certs: &[CertificateDer<'_>]) -> Result<(), LocalError> {
+    if certs.len() > MAX_CERTIFICATES {
+        return Err(LocalError::BufferFull {
+            what: "session certificate count",
+            cap: MAX_CERTIFICATES,
+        });
+    }
+    for cert in certs {
+        check_len(
+            "session certificate",
+            cert.as_ref().len(),
+            MAX_CERTIFICATE_LEN,
+        )?;
+    }
+    Ok(())
+}
+
+/// A count byte, then each certificate behind a three-byte length. Callers have checked the
+/// bounds with `check_certificates`, which keeps every prefix far from overflowing.
+fn write_certificates(w: &mut Writer<'_>, certs: &[CertificateDer<'_>]) {
+    w.u8(certs.len() as u8);
+    for cert in certs {
+        w.len_u24(|w| w.bytes(cert.as_ref()));
+    }
+}
+
+fn read_certificates(r: &mut Reader<'_>) -> Result<Vec<CertificateDer<'static>>, InvalidMessage> {
+    let count = usize::from(r.u8("certificate count")?);
+    if count > MAX_CERTIFICATES {
+        return Err(InvalidMessage::IllegalValue {
+            what: "certificate count",
+        });
+    }
+    let mut certs = Vec::with_capacity(count);
+    for _ in 0..count {
+        let der = r.vec_u24("certificate")?;
+        if der.len() > MAX_CERTIFICATE_LEN {
+            return Err(InvalidMessage::IllegalValue {
+                what: "certificate",
+            });
+        }
+        certs.push(CertificateDer::from(der.to_vec()));
+    }
+    Ok(certs)
+}
+
+/// Exactly 0 or 1, so every session has one encoding.
+fn read_bool(r: &mut Reader<'_>, what: &'static str) -> Result<bool, InvalidMessage> {
+    match r.u8(what)? {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(InvalidMessage::IllegalValue { what }),
+    }
+}
+
+fn read_utf8(r: &mut Reader<'_>, what: &'static str) -> Result<String, InvalidMessage> {
+    let bytes = r.vec_u8(what)?;
+    core::str::from_utf8(bytes)
+        .map(str::to_owned)
+        .map_err(|_| InvalidMessage::IllegalValue { what })
+}
+
+struct Hex<'a>(&'a [u8]);
+
+impl fmt::Debug for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+#[cfg(test)]
+mod tests;
