@@ -1,1 +1,269 @@
+//! Tests of the tables themselves: they match ARCHITECTURE.md row for row, every phase is
+//! reachable and can end, rows are unambiguous, and the diagrams are held by golden files.
 
+use std::collections::{BTreeSet, HashSet};
+
+use super::*;
+
+fn edges(table: &Table) -> BTreeSet<(String, String, String)> {
+    table
+        .all_rows()
+        .map(|r| {
+            let input = match r.input {
+                Input::Event(e) => e.name().to_string(),
+                Input::Flight(branch, steps) => format!("{branch:?}:{}", steps[0].msg.name()),
+            };
+            (r.from.name().to_string(), input, r.to.name().to_string())
+        })
+        .collect()
+}
+
+fn set(rows: &[(&str, &str, &str)]) -> BTreeSet<(String, String, String)> {
+    rows.iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect()
+}
+
+/// ARCHITECTURE.md §2 "The named state machines", written down independently of the code.
+#[test]
+fn client_table_is_the_architecture_table() {
+    assert_eq!(
+        edges(&CLIENT_TLS12),
+        set(&[
+            ("IDLE", "start", "WAIT_1"),
+            ("WAIT_1", "Full:ServerHello", "WAIT_2"),
+            ("WAIT_1", "Resumed:ServerHello", "APP_DATA"),
+            ("WAIT_2", "Full:NewSessionTicket", "APP_DATA"),
+            ("APP_DATA", "Renegotiation:HelloRequest", "APP_DATA"),
+            ("APP_DATA", "close_notify received", "SHUTDOWN"),
+            ("APP_DATA", "local close", "HOST_INITIATED_CLOSING"),
+            (
+                "HOST_INITIATED_CLOSING",
+                "close_notify received",
+                "SHUTDOWN"
+            ),
+        ])
+    );
+}
+
+#[test]
+fn server_table_is_the_architecture_table() {
+    assert_eq!(
+        edges(&SERVER_TLS12),
+        set(&[
+            ("IDLE", "Full:ClientHello", "CHECK_SESSION_CACHE"),
+            ("CHECK_SESSION_CACHE", "session found", "WAIT_RESUME"),
+            ("CHECK_SESSION_CACHE", "session absent", "WAIT"),
+            ("WAIT", "Full:Certificate", "APP_DATA"),
+            ("WAIT_RESUME", "Resumed:ChangeCipherSpec", "APP_DATA"),
+            ("APP_DATA", "Renegotiation:ClientHello", "APP_DATA"),
+            ("APP_DATA", "close_notify received", "SHUTDOWN"),
+            ("APP_DATA", "local close", "HOST_INITIATED_CLOSING"),
+            (
+                "HOST_INITIATED_CLOSING",
+                "close_notify received",
+                "SHUTDOWN"
+            ),
+        ])
+    );
+}
+
+fn flight_msgs(output: &Output) -> Vec<Msg> {
+    match output {
+        Output::Flight(steps) => steps.iter().map(|s| s.msg).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn input_msgs(input: &Input) -> Vec<Msg> {
+    match input {
+        Input::Flight(_, steps) => steps.iter().map(|s| s.msg).collect(),
+        Input::Event(_) => Vec::new(),
+    }
+}
+
+/// What one side sends must be exactly what the other side's table expects, flight by flight.
+#[test]
+fn each_flight_sent_is_the_flight_the_peer_expects() {
+    let find = |t: &Table, from: Phase, to: Phase| {
+        *t.rows
+            .iter()
+            .find(|r| r.from == from && r.to == to)
+            .unwrap()
+    };
+    use Phase::*;
+    let c = &CLIENT_TLS12;
+    let s = &SERVER_TLS12;
+    assert_eq!(
+        flight_msgs(&find(c, Idle, Wait1).output),
+        input_msgs(&find(s, Idle, CheckSessionCache).input)
+    );
+    assert_eq!(
+        flight_msgs(&find(s, CheckSessionCache, Wait).output),
+        input_msgs(&find(c, Wait1, Wait2).input)
+    );
+    assert_eq!(
+        flight_msgs(&find(c, Wait1, Wait2).output),
+        input_msgs(&find(s, Wait, AppData).input)
+    );
+    assert_eq!(
+        flight_msgs(&find(s, Wait, AppData).output),
+        input_msgs(&find(c, Wait2, AppData).input)
+    );
+    assert_eq!(
+        flight_msgs(&find(s, CheckSessionCache, WaitResume).output),
+        input_msgs(&find(c, Wait1, AppData).input)
+    );
+    assert_eq!(
+        flight_msgs(&find(c, Wait1, AppData).output),
+        input_msgs(&find(s, WaitResume, AppData).input)
+    );
+}
+
+/// The abbreviated flight is the full one without authentication and key exchange: the
+/// ServerHello, then exactly what the full handshake's last server flight holds.
+#[test]
+fn resumed_flight_is_full_flight_minus_authentication() {
+    let rows = SERVER_TLS12.rows;
+    let resumed = rows.iter().find(|r| r.to == Phase::WaitResume).unwrap();
+    let last_full = rows.iter().find(|r| r.from == Phase::Wait).unwrap();
+    let mut expected = vec![Msg::ServerHello];
+    expected.extend(flight_msgs(&last_full.output));
+    assert_eq!(flight_msgs(&resumed.output), expected);
+}
+
+/// ChangeCipherSpec is only ever immediately followed by Finished, in every flight, so no
+/// early CCS can be accepted (CVE-2014-0224 shape).
+#[test]
+fn change_cipher_spec_always_directly_precedes_finished() {
+    for table in [CLIENT_TLS12, SERVER_TLS12] {
+        for row in table.all_rows() {
+            for msgs in [input_msgs(&row.input), flight_msgs(&row.output)] {
+                for (i, m) in msgs.iter().enumerate() {
+                    if *m == Msg::ChangeCipherSpec {
+                        assert_eq!(msgs.get(i + 1), Some(&Msg::Finished), "{row:?}");
+                    }
+                }
+                if let Some(i) = msgs.iter().position(|m| *m == Msg::Finished) {
+                    assert!(i > 0 && msgs[i - 1] == Msg::ChangeCipherSpec, "{row:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_phase_is_reachable_from_idle_and_reaches_shutdown() {
+    for table in [CLIENT_TLS12, SERVER_TLS12] {
+        let mut reached = HashSet::from([Phase::Idle]);
+        loop {
+            let before = reached.len();
+            for r in table.all_rows() {
+                if reached.contains(&r.from) {
+                    reached.insert(r.to);
+                }
+            }
+            if reached.len() == before {
+                break;
+            }
+        }
+        assert_eq!(
+            reached,
+            table.phases().into_iter().collect(),
+            "{}",
+            table.name
+        );
+        assert!(reached.contains(&Phase::Shutdown));
+        // Without using the implied fatal edge: every phase can end in an orderly way.
+        for phase in table.phases() {
+            let mut seen = HashSet::from([phase]);
+            let mut frontier = vec![phase];
+            while let Some(p) = frontier.pop() {
+                for r in table.all_rows().filter(|r| r.from == p) {
+                    if seen.insert(r.to) {
+                        frontier.push(r.to);
+                    }
+                }
+            }
+            assert!(
+                seen.contains(&Phase::Shutdown),
+                "{} cannot end from {phase}",
+                table.name
+            );
+        }
+    }
+}
+
+#[test]
+fn no_two_rows_share_a_phase_and_input() {
+    for table in [CLIENT_TLS12, SERVER_TLS12] {
+        let mut seen = HashSet::new();
+        for r in table.all_rows() {
+            let key = match r.input {
+                Input::Event(e) => format!("{:?} {e:?}", r.from),
+                Input::Flight(b, _) => format!("{:?} {b:?}", r.from),
+            };
+            assert!(seen.insert(key.clone()), "{}: duplicate {key}", table.name);
+        }
+    }
+}
+
+#[test]
+fn every_condition_is_used() {
+    let used: HashSet<Cond> = [CLIENT_TLS12, SERVER_TLS12]
+        .iter()
+        .flat_map(|t| t.all_rows())
+        .flat_map(|r| {
+            let mut steps: Vec<Step> = Vec::new();
+            if let Input::Flight(_, s) = r.input {
+                steps.extend_from_slice(s);
+            }
+            if let Output::Flight(s) = r.output {
+                steps.extend_from_slice(s);
+            }
+            steps
+        })
+        .filter_map(|s| match s.when {
+            When::If(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    for cond in [
+        Cond::EcdheSuite,
+        Cond::ClientAuthConfigured,
+        Cond::CertRequested,
+        Cond::ClientCertSent,
+        Cond::TicketPromised,
+    ] {
+        assert!(used.contains(&cond), "{cond:?} unused");
+    }
+}
+
+/// The diagrams in docs/states/ are generated from these tables; regenerate them with
+/// `UPDATE_GOLDEN=1 cargo test -p tlsmachine golden`.
+#[test]
+fn golden_diagrams() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/states");
+    let mut stale = Vec::new();
+    for (name, table) in [
+        ("client-tls12", CLIENT_TLS12),
+        ("server-tls12", SERVER_TLS12),
+    ] {
+        for (ext, text) in [
+            ("dot", render::to_dot(&table)),
+            ("mmd", render::to_mermaid(&table)),
+            ("txt", render::to_text(&table)),
+        ] {
+            let path = format!("{dir}/{name}.{ext}");
+            if std::env::var_os("UPDATE_GOLDEN").is_some() {
+                std::fs::write(&path, &text).unwrap();
+            } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+                stale.push(path);
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "state diagrams differ from the tables (UPDATE_GOLDEN=1 to accept): {stale:?}"
+    );
+}

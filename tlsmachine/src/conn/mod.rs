@@ -1,0 +1,480 @@
+//! The sans-IO connection: bytes in, bytes out, no sockets and no threads.
+//!
+//! ```text
+//! conn.start()?                      client: IDLE -> WAIT_1, ClientHello queued
+//! loop {
+//!     sock.write_all(&conn.take_outgoing())?;   what to send, whenever there is any
+//!     conn.receive_data(&buf[..n])?;            what the peer sent; partial records wait
+//!     while let Some(ev) = conn.poll_event() {} HandshakeComplete, PeerClosed, Trace(..)
+//!     conn.read_data(&mut plain)?;              decrypted application data
+//! }
+//! conn.write_data(b"...")?;                     APP_DATA only
+//! conn.close()?;                                APP_DATA -> HOST_INITIATED_CLOSING
+//! conn.state()                                  the named phase, printed as "WAIT_1"
+//! ```
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use rustls_pki_types::{CertificateDer, ServerName};
+
+use crate::codec::alert::Alert;
+use crate::codec::enums::{
+    AlertDescription, AlertLevel, CipherSuite, ContentType, NamedGroup, ProtocolVersion,
+    SignatureScheme,
+};
+use crate::codec::handshake::read_handshake;
+use crate::codec::limits::{MAX_EMPTY_OR_WARNING_RECORDS, MAX_PLAINTEXT};
+use crate::config::{ClientConfig, ServerConfig};
+use crate::error::{Error, InvalidMessage, LocalError, PeerMisbehaved, ProtocolError};
+use crate::handshake::driver::{Ctx, Driver, Incoming};
+use crate::handshake::table::{self, Event as TableEvent};
+use crate::handshake::{ClientHs12, Handshake, Phase, ServerHs12};
+use crate::record::{Deframer, RecordWriter};
+use crate::trace::TraceEvent;
+
+/// Something the application should know about, returned by [`Connection::poll_event`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The handshake finished; [`Connection::negotiated`] is complete.
+    HandshakeComplete,
+    /// The peer sent close_notify: no more data will come.
+    PeerClosed,
+    /// One line of the trace (only with tracing enabled in the config).
+    Trace(TraceEvent),
+}
+
+/// What the handshake settled, filled in as it runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Negotiated {
+    pub version: Option<ProtocolVersion>,
+    pub cipher_suite: Option<CipherSuite>,
+    pub group: Option<NamedGroup>,
+    /// The scheme the server signed its key exchange with.
+    pub signature_scheme: Option<SignatureScheme>,
+    pub session_id: Vec<u8>,
+    /// The peer's certificate chain, leaf first; empty when it sent none.
+    pub peer_certificates: Vec<CertificateDer<'static>>,
+    pub alpn_protocol: Option<Vec<u8>>,
+    pub resumed: bool,
+    /// The SNI name: the one we sent (client) or received (server).
+    pub server_name: Option<String>,
+    pub extended_master_secret: bool,
+    /// Server side: the client presented a certificate that verified.
+    pub client_authenticated: bool,
+    /// Client side: the server asked for a certificate.
+    pub client_certificate_requested: bool,
+    pub client_random: Option<[u8; 32]>,
+    pub server_random: Option<[u8; 32]>,
+}
+
+/// A TLS connection, client or server.
+pub struct Connection {
+    driver: Driver,
+    hs: Handshake,
+    writer: RecordWriter,
+    deframer: Deframer,
+    out: Vec<u8>,
+    negotiated: Negotiated,
+    events: VecDeque<Event>,
+    tracing: bool,
+    /// The error that ended the connection; every later call returns it as `Invalidated`.
+    error: Option<Error>,
+    peer_closed: bool,
+    /// Consecutive empty records and warning alerts, to stop a peer spinning us for free.
+    idle_records: usize,
+    client: bool,
+}
+
+impl Connection {
+    /// A client connection to `server_name` (a DNS name or an IP address), in IDLE.
+    /// Call [`Connection::start`] to queue the ClientHello.
+    pub fn client(config: Arc<ClientConfig>, server_name: &str) -> Result<Self, Error> {
+        let name = ServerName::try_from(server_name.to_string())
+            .map_err(|_| LocalError::Config(format!("invalid server name '{server_name}'")))?;
+        let hs = Handshake::Client12(Box::new(ClientHs12::new(config.clone(), name)?));
+        Ok(Self::new(
+            hs,
+            &table::CLIENT_TLS12,
+            config.trace,
+            config.max_buffered_receive,
+            config.max_handshake_message,
+            true,
+        ))
+    }
+
+    /// A server connection, in IDLE, waiting for a ClientHello.
+    pub fn server(config: Arc<ServerConfig>) -> Result<Self, Error> {
+        let hs = Handshake::Server12(Box::new(ServerHs12::new(config.clone())));
+        Ok(Self::new(
+            hs,
+            &table::SERVER_TLS12,
+            config.trace,
+            config.max_buffered_receive,
+            config.max_handshake_message,
+            false,
+        ))
+    }
+
+    fn new(
+        hs: Handshake,
+        table: &'static table::Table,
+        tracing: bool,
+        max_buffered: usize,
+        max_handshake_message: usize,
+        client: bool,
+    ) -> Self {
+        Self {
+            driver: Driver::new(table),
+            hs,
+            writer: RecordWriter::new(),
+            deframer: Deframer::new(max_buffered, max_handshake_message),
+            out: Vec::new(),
+            negotiated: Negotiated::default(),
+            events: VecDeque::new(),
+            tracing,
+            error: None,
+            peer_closed: false,
+            idle_records: 0,
+            client,
+        }
+    }
+
+    /// Client: sends the ClientHello (IDLE -> WAIT_1). Server: nothing to do.
+    pub fn start(&mut self) -> Result<(), Error> {
+        self.check_alive()?;
+        if self.client && self.driver.phase() == Phase::Idle {
+            self.drive(|driver, hs, ctx| driver.on_event(hs, ctx, TableEvent::Start))?;
+        }
+        Ok(())
+    }
+
+    /// The named phase: IDLE, WAIT_1, ..., APP_DATA, HOST_INITIATED_CLOSING, SHUTDOWN.
+    pub fn state(&self) -> Phase {
+        self.driver.phase()
+    }
+
+    pub fn is_client(&self) -> bool {
+        self.client
+    }
+
+    pub fn is_handshaking(&self) -> bool {
+        self.driver.phase().is_handshaking()
+    }
+
+    pub fn negotiated(&self) -> &Negotiated {
+        &self.negotiated
+    }
+
+    /// The error that ended the connection, if one did.
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
+    /// Whether the peer's close_notify has arrived.
+    pub fn peer_closed(&self) -> bool {
+        self.peer_closed
+    }
+
+    /// The state table this connection follows.
+    pub fn table(&self) -> &'static table::Table {
+        self.driver.table()
+    }
+
+    /// Feeds bytes received from the peer. Whole records are processed at once; a partial
+    /// record waits for the rest. Refuses to buffer more than `max_buffered_receive` bytes,
+    /// counting application data not read yet.
+    pub fn receive_data(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.check_alive()?;
+        self.deframer.push(data)?;
+        self.process()
+    }
+
+    /// Reads from a transport straight into the receive buffer, then processes what came.
+    /// Returns the number of bytes read; 0 means end of stream.
+    pub fn read_tls(&mut self, rd: &mut dyn std::io::Read) -> std::io::Result<usize> {
+        let n = self.deframer.read_from(rd)?;
+        self.process().map_err(std::io::Error::other)?;
+        Ok(n)
+    }
+
+    /// The transport reached end of stream. Without the peer's close_notify that is a
+    /// truncation: the data may have been cut short by an attacker.
+    pub fn receive_eof(&mut self) -> Result<(), Error> {
+        if self.peer_closed {
+            return Ok(());
+        }
+        self.check_alive()?;
+        let from = self.driver.phase();
+        self.with_ctx(|driver, _, ctx| driver.shut_down(ctx, "end of stream without close_notify"));
+        self.hs.on_fatal();
+        let _ = from;
+        self.error = Some(Error::Truncated);
+        Err(Error::Truncated)
+    }
+
+    /// Bytes waiting to be sent to the peer.
+    pub fn outgoing(&self) -> &[u8] {
+        &self.out
+    }
+
+    /// Takes everything waiting to be sent.
+    pub fn take_outgoing(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Marks `n` bytes of [`Connection::outgoing`] as sent.
+    pub fn consume_outgoing(&mut self, n: usize) {
+        self.out.drain(..n.min(self.out.len()));
+    }
+
+    pub fn wants_write(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// Writes pending output to a transport, keeping the buffer's capacity for reuse.
+    pub fn write_tls(&mut self, wr: &mut dyn std::io::Write) -> std::io::Result<usize> {
+        let n = wr.write(&self.out)?;
+        if n == self.out.len() {
+            self.out.clear();
+        } else {
+            self.out.drain(..n);
+        }
+        Ok(n)
+    }
+
+    /// Encrypts application data for the peer (APP_DATA only). Each record is sealed in
+    /// place in the output buffer.
+    pub fn write_data(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.check_alive()?;
+        let phase = self.driver.phase();
+        if phase != Phase::AppData {
+            return Err(LocalError::WrongPhase {
+                call: "write_data",
+                phase,
+            }
+            .into());
+        }
+        for chunk in data.chunks(MAX_PLAINTEXT) {
+            self.writer
+                .write(ContentType::APPLICATION_DATA, chunk, &mut self.out)?;
+        }
+        Ok(())
+    }
+
+    /// Decrypted application data waiting to be read.
+    pub fn plaintext_available(&self) -> usize {
+        self.deframer.plaintext_len()
+    }
+
+    /// Copies decrypted application data into `out`; returns the number of bytes copied
+    /// (0 when none is waiting: check [`Connection::peer_closed`] for the end of data).
+    pub fn read_data(&mut self, out: &mut [u8]) -> Result<usize, Error> {
+        let n = self.deframer.read_plaintext(out);
+        if n == 0 {
+            if let Some(e) = &self.error {
+                return Err(Error::Invalidated {
+                    cause: Box::new(e.clone()),
+                });
+            }
+        }
+        Ok(n)
+    }
+
+    /// The next event, oldest first.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Sends close_notify (APP_DATA -> HOST_INITIATED_CLOSING). During the handshake it sends
+    /// user_canceled and close_notify and ends the connection.
+    pub fn close(&mut self) -> Result<(), Error> {
+        self.check_alive()?;
+        let phase = self.driver.phase();
+        if self.driver.allows(TableEvent::LocalClose) {
+            return self.drive(|driver, hs, ctx| driver.on_event(hs, ctx, TableEvent::LocalClose));
+        }
+        match phase {
+            Phase::HostInitiatedClosing | Phase::Shutdown => Ok(()),
+            _ => {
+                self.with_ctx(|driver, _, ctx| {
+                    let _ = ctx.send_alert(AlertLevel::WARNING, AlertDescription::USER_CANCELED);
+                    let _ = ctx.send_alert(AlertLevel::WARNING, AlertDescription::CLOSE_NOTIFY);
+                    driver.shut_down(ctx, "local close during the handshake");
+                });
+                self.hs.on_fatal();
+                Ok(())
+            }
+        }
+    }
+
+    fn check_alive(&self) -> Result<(), Error> {
+        match &self.error {
+            Some(e) => Err(Error::Invalidated {
+                cause: Box::new(e.clone()),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn with_ctx<R>(&mut self, f: impl FnOnce(&mut Driver, &mut Handshake, &mut Ctx<'_>) -> R) -> R {
+        let mut ctx = Ctx {
+            writer: &mut self.writer,
+            reader: &mut self.deframer,
+            out: &mut self.out,
+            negotiated: &mut self.negotiated,
+            events: &mut self.events,
+            tracing: self.tracing,
+            sent: Vec::new(),
+        };
+        f(&mut self.driver, &mut self.hs, &mut ctx)
+    }
+
+    /// Runs a step of the state machine; a protocol error ends the connection with its alert.
+    fn drive(
+        &mut self,
+        f: impl FnOnce(&mut Driver, &mut Handshake, &mut Ctx<'_>) -> Result<(), ProtocolError>,
+    ) -> Result<(), Error> {
+        match self.with_ctx(f) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// Processes every whole record buffered so far.
+    fn process(&mut self) -> Result<(), Error> {
+        while !self.peer_closed && self.driver.phase() != Phase::Shutdown {
+            let record = match self.deframer.next_record() {
+                Ok(Some(record)) => record,
+                Ok(None) => break,
+                Err(e) => return Err(self.fail(e)),
+            };
+            if let Err(e) = self.on_record(record.typ, record.range) {
+                return Err(self.fail(e));
+            }
+        }
+        // A fatal alert from the peer ends processing without an error of ours.
+        match &self.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    fn on_record(
+        &mut self,
+        typ: ContentType,
+        range: std::ops::Range<usize>,
+    ) -> Result<(), ProtocolError> {
+        let empty = range.is_empty();
+        if empty || typ == ContentType::ALERT {
+            self.idle_records += 1;
+            if self.idle_records > MAX_EMPTY_OR_WARNING_RECORDS {
+                return Err(PeerMisbehaved::TooManyEmptyOrWarningRecords.into());
+            }
+        } else {
+            self.idle_records = 0;
+        }
+        match typ {
+            ContentType::HANDSHAKE => {
+                if empty {
+                    return Err(InvalidMessage::EmptyRecord.into());
+                }
+                self.deframer.push_handshake(range)?;
+                while self.driver.phase() != Phase::Shutdown {
+                    let Some((typ, raw)) = self.deframer.next_handshake()? else {
+                        break;
+                    };
+                    let payload = read_handshake(typ, &raw[4..])?;
+                    let incoming = Incoming::Handshake { payload, raw };
+                    self.with_ctx(|driver, hs, ctx| driver.on_message(hs, ctx, incoming))?;
+                }
+                Ok(())
+            }
+            ContentType::CHANGE_CIPHER_SPEC => {
+                if self.deframer.handshake_pending() {
+                    return Err(InvalidMessage::InterleavedRecord.into());
+                }
+                if self.deframer.bytes(range) != [0x01] {
+                    return Err(PeerMisbehaved::BadChangeCipherSpec.into());
+                }
+                self.with_ctx(|driver, hs, ctx| {
+                    driver.on_message(hs, ctx, Incoming::ChangeCipherSpec)
+                })
+            }
+            ContentType::ALERT => {
+                let alert = Alert::read_record(self.deframer.bytes(range))?;
+                self.on_alert(alert)
+            }
+            ContentType::APPLICATION_DATA => {
+                let phase = self.driver.phase();
+                let readable = matches!(phase, Phase::AppData | Phase::HostInitiatedClosing);
+                if !readable || !self.deframer.is_protected() || self.deframer.handshake_pending() {
+                    return Err(PeerMisbehaved::ApplicationDataDuringHandshake.into());
+                }
+                self.deframer.queue_plaintext(range);
+                Ok(())
+            }
+            _ => Err(InvalidMessage::UnknownContentType(typ.0).into()),
+        }
+    }
+
+    fn on_alert(&mut self, alert: Alert) -> Result<(), ProtocolError> {
+        let Alert { level, description } = alert;
+        self.with_ctx(|_, _, ctx| ctx.trace(|| TraceEvent::AlertReceived { level, description }));
+        if level == AlertLevel::FATAL {
+            self.with_ctx(|driver, _, ctx| driver.shut_down(ctx, "fatal alert received"));
+            self.hs.on_fatal();
+            self.error = Some(Error::AlertReceived { alert: description });
+            return Ok(());
+        }
+        if level != AlertLevel::WARNING {
+            return Err(PeerMisbehaved::BadAlert.into());
+        }
+        if description == AlertDescription::CLOSE_NOTIFY {
+            self.peer_closed = true;
+            self.events.push_back(Event::PeerClosed);
+            if self.driver.allows(TableEvent::CloseNotifyReceived) {
+                return self.with_ctx(|driver, hs, ctx| {
+                    driver.on_event(hs, ctx, TableEvent::CloseNotifyReceived)
+                });
+            }
+            // The peer gave up during the handshake.
+            self.with_ctx(|driver, _, ctx| {
+                driver.shut_down(ctx, "close_notify during the handshake")
+            });
+            self.hs.on_fatal();
+            self.error = Some(Error::AlertReceived { alert: description });
+        }
+        // Other warnings (no_renegotiation, user_canceled, ...) change nothing; the idle
+        // record count above bounds how many we accept.
+        Ok(())
+    }
+
+    /// Sends the alert for `error`, ends the connection and remembers why.
+    fn fail(&mut self, error: ProtocolError) -> Error {
+        let alert = error.alert();
+        let sent = self.with_ctx(|driver, _, ctx| {
+            let sent = ctx.send_alert(AlertLevel::FATAL, alert).is_ok();
+            driver.shut_down(ctx, "fatal error");
+            sent
+        });
+        self.hs.on_fatal();
+        let err = Error::Protocol {
+            error,
+            sent: sent.then_some(alert),
+        };
+        self.error = Some(err.clone());
+        err
+    }
+}
+
+impl From<LocalError> for std::io::Error {
+    fn from(e: LocalError) -> Self {
+        std::io::Error::other(Error::Local(e))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

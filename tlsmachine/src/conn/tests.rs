@@ -1,0 +1,328 @@
+//! Client and server in memory: whole handshakes for every suite and key type, application
+//! data, closing, and the refusals with the exact alert.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::codec::enums::AlertDescription;
+use crate::config::{ClientConfig, ServerConfig};
+use crate::crypto::suites::DEFAULT_TLS12_SUITES;
+use crate::handshake::Msg;
+use crate::pki::{GeneratedPki, KeyType};
+
+pub(crate) struct Fixture {
+    pub(crate) pki: GeneratedPki,
+}
+
+impl Fixture {
+    pub(crate) fn new(key_type: KeyType) -> Self {
+        Self {
+            pki: GeneratedPki::generate(key_type, &["localhost".into(), "127.0.0.1".into()])
+                .unwrap(),
+        }
+    }
+
+    pub(crate) fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new(self.pki.trust_store().unwrap());
+        config.trace = true;
+        config
+    }
+
+    pub(crate) fn server_config(&self) -> ServerConfig {
+        let mut config = ServerConfig::new(self.pki.server_key().unwrap());
+        config.trace = true;
+        config
+    }
+}
+
+pub(crate) fn pair(client: ClientConfig, server: ServerConfig) -> (Connection, Connection) {
+    let mut c = Connection::client(Arc::new(client), "localhost").unwrap();
+    let s = Connection::server(Arc::new(server)).unwrap();
+    c.start().unwrap();
+    (c, s)
+}
+
+/// Moves everything `from` has queued to `to`.
+pub(crate) fn transfer(from: &mut Connection, to: &mut Connection) -> Result<usize, Error> {
+    let bytes = from.take_outgoing();
+    to.receive_data(&bytes)?;
+    Ok(bytes.len())
+}
+
+/// Runs flights back and forth until neither side has anything to say.
+pub(crate) fn handshake(c: &mut Connection, s: &mut Connection) -> Result<(), Error> {
+    for _ in 0..10 {
+        let a = transfer(c, s)?;
+        let b = transfer(s, c)?;
+        if a == 0 && b == 0 {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn transitions(conn: &mut Connection) -> Vec<(Phase, Phase)> {
+    let mut out = Vec::new();
+    while let Some(ev) = conn.poll_event() {
+        if let Event::Trace(TraceEvent::Transition { from, to, .. }) = ev {
+            out.push((from, to));
+        }
+    }
+    out
+}
+
+fn exchange_data(c: &mut Connection, s: &mut Connection) {
+    c.write_data(b"ping from client").unwrap();
+    transfer(c, s).unwrap();
+    let mut buf = [0u8; 64];
+    let n = s.read_data(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"ping from client");
+    let big = vec![0x5a; 100_000];
+    s.write_data(&big).unwrap();
+    transfer(s, c).unwrap();
+    let mut got = vec![0u8; 200_000];
+    let n = c.read_data(&mut got).unwrap();
+    assert_eq!(&got[..n], &big[..]);
+}
+
+#[test]
+fn full_handshake_every_suite_and_key_type() {
+    for key_type in [
+        KeyType::EcdsaP256,
+        KeyType::EcdsaP384,
+        KeyType::Rsa2048,
+        KeyType::Ed25519,
+    ] {
+        let fx = Fixture::new(key_type);
+        let usable: Vec<_> = DEFAULT_TLS12_SUITES
+            .iter()
+            .copied()
+            .filter(|s| s.auth.accepts(fx.pki.server_key().unwrap().key.kind()))
+            .collect();
+        assert_eq!(usable.len(), 3);
+        for suite in usable {
+            let mut cc = fx.client_config();
+            cc.cipher_suites = vec![suite];
+            let (mut c, mut s) = pair(cc, fx.server_config());
+            handshake(&mut c, &mut s).unwrap();
+            assert_eq!(c.state(), Phase::AppData, "{key_type:?} {:?}", suite.suite);
+            assert_eq!(s.state(), Phase::AppData);
+            assert_eq!(c.negotiated().cipher_suite, Some(suite.suite));
+            assert_eq!(s.negotiated().cipher_suite, Some(suite.suite));
+            assert!(c.negotiated().extended_master_secret);
+            exchange_data(&mut c, &mut s);
+        }
+    }
+}
+
+#[test]
+fn every_group_negotiates() {
+    let fx = Fixture::new(KeyType::EcdsaP256);
+    for group in [
+        NamedGroup::X25519,
+        NamedGroup::SECP256R1,
+        NamedGroup::SECP384R1,
+    ] {
+        let mut cc = fx.client_config();
+        cc.groups = vec![group];
+        let (mut c, mut s) = pair(cc, fx.server_config());
+        handshake(&mut c, &mut s).unwrap();
+        assert_eq!(c.negotiated().group, Some(group));
+        assert_eq!(s.negotiated().group, Some(group));
+        exchange_data(&mut c, &mut s);
+    }
+}
+
+#[test]
+fn named_phases_follow_the_architecture_tables() {
+    let fx = Fixture::new(KeyType::EcdsaP256);
+    let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+    handshake(&mut c, &mut s).unwrap();
+    use Phase::*;
+    assert_eq!(
+        transitions(&mut c),
+        [(Idle, Wait1), (Wait1, Wait2), (Wait2, AppData)]
+    );
+    assert_eq!(
+        transitions(&mut s),
+        [
+            (Idle, CheckSessionCache),
+            (CheckSessionCache, Wait),
+            (Wait, AppData)
+        ]
+    );
+    c.close().unwrap();
+    assert_eq!(c.state(), HostInitiatedClosing);
+    transfer(&mut c, &mut s).unwrap();
+    assert_eq!(s.state(), Shutdown);
+    assert!(s.peer_closed());
+    transfer(&mut s, &mut c).unwrap();
+    assert_eq!(c.state(), Shutdown);
+    assert!(c.receive_eof().is_ok());
+}
+
+#[test]
+fn eof_without_close_notify_is_truncation() {
+    let fx = Fixture::new(KeyType::EcdsaP256);
+    let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.receive_eof(), Err(Error::Truncated));
+    assert_eq!(c.state(), Phase::Shutdown);
+    assert!(matches!(c.write_data(b"x"), Err(Error::Invalidated { .. })));
+}
+
+#[test]
+fn tampered_record_is_bad_record_mac() {
+    let fx = Fixture::new(KeyType::EcdsaP256);
+    let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+    handshake(&mut c, &mut s).unwrap();
+    c.write_data(b"hello").unwrap();
+    let mut wire = c.take_outgoing();
+    let last = wire.len() - 1;
+    wire[last] ^= 1;
+    let err = s.receive_data(&wire).unwrap_err();
+    assert_eq!(
+        err,
+        Error::Protocol {
+            error: ProtocolError::BadRecordMac,
+            sent: Some(AlertDescription::BAD_RECORD_MAC)
+        }
+    );
+    // The alert reaches the client as a fatal alert, and both are dead afterwards.
+    assert_eq!(
+        transfer(&mut s, &mut c),
+        Err(Error::AlertReceived {
+            alert: AlertDescription::BAD_RECORD_MAC
+        })
+    );
+    assert!(matches!(
+        s.receive_data(&[]),
+        Err(Error::Invalidated { .. })
+    ));
+}
+
+#[test]
+fn early_change_cipher_spec_is_unexpected_message() {
+    let fx = Fixture::new(KeyType::EcdsaP256);
+    let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+    transfer(&mut c, &mut s).unwrap();
+    let err = c
+        .receive_data(&[0x14, 0x03, 0x03, 0x00, 0x01, 0x01])
+        .unwrap_err();
+    match err {
+        Error::Protocol {
+            error: ProtocolError::Unexpected { phase, got, .. },
+            sent,
+        } => {
+            assert_eq!(phase, Phase::Wait1);
+            assert_eq!(got, Msg::ChangeCipherSpec);
+            assert_eq!(sent, Some(AlertDescription::UNEXPECTED_MESSAGE));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Captures master secrets, so a test can re-encrypt what a peer sent.
+#[derive(Debug, Default)]
+pub(crate) struct CaptureKeys(std::sync::Mutex<Vec<[u8; 48]>>);
+
+impl crate::config::KeyLog for CaptureKeys {
+    fn log(&self, _label: &str, _client_random: &[u8], secret: &[u8]) {
+        self.0.lock().unwrap().push(secret.try_into().unwrap());
+    }
+}
+
+/// Splits a flight into records: (type, header+body range).
+pub(crate) fn records(wire: &[u8]) -> Vec<(u8, std::ops::Range<usize>)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 5 <= wire.len() {
+        let len = u16::from_be_bytes([wire[at + 3], wire[at + 4]]) as usize;
+        out.push((wire[at], at..at + 5 + len));
+        at += 5 + len;
+    }
+    out
+}
+
+#[test]
+fn wrong_finished_is_decrypt_error() {
+    use crate::crypto::aead::{RecordOpener, RecordSealer};
+    use crate::crypto::prf::{key_block, MasterSecret};
+
+    let fx = Fixture::new(KeyType::EcdsaP256);
+    let keys = Arc::new(CaptureKeys::default());
+    let mut cc = fx.client_config();
+    cc.key_log = Some(keys.clone());
+    cc.cipher_suites = vec![&crate::crypto::suites::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256];
+    let (mut c, mut s) = pair(cc, fx.server_config());
+    transfer(&mut c, &mut s).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    let flight = c.take_outgoing();
+    let (typ, finished) = records(&flight).pop().unwrap();
+    assert_eq!(typ, 0x16);
+
+    // Decrypt the client's Finished with its own keys, change verify_data, seal it again.
+    let suite = crate::crypto::suites::lookup(c.negotiated().cipher_suite.unwrap()).unwrap();
+    let ms = MasterSecret::from_bytes(keys.0.lock().unwrap()[0]);
+    let n = c.negotiated();
+    let block = key_block(
+        suite.hash,
+        &ms,
+        &n.client_random.unwrap(),
+        &n.server_random.unwrap(),
+        suite.key_block_len(),
+    );
+    let (key, iv) = (&block[..16], &block[32..36]);
+    let mut body = flight[finished.start + 5..finished.end].to_vec();
+    let plain = RecordOpener::new(suite.aead, key, iv)
+        .unwrap()
+        .open_record(
+            0,
+            ContentType::HANDSHAKE,
+            ProtocolVersion::TLS1_2,
+            &mut body,
+        )
+        .unwrap();
+    let mut message = body[plain].to_vec();
+    assert_eq!(message[0], 0x14, "Finished");
+    message[4] ^= 0x01;
+    let mut resealed = vec![0x16, 0x03, 0x03, 0, 0];
+    resealed.extend_from_slice(&[0u8; 8]);
+    resealed.extend_from_slice(&message);
+    RecordSealer::new(suite.aead, key, iv)
+        .unwrap()
+        .seal_record(0, &mut resealed, 0)
+        .unwrap();
+
+    let mut altered = flight[..finished.start].to_vec();
+    altered.extend_from_slice(&resealed);
+    let err = s.receive_data(&altered).unwrap_err();
+    assert_eq!(
+        err,
+        Error::Protocol {
+            error: ProtocolError::Misbehaved(PeerMisbehaved::IncorrectFinished),
+            sent: Some(AlertDescription::DECRYPT_ERROR)
+        }
+    );
+}
+
+#[test]
+fn use_after_fatal_error_is_invalidated() {
+    let fx = Fixture::new(KeyType::EcdsaP256);
+    let mut s = Connection::server(Arc::new(fx.server_config())).unwrap();
+    let err = s
+        .receive_data(&[0x16, 0x03, 0x03, 0x00, 0x04, 0x0e, 0x00, 0x00, 0x00])
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Protocol {
+            sent: Some(AlertDescription::UNEXPECTED_MESSAGE),
+            ..
+        }
+    ));
+    assert!(matches!(
+        s.receive_data(&[]),
+        Err(Error::Invalidated { .. })
+    ));
+    assert_eq!(s.state(), Phase::Shutdown);
+}

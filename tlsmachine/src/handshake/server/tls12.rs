@@ -1,0 +1,716 @@
+//! The TLS 1.2 server: one handler per message the client sends, in wire order, then the
+//! flights we send. The order itself lives in `table/server.rs`; nothing here repeats it.
+
+use std::sync::Arc;
+
+use rustls_pki_types::CertificateDer;
+use zeroize::Zeroizing;
+
+use crate::codec::enums::{
+    ClientCertificateType, CompressionMethod, EcPointFormat, NamedGroup, ProtocolVersion,
+    SignatureScheme,
+};
+use crate::codec::extensions::ServerExtension;
+use crate::codec::handshake::{
+    signed_message, CertificateMsg, CertificateRequest, ClientHello, Finished, HandshakePayload,
+    NewSessionTicket, Random, ServerHello, ServerKeyExchange, SessionId,
+};
+use crate::config::{ClientAuth, ServerConfig};
+use crate::crypto::kx::KeyExchange;
+use crate::crypto::prf::{self, MasterSecret};
+use crate::crypto::sigverify::{verify_signature, DEFAULT_VERIFY_SCHEMES};
+use crate::crypto::suites::Tls12Suite;
+use crate::error::{PeerIncompatible, PeerMisbehaved, ProtocolError};
+use crate::handshake::client::tls12::describe;
+use crate::handshake::driver::{Ctx, Incoming};
+use crate::handshake::keys;
+use crate::handshake::proof::{self, Established, FinishedVerified, PeerAuth, SigVerified};
+use crate::handshake::table::{Branch, Cond, Event, Msg, Phase, Row};
+use crate::handshake::transcript::Transcript;
+use crate::session::StoredSession;
+use crate::trace::TraceEvent;
+use crate::verify::{self, CertVerified};
+
+pub(crate) struct ServerHs12 {
+    config: Arc<ServerConfig>,
+    transcript: Transcript,
+    client_random: [u8; 32],
+    server_random: [u8; 32],
+    suite: Option<&'static Tls12Suite>,
+    group: Option<NamedGroup>,
+    scheme: Option<SignatureScheme>,
+    ems: bool,
+    /// The client sent renegotiation_info or the SCSV (RFC 5746 §3.6).
+    secure_renegotiation: bool,
+    /// Echo ec_point_formats only when the client sent it (RFC 8422 §5.2).
+    client_sent_point_formats: bool,
+    server_name: Option<String>,
+    alpn: Option<Vec<u8>>,
+    session_id: SessionId,
+    /// A cached session the client offered and we are willing to resume.
+    resume: Option<StoredSession>,
+    ticket_requested: bool,
+    kx: Option<KeyExchange>,
+    client_chain: Vec<CertificateDer<'static>>,
+    client_cert: Option<CertVerified>,
+    client_signature: Option<SigVerified>,
+    master_secret: Option<MasterSecret>,
+    finished: Option<FinishedVerified>,
+    /// The session ID stored in the cache, removed again if the connection dies.
+    stored: Option<Vec<u8>>,
+    resumed: bool,
+}
+
+impl ServerHs12 {
+    pub(crate) fn new(config: Arc<ServerConfig>) -> Self {
+        Self {
+            config,
+            transcript: Transcript::new(),
+            client_random: [0; 32],
+            server_random: [0; 32],
+            suite: None,
+            group: None,
+            scheme: None,
+            ems: false,
+            secure_renegotiation: false,
+            client_sent_point_formats: false,
+            server_name: None,
+            alpn: None,
+            session_id: SessionId::empty(),
+            resume: None,
+            ticket_requested: false,
+            kx: None,
+            client_chain: Vec::new(),
+            client_cert: None,
+            client_signature: None,
+            master_secret: None,
+            finished: None,
+            stored: None,
+            resumed: false,
+        }
+    }
+
+    pub(crate) fn cond(&self, cond: Cond) -> bool {
+        match cond {
+            Cond::EcdheSuite => self.suite.is_some(),
+            Cond::ClientAuthConfigured | Cond::CertRequested => {
+                self.resume.is_none() && !matches!(self.config.client_auth, ClientAuth::None)
+            }
+            Cond::ClientCertSent => !self.client_chain.is_empty(),
+            Cond::TicketPromised => self.ticket_promised(),
+        }
+    }
+
+    fn ticket_promised(&self) -> bool {
+        self.ticket_requested && self.config.ticketer.is_some()
+    }
+
+    pub(crate) fn internal_event(&mut self, phase: Phase) -> Option<Event> {
+        (phase == Phase::CheckSessionCache).then_some(match self.resume {
+            Some(_) => Event::SessionFound,
+            None => Event::SessionAbsent,
+        })
+    }
+
+    pub(crate) fn on_message(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        phase: Phase,
+        msg: Incoming,
+    ) -> Result<Option<Branch>, ProtocolError> {
+        let (payload, raw) = match msg {
+            Incoming::ChangeCipherSpec => {
+                ctx.trace(|| TraceEvent::Received {
+                    msg: Msg::ChangeCipherSpec,
+                    detail: String::new(),
+                });
+                ctx.reader.activate_pending()?;
+                return Ok(None);
+            }
+            Incoming::Handshake { payload, raw } => (payload, raw),
+        };
+        ctx.trace(|| TraceEvent::Received {
+            msg: payload.msg(),
+            detail: describe(&payload),
+        });
+        match payload {
+            // The table answers with no_renegotiation; the hello itself is not processed.
+            HandshakePayload::ClientHello(_) if phase == Phase::AppData => Ok(None),
+            HandshakePayload::ClientHello(hello) => {
+                self.on_client_hello(ctx, &hello, &raw)?;
+                Ok(None)
+            }
+            HandshakePayload::Certificate(cert) => {
+                self.transcript.add(&raw);
+                self.on_certificate(ctx, cert)?;
+                Ok(None)
+            }
+            HandshakePayload::ClientKeyExchange(ckx) => {
+                self.transcript.add(&raw);
+                self.on_client_key_exchange(ctx, &ckx.public)?;
+                Ok(None)
+            }
+            HandshakePayload::CertificateVerify(cv) => {
+                self.on_certificate_verify(cv.scheme, &cv.signature)?;
+                self.transcript.add(&raw);
+                self.transcript.discard_buffer();
+                Ok(None)
+            }
+            HandshakePayload::Finished(fin) => {
+                self.on_finished(fin)?;
+                self.transcript.add(&raw);
+                Ok(None)
+            }
+            _ => Err(ProtocolError::Internal(
+                "server table admitted a message it cannot handle",
+            )),
+        }
+    }
+
+    /// RFC 5246 §7.4.1.2: choose version, suite, group, signature scheme and ALPN, and look
+    /// the offered session up.
+    fn on_client_hello(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        hello: &ClientHello,
+        raw: &[u8],
+    ) -> Result<(), ProtocolError> {
+        let config = self.config.clone();
+        let offers_tls12 = match hello.supported_versions() {
+            Some(versions) => versions.contains(&ProtocolVersion::TLS1_2),
+            None => hello.legacy_version >= ProtocolVersion::TLS1_2,
+        };
+        //= https://www.rfc-editor.org/rfc/rfc8996#section-5
+        //# TLS servers MUST NOT reply with a ServerHello bearing a version less than 0x0303
+        //# (TLS 1.2)
+        if !offers_tls12 {
+            return Err(PeerIncompatible::UnsupportedVersion(hello.legacy_version).into());
+        }
+        //= https://www.rfc-editor.org/rfc/rfc5246#section-7.4.1.2
+        //# this vector MUST contain, and all implementations MUST support,
+        //# CompressionMethod.null.
+        if !hello.compression_methods.contains(&CompressionMethod::NULL) {
+            return Err(PeerMisbehaved::NoNullCompression.into());
+        }
+        if let Some(info) = hello.renegotiation_info() {
+            if !info.is_empty() {
+                return Err(PeerMisbehaved::BadRenegotiationInfo.into());
+            }
+            self.secure_renegotiation = true;
+        }
+        if hello
+            .cipher_suites
+            .contains(&crate::codec::enums::CipherSuite::TLS_EMPTY_RENEGOTIATION_INFO_SCSV)
+        {
+            self.secure_renegotiation = true;
+        }
+        self.ems = hello.ems_offered();
+        if !self.ems && config.require_extended_master_secret {
+            return Err(PeerIncompatible::ExtendedMasterSecretRequired.into());
+        }
+        if let Some(formats) = hello.ec_point_formats() {
+            self.client_sent_point_formats = true;
+            if !formats.contains(&EcPointFormat::UNCOMPRESSED) {
+                return Err(PeerIncompatible::NoSharedGroup.into());
+            }
+        }
+        self.server_name = hello
+            .server_name()
+            .map(|name| String::from_utf8_lossy(name).to_ascii_lowercase());
+
+        let key = &config.certificate.key;
+        let client_schemes = hello.signature_algorithms().unwrap_or(&[]);
+        let scheme = key
+            .choose_scheme(client_schemes)
+            .ok_or(PeerIncompatible::NoSharedSignatureScheme)?;
+        let suite = self.choose_suite(&hello.cipher_suites)?;
+        //= https://www.rfc-editor.org/rfc/rfc8422#section-4
+        //# A client that proposes ECC cipher suites may choose not to include
+        //# these extensions.  In this case, the server is free to choose any one
+        //# of the elliptic curves or point formats listed in Section 5.
+        let group = match hello.supported_groups() {
+            Some(offered) => *config
+                .groups
+                .iter()
+                .find(|g| offered.contains(g))
+                .ok_or(PeerIncompatible::NoSharedGroup)?,
+            None => NamedGroup::SECP256R1,
+        };
+        self.alpn = match (hello.alpn(), config.alpn_protocols.is_empty()) {
+            (Some(offered), false) => Some(
+                config
+                    .alpn_protocols
+                    .iter()
+                    .find(|p| offered.contains(p))
+                    .ok_or(PeerIncompatible::NoSharedApplicationProtocol)?
+                    .clone(),
+            ),
+            _ => None,
+        };
+
+        self.transcript.start_hash(suite.hash);
+        self.transcript.add(raw);
+        self.client_random = hello.random.0;
+        config
+            .provider
+            .random
+            .fill(&mut self.server_random)
+            .map_err(|_| ProtocolError::Internal("random source failed"))?;
+        self.suite = Some(suite);
+        self.group = Some(group);
+        self.scheme = Some(scheme);
+        self.ticket_requested = hello.session_ticket().is_some();
+        self.resume = self.find_session(hello, suite);
+
+        let n = &mut *ctx.negotiated;
+        n.version = Some(ProtocolVersion::TLS1_2);
+        n.cipher_suite = Some(suite.suite);
+        n.server_name = self.server_name.clone();
+        n.alpn_protocol = self.alpn.clone();
+        n.extended_master_secret = self.ems;
+        n.client_random = Some(self.client_random);
+        n.server_random = Some(self.server_random);
+        Ok(())
+    }
+
+    /// Our preference (or the client's, if configured) among suites our key can sign for.
+    fn choose_suite(
+        &self,
+        offered: &[crate::codec::enums::CipherSuite],
+    ) -> Result<&'static Tls12Suite, ProtocolError> {
+        let kind = self.config.certificate.key.kind();
+        let mut ours = self
+            .config
+            .cipher_suites
+            .iter()
+            .copied()
+            .filter(|s| s.auth.accepts(kind));
+        let found = if self.config.honour_client_order {
+            offered
+                .iter()
+                .find_map(|c| ours.clone().find(|s| s.suite == *c))
+        } else {
+            ours.find(|s| offered.contains(&s.suite))
+        };
+        found.ok_or_else(|| PeerIncompatible::NoSharedCipherSuite.into())
+    }
+
+    /// CHECK_SESSION_CACHE: a ticket or session ID that names a session we may resume.
+    fn find_session(&self, hello: &ClientHello, suite: &Tls12Suite) -> Option<StoredSession> {
+        let now = self.config.provider.time.now();
+        let bytes: Zeroizing<Vec<u8>> = match (hello.session_ticket(), &self.config.ticketer) {
+            (Some(ticket), Some(ticketer)) if !ticket.is_empty() => ticketer.open(ticket, now)?,
+            _ if !hello.session_id.is_empty() => self
+                .config
+                .session_store
+                .as_ref()?
+                .get(hello.session_id.as_slice(), now)?,
+            _ => return None,
+        };
+        let session = StoredSession::decode(&bytes)?;
+        let age = now.as_secs().saturating_sub(session.created);
+        let willing = session.version == ProtocolVersion::TLS1_2
+            && age <= self.config.session_lifetime.as_secs()
+            && session.suite == suite.suite
+            && session.server_name == self.server_name
+            //= https://www.rfc-editor.org/rfc/rfc7627#section-5.3
+            //# If the original session did not use the "extended_master_secret"
+            //# extension but the new ClientHello contains the extension, then the
+            //# server MUST NOT perform the abbreviated handshake.
+            && session.extended_master_secret == self.ems;
+        willing.then_some(session)
+    }
+
+    pub(crate) fn send_flight(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        row: &Row,
+    ) -> Result<(), ProtocolError> {
+        match (row.from, row.to) {
+            (Phase::CheckSessionCache, Phase::Wait) => self.send_full_flight(ctx),
+            (Phase::CheckSessionCache, Phase::WaitResume) => self.send_resumed_flight(ctx),
+            (Phase::Wait, Phase::AppData) => self.send_finished_flight(ctx),
+            _ => Err(ProtocolError::Internal("server has no flight for this row")),
+        }
+    }
+
+    fn server_hello(&self, suite: &Tls12Suite) -> HandshakePayload {
+        let mut extensions = Vec::new();
+        if self.secure_renegotiation {
+            extensions.push(ServerExtension::RenegotiationInfo(Vec::new()));
+        }
+        if self.ems {
+            extensions.push(ServerExtension::ExtendedMasterSecret);
+        }
+        if self.client_sent_point_formats {
+            extensions.push(ServerExtension::EcPointFormats(vec![
+                EcPointFormat::UNCOMPRESSED,
+            ]));
+        }
+        if let Some(proto) = &self.alpn {
+            extensions.push(ServerExtension::Alpn(proto.clone()));
+        }
+        if self.ticket_promised() {
+            extensions.push(ServerExtension::SessionTicketAck);
+        }
+        HandshakePayload::ServerHello(ServerHello {
+            legacy_version: ProtocolVersion::TLS1_2,
+            random: Random(self.server_random),
+            session_id: self.session_id,
+            cipher_suite: suite.suite,
+            compression_method: CompressionMethod::NULL,
+            extensions,
+        })
+    }
+
+    /// Flight 2 of a full handshake.
+    fn send_full_flight(&mut self, ctx: &mut Ctx<'_>) -> Result<(), ProtocolError> {
+        let config = self.config.clone();
+        if config.session_store.is_some() || config.ticketer.is_some() {
+            let mut id = [0u8; 32];
+            config
+                .provider
+                .random
+                .fill(&mut id)
+                .map_err(|_| ProtocolError::Internal("random source failed"))?;
+            self.session_id = SessionId::new(&id).unwrap_or_default();
+        }
+        ctx.negotiated.session_id = self.session_id.as_slice().to_vec();
+        let suite = self
+            .suite
+            .ok_or(ProtocolError::Internal("no suite chosen"))?;
+        let hello = self.server_hello(suite);
+        let detail = describe(&hello);
+        ctx.send_handshake(&hello, &mut self.transcript, || detail)?;
+
+        let chain = config.certificate.chain.clone();
+        let payload = HandshakePayload::Certificate(CertificateMsg { chain });
+        let detail = describe(&payload);
+        ctx.send_handshake(&payload, &mut self.transcript, || detail)?;
+
+        let group = self
+            .group
+            .ok_or(ProtocolError::Internal("no group chosen"))?;
+        let scheme = self
+            .scheme
+            .ok_or(ProtocolError::Internal("no signature scheme chosen"))?;
+        let kx = KeyExchange::start(group, config.provider.random.as_ref())
+            .map_err(|_| ProtocolError::Internal("key exchange failed to start"))?;
+        let message = signed_message(
+            &self.client_random,
+            &self.server_random,
+            group,
+            kx.public_key(),
+        );
+        let signature = config
+            .certificate
+            .key
+            .sign(scheme, &message)
+            .map_err(|_| ProtocolError::Internal("signing ServerKeyExchange failed"))?;
+        let payload = HandshakePayload::ServerKeyExchange(ServerKeyExchange {
+            group,
+            public: kx.public_key().to_vec(),
+            scheme,
+            signature,
+        });
+        let detail = describe(&payload);
+        ctx.send_handshake(&payload, &mut self.transcript, || detail)?;
+        ctx.negotiated.group = Some(group);
+        ctx.negotiated.signature_scheme = Some(scheme);
+        self.kx = Some(kx);
+
+        if let ClientAuth::Optional(roots) | ClientAuth::Required(roots) = &config.client_auth {
+            let payload = HandshakePayload::CertificateRequest(CertificateRequest {
+                certificate_types: vec![
+                    ClientCertificateType::ECDSA_SIGN,
+                    ClientCertificateType::RSA_SIGN,
+                ],
+                signature_algorithms: DEFAULT_VERIFY_SCHEMES.to_vec(),
+                ca_names: roots.subjects().to_vec(),
+            });
+            let detail = describe(&payload);
+            ctx.send_handshake(&payload, &mut self.transcript, || detail)?;
+        } else {
+            self.transcript.discard_buffer();
+        }
+        ctx.send_handshake(
+            &HandshakePayload::ServerHelloDone,
+            &mut self.transcript,
+            String::new,
+        )
+    }
+
+    fn on_certificate(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        cert: CertificateMsg,
+    ) -> Result<(), ProtocolError> {
+        let roots = match &self.config.client_auth {
+            ClientAuth::Optional(roots) | ClientAuth::Required(roots) => roots,
+            ClientAuth::None => {
+                return Err(ProtocolError::Internal(
+                    "client Certificate without a request",
+                ))
+            }
+        };
+        if cert.chain.is_empty() {
+            //= https://www.rfc-editor.org/rfc/rfc5246#section-7.4.6
+            //# If the client does not send any certificates, the
+            //# server MAY at its discretion either continue the handshake without
+            //# client authentication, or respond with a fatal handshake_failure
+            //# alert.
+            if matches!(self.config.client_auth, ClientAuth::Required(_)) {
+                return Err(PeerIncompatible::ClientCertificateRequired.into());
+            }
+            self.transcript.discard_buffer();
+            return Ok(());
+        }
+        let verified =
+            verify::verify_client_chain(roots, &cert.chain, self.config.provider.time.now())?;
+        let verified = verified.run_hook(self.config.verify_hook.as_deref(), &cert.chain, None)?;
+        self.client_cert = Some(verified);
+        ctx.negotiated.peer_certificates = cert.chain.clone();
+        self.client_chain = cert.chain;
+        Ok(())
+    }
+
+    fn on_client_key_exchange(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        public: &[u8],
+    ) -> Result<(), ProtocolError> {
+        let suite = self
+            .suite
+            .ok_or(ProtocolError::Internal("no suite before ClientKeyExchange"))?;
+        let kx = self.kx.take().ok_or(ProtocolError::Internal(
+            "no key share before ClientKeyExchange",
+        ))?;
+        let pre_master = kx.complete(public)?;
+        let ms = if self.ems {
+            let session_hash = proof::finished_hash(self.transcript.current_hash())?;
+            prf::extended_master_secret(suite.hash, &pre_master, session_hash.as_ref())
+        } else {
+            prf::master_secret(
+                suite.hash,
+                &pre_master,
+                &self.client_random,
+                &self.server_random,
+            )
+        };
+        // The client's ChangeCipherSpec comes next and switches its direction on.
+        keys::install(
+            ctx,
+            suite,
+            &ms,
+            &self.client_random,
+            &self.server_random,
+            false,
+        )?;
+        keys::log(&self.config.key_log, &self.client_random, &ms);
+        self.master_secret = Some(ms);
+        Ok(())
+    }
+
+    /// RFC 5246 §7.4.8: the client signs every handshake message before this one.
+    fn on_certificate_verify(
+        &mut self,
+        scheme: SignatureScheme,
+        signature: &[u8],
+    ) -> Result<(), ProtocolError> {
+        let leaf = self
+            .client_chain
+            .first()
+            .ok_or(PeerMisbehaved::CertificateVerifyWithoutCertificate)?;
+        if !DEFAULT_VERIFY_SCHEMES.contains(&scheme) {
+            return Err(PeerMisbehaved::SignatureSchemeNotOffered.into());
+        }
+        let messages = self.transcript.messages().ok_or(ProtocolError::Internal(
+            "transcript discarded before CertificateVerify",
+        ))?;
+        self.client_signature = Some(proof::signature_checked(
+            verify_signature(leaf, scheme, messages, signature),
+            PeerMisbehaved::BadCertificateVerifySignature,
+        )?);
+        Ok(())
+    }
+
+    fn on_finished(&mut self, fin: Finished) -> Result<(), ProtocolError> {
+        let suite = self
+            .suite
+            .ok_or(ProtocolError::Internal("no suite before Finished"))?;
+        let ms = self
+            .master_secret
+            .as_ref()
+            .ok_or(ProtocolError::Internal("no master secret before Finished"))?;
+        let hash = proof::finished_hash(self.transcript.current_hash())?;
+        let expected = prf::verify_data(suite.hash, ms, b"client finished", hash.as_ref());
+        self.finished = Some(proof::check_finished(&expected, &fin.verify_data)?);
+        Ok(())
+    }
+
+    /// Flight 4 of a full handshake: NewSessionTicket*, [ChangeCipherSpec], Finished.
+    fn send_finished_flight(&mut self, ctx: &mut Ctx<'_>) -> Result<(), ProtocolError> {
+        let suite = self
+            .suite
+            .ok_or(ProtocolError::Internal("no suite before flight 4"))?;
+        let ms = self
+            .master_secret
+            .take()
+            .ok_or(ProtocolError::Internal("no master secret before flight 4"))?;
+        let session = self.session_state(suite, &ms, ctx.negotiated.peer_certificates.clone());
+        if self.ticket_promised() {
+            self.send_ticket(ctx, &session)?;
+        }
+        self.store_session(&session);
+        ctx.send_change_cipher_spec()?;
+        self.send_finished(ctx, suite, &ms)?;
+        self.master_secret = Some(ms);
+        Ok(())
+    }
+
+    /// Flight 2 of an abbreviated handshake: the offered session, and we finish first.
+    fn send_resumed_flight(&mut self, ctx: &mut Ctx<'_>) -> Result<(), ProtocolError> {
+        let suite = self
+            .suite
+            .ok_or(ProtocolError::Internal("no suite before resuming"))?;
+        let session = self
+            .resume
+            .take()
+            .ok_or(ProtocolError::Internal("no session to resume"))?;
+        self.transcript.discard_buffer();
+        // The client's ID is echoed: that is how it learns we resumed (RFC 5246 §7.4.1.3).
+        self.session_id = ctx_session_id(ctx);
+        let hello = self.server_hello(suite);
+        let detail = describe(&hello);
+        ctx.send_handshake(&hello, &mut self.transcript, || detail)?;
+        let ms = MasterSecret::from_bytes(session.master_secret);
+        keys::install(
+            ctx,
+            suite,
+            &ms,
+            &self.client_random,
+            &self.server_random,
+            false,
+        )?;
+        keys::log(&self.config.key_log, &self.client_random, &ms);
+        if self.ticket_promised() {
+            self.send_ticket(ctx, &session)?;
+        }
+        let n = &mut *ctx.negotiated;
+        n.resumed = true;
+        n.session_id = self.session_id.as_slice().to_vec();
+        n.peer_certificates = session.peer_certificates.clone();
+        ctx.send_change_cipher_spec()?;
+        self.send_finished(ctx, suite, &ms)?;
+        self.master_secret = Some(ms);
+        self.resumed = true;
+        Ok(())
+    }
+
+    fn send_finished(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        suite: &Tls12Suite,
+        ms: &MasterSecret,
+    ) -> Result<(), ProtocolError> {
+        let hash = proof::finished_hash(self.transcript.current_hash())?;
+        let verify_data = prf::verify_data(suite.hash, ms, b"server finished", hash.as_ref());
+        let payload = HandshakePayload::Finished(Finished {
+            verify_data: verify_data.to_vec(),
+        });
+        ctx.send_handshake(&payload, &mut self.transcript, String::new)
+    }
+
+    fn session_state(
+        &self,
+        suite: &Tls12Suite,
+        ms: &MasterSecret,
+        peer_certificates: Vec<CertificateDer<'static>>,
+    ) -> StoredSession {
+        StoredSession {
+            version: ProtocolVersion::TLS1_2,
+            suite: suite.suite,
+            master_secret: *ms.as_bytes(),
+            extended_master_secret: self.ems,
+            server_name: self.server_name.clone(),
+            alpn: self.alpn.clone(),
+            peer_certificates,
+            created: self.config.provider.time.now().as_secs(),
+        }
+    }
+
+    /// RFC 5077 §3.3: the session sealed under the current ticket key.
+    fn send_ticket(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        session: &StoredSession,
+    ) -> Result<(), ProtocolError> {
+        let ticketer = self.config.ticketer.clone().ok_or(ProtocolError::Internal(
+            "ticket promised without a ticketer",
+        ))?;
+        let now = self.config.provider.time.now();
+        //= https://www.rfc-editor.org/rfc/rfc5077#section-3.3
+        //# If the server determines that it does not want to include a
+        //# ticket after it has included the SessionTicket extension in the
+        //# ServerHello, then it sends a zero-length ticket in the
+        //# NewSessionTicket handshake message.
+        let ticket = session
+            .encode()
+            .and_then(|state| ticketer.seal(&state, now))
+            .unwrap_or_default();
+        let lifetime_hint = if ticket.is_empty() {
+            0
+        } else {
+            ticketer.lifetime_hint_secs()
+        };
+        let payload = HandshakePayload::NewSessionTicket(NewSessionTicket {
+            lifetime_hint,
+            ticket,
+        });
+        let detail = describe(&payload);
+        ctx.send_handshake(&payload, &mut self.transcript, || detail)
+    }
+
+    fn store_session(&mut self, session: &StoredSession) {
+        if let Some(store) = &self.config.session_store {
+            // A session too large to encode is simply not cached: the next handshake is full.
+            if let (false, Ok(state)) = (self.session_id.is_empty(), session.encode()) {
+                store.put(
+                    self.session_id.as_slice(),
+                    state,
+                    self.config.provider.time.now(),
+                );
+                self.stored = Some(self.session_id.as_slice().to_vec());
+            }
+        }
+    }
+
+    pub(crate) fn finish(&mut self, _ctx: &mut Ctx<'_>) -> Result<Established, ProtocolError> {
+        let finished = self.finished.take().ok_or(ProtocolError::Internal(
+            "APP_DATA without a verified Finished",
+        ))?;
+        let peer = match (self.client_cert.take(), self.client_signature.take()) {
+            (Some(cert), Some(_signature)) => PeerAuth::Certificate(cert),
+            (Some(_), None) => {
+                return Err(ProtocolError::Internal(
+                    "client certificate without CertificateVerify",
+                ))
+            }
+            (None, _) if self.resumed => PeerAuth::ResumedSession,
+            (None, _) => PeerAuth::Unauthenticated,
+        };
+        Ok(Established { peer, finished })
+    }
+
+    /// RFC 5246 §7.2.2 and ARCHITECTURE §2: a session that ends in a fatal alert must not be
+    /// resumed.
+    pub(crate) fn on_fatal(&mut self) {
+        if let (Some(id), Some(store)) = (self.stored.take(), &self.config.session_store) {
+            store.remove(&id);
+        }
+    }
+}
+
+fn ctx_session_id(ctx: &Ctx<'_>) -> SessionId {
+    SessionId::new(&ctx.negotiated.session_id).unwrap_or_default()
+}

@@ -1,0 +1,154 @@
+//! A throwaway PKI made in memory: a CA, a server certificate and a client certificate, for
+//! demos, local testing (`tlsm cert generate`) and the test suites. Never for production.
+
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
+};
+
+use crate::config::CertifiedKey;
+use crate::error::LocalError;
+use crate::verify::TrustStore;
+
+/// The key algorithm of every certificate in a generated PKI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyType {
+    EcdsaP256,
+    EcdsaP384,
+    Rsa2048,
+    Rsa3072,
+    Ed25519,
+}
+
+impl KeyType {
+    pub const ALL: [KeyType; 5] = [
+        KeyType::EcdsaP256,
+        KeyType::EcdsaP384,
+        KeyType::Rsa2048,
+        KeyType::Rsa3072,
+        KeyType::Ed25519,
+    ];
+
+    /// The command-line spelling: `ecdsa-p256`, `rsa-2048`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyType::EcdsaP256 => "ecdsa-p256",
+            KeyType::EcdsaP384 => "ecdsa-p384",
+            KeyType::Rsa2048 => "rsa-2048",
+            KeyType::Rsa3072 => "rsa-3072",
+            KeyType::Ed25519 => "ed25519",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    fn generate(self) -> Result<KeyPair, LocalError> {
+        let result = match self {
+            KeyType::EcdsaP256 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
+            KeyType::EcdsaP384 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
+            KeyType::Rsa2048 => {
+                KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+            }
+            KeyType::Rsa3072 => {
+                KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_3072)
+            }
+            KeyType::Ed25519 => KeyPair::generate_for(&rcgen::PKCS_ED25519),
+        };
+        result.map_err(|e| LocalError::Config(format!("generating a {} key: {e}", self.name())))
+    }
+}
+
+/// A CA with one server and one client certificate, all as PEM.
+#[derive(Clone, Debug)]
+pub struct GeneratedPki {
+    pub ca_pem: String,
+    pub ca_key_pem: String,
+    /// Server leaf followed by the CA certificate.
+    pub server_chain_pem: String,
+    pub server_key_pem: String,
+    /// Client leaf followed by the CA certificate.
+    pub client_chain_pem: String,
+    pub client_key_pem: String,
+}
+
+impl GeneratedPki {
+    /// Makes a PKI whose server certificate is valid for `names` (DNS names or IP
+    /// addresses). The client certificate's subject is `CN=tlsmachine client`.
+    pub fn generate(key_type: KeyType, names: &[String]) -> Result<Self, LocalError> {
+        let err =
+            |what: &'static str| move |e: rcgen::Error| LocalError::Config(format!("{what}: {e}"));
+
+        let ca_key = key_type.generate()?;
+        let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(err("CA parameters"))?;
+        ca.distinguished_name = name("tlsmachine test CA");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca_cert = ca.self_signed(&ca_key).map_err(err("signing the CA"))?;
+        let issuer = Issuer::new(ca, &ca_key);
+
+        let leaf = |cn: &str, sans: Vec<String>, usage: ExtendedKeyUsagePurpose| {
+            let key = key_type.generate()?;
+            let mut params = CertificateParams::new(sans).map_err(err("leaf parameters"))?;
+            params.distinguished_name = name(cn);
+            params.extended_key_usages = vec![usage];
+            let cert = params
+                .signed_by(&key, &issuer)
+                .map_err(err("signing a leaf"))?;
+            Ok::<_, LocalError>((cert.pem(), key.serialize_pem()))
+        };
+        let (server_pem, server_key_pem) = leaf(
+            names.first().map_or("localhost", |n| n.as_str()),
+            names.to_vec(),
+            ExtendedKeyUsagePurpose::ServerAuth,
+        )?;
+        let (client_pem, client_key_pem) = leaf(
+            "tlsmachine client",
+            Vec::new(),
+            ExtendedKeyUsagePurpose::ClientAuth,
+        )?;
+        let ca_pem = ca_cert.pem();
+        Ok(Self {
+            server_chain_pem: format!("{server_pem}{ca_pem}"),
+            client_chain_pem: format!("{client_pem}{ca_pem}"),
+            ca_key_pem: ca_key.serialize_pem(),
+            ca_pem,
+            server_key_pem,
+            client_key_pem,
+        })
+    }
+
+    /// A trust store holding just this CA.
+    pub fn trust_store(&self) -> Result<TrustStore, LocalError> {
+        let mut roots = TrustStore::empty();
+        roots.add_pem(self.ca_pem.as_bytes())?;
+        Ok(roots)
+    }
+
+    pub fn server_key(&self) -> Result<Arc<CertifiedKey>, LocalError> {
+        CertifiedKey::from_pem(
+            self.server_chain_pem.as_bytes(),
+            self.server_key_pem.as_bytes(),
+        )
+        .map(Arc::new)
+    }
+
+    pub fn client_key(&self) -> Result<Arc<CertifiedKey>, LocalError> {
+        CertifiedKey::from_pem(
+            self.client_chain_pem.as_bytes(),
+            self.client_key_pem.as_bytes(),
+        )
+        .map(Arc::new)
+    }
+}
+
+fn name(cn: &str) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, cn);
+    dn.push(DnType::OrganizationName, "tlsmachine");
+    dn
+}

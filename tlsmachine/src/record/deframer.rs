@@ -1,0 +1,384 @@
+//! Incoming records: one bounded buffer, in-place decryption, handshake reassembly.
+
+use std::collections::VecDeque;
+use std::ops::Range;
+
+use crate::codec::enums::{ContentType, HandshakeType, ProtocolVersion};
+use crate::codec::limits::{
+    HANDSHAKE_HEADER_LEN, MAX_CIPHERTEXT, MAX_PLAINTEXT, RECORD_HEADER_LEN,
+};
+use crate::crypto::aead::RecordOpener;
+use crate::error::{InvalidMessage, LocalError, ProtocolError};
+
+/// One record, decrypted; its plaintext is `range` within the deframer's buffer.
+#[derive(Debug)]
+pub(crate) struct Record {
+    pub(crate) typ: ContentType,
+    pub(crate) range: Range<usize>,
+}
+
+/// The receiving half of the record layer.
+pub(crate) struct Deframer {
+    buf: Vec<u8>,
+    /// Bytes of `buf` before this offset are whole records already taken.
+    processed: usize,
+    /// Decrypted application data not yet read, as ranges of `buf`, oldest first.
+    plaintext: VecDeque<Range<usize>>,
+    opener: Option<RecordOpener>,
+    pending: Option<RecordOpener>,
+    seq: u64,
+    /// Handshake bytes of a message not yet complete, or of messages not yet taken.
+    handshake: Vec<u8>,
+    max_buffered: usize,
+    max_handshake_message: usize,
+}
+
+impl Deframer {
+    pub(crate) fn new(max_buffered: usize, max_handshake_message: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            processed: 0,
+            plaintext: VecDeque::new(),
+            opener: None,
+            pending: None,
+            seq: 0,
+            handshake: Vec::new(),
+            max_buffered,
+            max_handshake_message,
+        }
+    }
+
+    /// Buffers received bytes. Refuses to hold more than the configured cap, counting
+    /// application data the application has not read yet.
+    pub(crate) fn push(&mut self, data: &[u8]) -> Result<(), LocalError> {
+        self.compact();
+        if self.buf.len() + data.len() > self.max_buffered {
+            return Err(LocalError::BufferFull {
+                what: "received data",
+                cap: self.max_buffered,
+            });
+        }
+        self.buf.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// Room for `push` before the cap is reached.
+    pub(crate) fn free_space(&mut self) -> usize {
+        self.compact();
+        self.max_buffered.saturating_sub(self.buf.len())
+    }
+
+    /// Reads from a transport straight into the buffer, sparing a copy.
+    pub(crate) fn read_from(&mut self, rd: &mut dyn std::io::Read) -> std::io::Result<usize> {
+        let room = self.free_space().min(MAX_CIPHERTEXT + RECORD_HEADER_LEN);
+        if room == 0 {
+            return Err(std::io::Error::other(
+                "receive buffer full: read application data first",
+            ));
+        }
+        let at = self.buf.len();
+        self.buf.resize(at + room, 0);
+        let result = rd.read(&mut self.buf[at..]);
+        let n = *result.as_ref().unwrap_or(&0);
+        self.buf.truncate(at + n);
+        result
+    }
+
+    fn compact(&mut self) {
+        let keep_from = self
+            .plaintext
+            .front()
+            .map_or(self.processed, |r| r.start.min(self.processed));
+        // Moving the tail costs a copy, so only do it once the dead prefix dominates.
+        if keep_from == 0 || keep_from * 2 < self.buf.len() && keep_from < self.buf.len() {
+            return;
+        }
+        self.buf.drain(..keep_from);
+        self.processed -= keep_from;
+        for r in self.plaintext.iter_mut() {
+            *r = r.start - keep_from..r.end - keep_from;
+        }
+    }
+
+    pub(crate) fn set_pending(&mut self, opener: RecordOpener) {
+        self.pending = Some(opener);
+    }
+
+    /// The peer's ChangeCipherSpec arrived: every later record is protected.
+    pub(crate) fn activate_pending(&mut self) -> Result<(), ProtocolError> {
+        self.opener = Some(
+            self.pending
+                .take()
+                .ok_or(ProtocolError::Internal("no pending read keys"))?,
+        );
+        self.seq = 0;
+        Ok(())
+    }
+
+    pub(crate) fn is_protected(&self) -> bool {
+        self.opener.is_some()
+    }
+
+    /// The next whole record, decrypted in place, or `None` until more bytes arrive.
+    pub(crate) fn next_record(&mut self) -> Result<Option<Record>, ProtocolError> {
+        let avail = &self.buf[self.processed..];
+        if avail.len() < RECORD_HEADER_LEN {
+            return Ok(None);
+        }
+        let typ = ContentType(avail[0]);
+        let version = ProtocolVersion(u16::from_be_bytes([avail[1], avail[2]]));
+        let len = u16::from_be_bytes([avail[3], avail[4]]) as usize;
+        if typ.name().is_none() {
+            return Err(InvalidMessage::UnknownContentType(typ.0).into());
+        }
+        if !version.is_tls_family() {
+            return Err(InvalidMessage::IllegalValue {
+                what: "record version",
+            }
+            .into());
+        }
+        let max = if self.opener.is_some() {
+            MAX_CIPHERTEXT
+        } else {
+            MAX_PLAINTEXT
+        };
+        if len > max {
+            return Err(ProtocolError::RecordOverflow { len, max });
+        }
+        if avail.len() < RECORD_HEADER_LEN + len {
+            return Ok(None);
+        }
+        let body_start = self.processed + RECORD_HEADER_LEN;
+        let body = &mut self.buf[body_start..body_start + len];
+        let range = match &self.opener {
+            None => body_start..body_start + len,
+            Some(opener) => {
+                let inner = opener.open_record(self.seq, typ, version, body)?;
+                self.seq = self
+                    .seq
+                    .checked_add(1)
+                    .ok_or(ProtocolError::Internal("read sequence number exhausted"))?;
+                body_start + inner.start..body_start + inner.end
+            }
+        };
+        self.processed = body_start + len;
+        Ok(Some(Record { typ, range }))
+    }
+
+    pub(crate) fn bytes(&self, range: Range<usize>) -> &[u8] {
+        &self.buf[range]
+    }
+
+    /// Keeps decrypted application data until the application reads it.
+    pub(crate) fn queue_plaintext(&mut self, range: Range<usize>) {
+        if !range.is_empty() {
+            self.plaintext.push_back(range);
+        }
+    }
+
+    pub(crate) fn plaintext_len(&self) -> usize {
+        self.plaintext.iter().map(|r| r.len()).sum()
+    }
+
+    /// Copies decrypted application data out; returns how many bytes were copied.
+    pub(crate) fn read_plaintext(&mut self, out: &mut [u8]) -> usize {
+        let mut done = 0;
+        while done < out.len() {
+            let Some(front) = self.plaintext.front_mut() else {
+                break;
+            };
+            let n = front.len().min(out.len() - done);
+            out[done..done + n].copy_from_slice(&self.buf[front.start..front.start + n]);
+            front.start += n;
+            done += n;
+            if front.start == front.end {
+                self.plaintext.pop_front();
+            }
+        }
+        done
+    }
+
+    /// Adds a handshake record's plaintext to the reassembly buffer.
+    pub(crate) fn push_handshake(&mut self, range: Range<usize>) -> Result<(), ProtocolError> {
+        let max = self.max_handshake_message + HANDSHAKE_HEADER_LEN;
+        if self.handshake.len() + range.len() > max + MAX_CIPHERTEXT {
+            return Err(InvalidMessage::HandshakeMessageTooLarge {
+                len: self.handshake.len() + range.len(),
+                max,
+            }
+            .into());
+        }
+        self.handshake.extend_from_slice(&self.buf[range]);
+        self.check_handshake_header()
+    }
+
+    fn check_handshake_header(&self) -> Result<(), ProtocolError> {
+        if self.handshake.len() >= HANDSHAKE_HEADER_LEN {
+            let len = handshake_body_len(&self.handshake);
+            if len > self.max_handshake_message {
+                return Err(InvalidMessage::HandshakeMessageTooLarge {
+                    len,
+                    max: self.max_handshake_message,
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The next complete handshake message: its type and its raw bytes (header included,
+    /// as the transcript hashes them).
+    pub(crate) fn next_handshake(
+        &mut self,
+    ) -> Result<Option<(HandshakeType, Vec<u8>)>, ProtocolError> {
+        self.check_handshake_header()?;
+        if self.handshake.len() < HANDSHAKE_HEADER_LEN {
+            return Ok(None);
+        }
+        let total = HANDSHAKE_HEADER_LEN + handshake_body_len(&self.handshake);
+        if self.handshake.len() < total {
+            return Ok(None);
+        }
+        let typ = HandshakeType(self.handshake[0]);
+        let raw: Vec<u8> = self.handshake.drain(..total).collect();
+        Ok(Some((typ, raw)))
+    }
+
+    /// Whether part of a handshake message is waiting for its remainder.
+    pub(crate) fn handshake_pending(&self) -> bool {
+        !self.handshake.is_empty()
+    }
+}
+
+fn handshake_body_len(header: &[u8]) -> usize {
+    u32::from_be_bytes([0, header[1], header[2], header[3]]) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(typ: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![typ, 0x03, 0x03];
+        out.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        out.extend_from_slice(body);
+        out
+    }
+
+    #[test]
+    fn records_split_anywhere_are_reassembled() {
+        let wire = [record(0x16, &[0x0e, 0, 0, 0]), record(0x14, &[1])].concat();
+        for split in 0..wire.len() {
+            let mut d = Deframer::new(1 << 16, 1 << 16);
+            d.push(&wire[..split]).unwrap();
+            let mut types = Vec::new();
+            while let Some(r) = d.next_record().unwrap() {
+                types.push(r.typ);
+            }
+            d.push(&wire[split..]).unwrap();
+            while let Some(r) = d.next_record().unwrap() {
+                types.push(r.typ);
+            }
+            assert_eq!(
+                types,
+                [ContentType::HANDSHAKE, ContentType::CHANGE_CIPHER_SPEC]
+            );
+        }
+    }
+
+    #[test]
+    fn handshake_messages_join_across_records_and_split_within_one() {
+        let mut d = Deframer::new(1 << 16, 1 << 16);
+        // ServerHelloDone, then a Finished split over two records.
+        d.push(&record(0x16, &[0x0e, 0, 0, 0, 0x14, 0, 0, 2, 0xaa]))
+            .unwrap();
+        d.push(&record(0x16, &[0xbb])).unwrap();
+        let mut msgs = Vec::new();
+        while let Some(r) = d.next_record().unwrap() {
+            d.push_handshake(r.range).unwrap();
+            while let Some(m) = d.next_handshake().unwrap() {
+                msgs.push(m);
+            }
+        }
+        assert_eq!(
+            msgs,
+            [
+                (HandshakeType::SERVER_HELLO_DONE, vec![0x0e, 0, 0, 0]),
+                (HandshakeType::FINISHED, vec![0x14, 0, 0, 2, 0xaa, 0xbb]),
+            ]
+        );
+        assert!(!d.handshake_pending());
+    }
+
+    #[test]
+    fn oversized_records_and_messages_are_refused() {
+        let mut d = Deframer::new(1 << 20, 1024);
+        let mut header = vec![0x17, 0x03, 0x03];
+        header.extend_from_slice(&((MAX_PLAINTEXT + 1) as u16).to_be_bytes());
+        d.push(&header).unwrap();
+        assert!(matches!(
+            d.next_record(),
+            Err(ProtocolError::RecordOverflow { .. })
+        ));
+
+        let mut d = Deframer::new(1 << 20, 1024);
+        d.push(&record(0x16, &[0x0b, 0x00, 0x08, 0x00])).unwrap();
+        let r = d.next_record().unwrap().unwrap();
+        assert_eq!(
+            d.push_handshake(r.range),
+            Err(ProtocolError::Decode(
+                InvalidMessage::HandshakeMessageTooLarge {
+                    len: 0x0800,
+                    max: 1024
+                }
+            ))
+        );
+    }
+
+    #[test]
+    fn unknown_record_type_and_version_are_refused() {
+        let mut d = Deframer::new(1 << 16, 1 << 16);
+        d.push(&record(0x18, &[0])).unwrap();
+        assert_eq!(
+            d.next_record().unwrap_err().alert().name(),
+            Some("unexpected_message")
+        );
+        let mut d = Deframer::new(1 << 16, 1 << 16);
+        d.push(&[0x16, 0x04, 0x03, 0x00, 0x01, 0x00]).unwrap();
+        assert_eq!(
+            d.next_record().unwrap_err().alert().name(),
+            Some("illegal_parameter")
+        );
+    }
+
+    #[test]
+    fn buffer_cap_holds() {
+        let mut d = Deframer::new(100, 100);
+        d.push(&[0u8; 60]).unwrap();
+        assert_eq!(
+            d.push(&[0u8; 41]),
+            Err(LocalError::BufferFull {
+                what: "received data",
+                cap: 100
+            })
+        );
+    }
+
+    #[test]
+    fn plaintext_is_read_in_pieces_and_survives_compaction() {
+        let mut d = Deframer::new(1 << 16, 1 << 16);
+        d.push(&record(0x17, b"hello")).unwrap();
+        let r = d.next_record().unwrap().unwrap();
+        d.queue_plaintext(r.range);
+        let mut out = [0u8; 3];
+        assert_eq!(d.read_plaintext(&mut out), 3);
+        assert_eq!(&out, b"hel");
+        d.push(&record(0x17, b"!")).unwrap();
+        let r = d.next_record().unwrap().unwrap();
+        d.queue_plaintext(r.range);
+        let mut out = [0u8; 8];
+        assert_eq!(d.read_plaintext(&mut out), 3);
+        assert_eq!(&out[..3], b"lo!");
+        assert_eq!(d.plaintext_len(), 0);
+    }
+}
