@@ -326,3 +326,272 @@ fn use_after_fatal_error_is_invalidated() {
     ));
     assert_eq!(s.state(), Phase::Shutdown);
 }
+
+/// Session resumption: by ID, by ticket, and every reason to fall back to a full handshake.
+mod resumption {
+    use std::time::Duration;
+
+    use rustls_pki_types::UnixTime;
+
+    use super::*;
+    use crate::crypto::fixed::FixedTime;
+    use crate::session::ClientSessionCache;
+
+    const T0: u64 = 1_800_000_000;
+
+    fn at(mut provider: crate::crypto::Provider, secs: u64) -> crate::crypto::Provider {
+        provider.time = Arc::new(FixedTime(UnixTime::since_unix_epoch(Duration::from_secs(
+            secs,
+        ))));
+        provider
+    }
+
+    struct Setup {
+        fx: Fixture,
+        client: Arc<ClientConfig>,
+        server: Arc<ServerConfig>,
+    }
+
+    fn setup(tickets: bool) -> Setup {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let mut client = fx.client_config();
+        client.enable_tickets = tickets;
+        client.session_cache = Some(Arc::new(ClientSessionCache::new(8)));
+        client.provider = at(client.provider.clone(), T0);
+        let mut server = fx.server_config();
+        server.provider = at(server.provider.clone(), T0);
+        if tickets {
+            server.session_store = None;
+        } else {
+            server.ticketer = None;
+        }
+        Setup {
+            fx,
+            client: Arc::new(client),
+            server: Arc::new(server),
+        }
+    }
+
+    fn connect(
+        client: &Arc<ClientConfig>,
+        server: &Arc<ServerConfig>,
+        name: &str,
+    ) -> (Connection, Connection) {
+        let mut c = Connection::client(client.clone(), name).unwrap();
+        let mut s = Connection::server(server.clone()).unwrap();
+        c.start().unwrap();
+        handshake(&mut c, &mut s).unwrap();
+        assert_eq!((c.state(), s.state()), (Phase::AppData, Phase::AppData));
+        (c, s)
+    }
+
+    fn with_server(
+        server: &Arc<ServerConfig>,
+        change: impl FnOnce(&mut ServerConfig),
+    ) -> Arc<ServerConfig> {
+        let mut config = (**server).clone();
+        change(&mut config);
+        Arc::new(config)
+    }
+
+    fn assert_resumed(c: &mut Connection, s: &mut Connection) {
+        use Phase::*;
+        assert!(c.negotiated().resumed && s.negotiated().resumed);
+        assert_eq!(transitions(c), [(Idle, Wait1), (Wait1, AppData)]);
+        assert_eq!(
+            transitions(s),
+            [
+                (Idle, CheckSessionCache),
+                (CheckSessionCache, WaitResume),
+                (WaitResume, AppData)
+            ]
+        );
+        exchange_data(c, s);
+    }
+
+    fn assert_full(c: &mut Connection, s: &mut Connection) {
+        use Phase::*;
+        assert!(!c.negotiated().resumed && !s.negotiated().resumed);
+        assert_eq!(
+            transitions(s),
+            [
+                (Idle, CheckSessionCache),
+                (CheckSessionCache, Wait),
+                (Wait, AppData)
+            ]
+        );
+        exchange_data(c, s);
+    }
+
+    #[test]
+    fn resumes_by_session_id() {
+        let st = setup(false);
+        let (c1, _) = connect(&st.client, &st.server, "localhost");
+        let (mut c, mut s) = connect(&st.client, &st.server, "localhost");
+        assert_resumed(&mut c, &mut s);
+        assert_eq!(c.negotiated().session_id, c1.negotiated().session_id);
+        // The resumed session keeps the original peer certificates for inspection.
+        assert_eq!(
+            c.negotiated().peer_certificates,
+            c1.negotiated().peer_certificates
+        );
+        assert!(!c.negotiated().peer_certificates.is_empty());
+    }
+
+    #[test]
+    fn resumes_by_ticket_without_server_state() {
+        let st = setup(true);
+        connect(&st.client, &st.server, "localhost");
+        let session = st
+            .client
+            .session_cache
+            .as_ref()
+            .unwrap()
+            .get("localhost")
+            .unwrap();
+        assert!(!session.ticket.is_empty());
+        let (mut c, mut s) = connect(&st.client, &st.server, "localhost");
+        assert_resumed(&mut c, &mut s);
+    }
+
+    #[test]
+    fn unknown_session_id_means_full_handshake_and_replaces_the_entry() {
+        let st = setup(false);
+        connect(&st.client, &st.server, "localhost");
+        let old = st
+            .client
+            .session_cache
+            .as_ref()
+            .unwrap()
+            .get("localhost")
+            .unwrap()
+            .session_id
+            .clone();
+        let other_server = Arc::new(st.fx.server_config());
+        let (mut c, mut s) = connect(
+            &st.client,
+            &with_server(&other_server, |cfg| cfg.ticketer = None),
+            "localhost",
+        );
+        assert_full(&mut c, &mut s);
+        let new = st
+            .client
+            .session_cache
+            .as_ref()
+            .unwrap()
+            .get("localhost")
+            .unwrap()
+            .session_id
+            .clone();
+        assert_ne!(old, new);
+    }
+
+    #[test]
+    fn expired_session_means_full_handshake() {
+        let st = setup(false);
+        connect(&st.client, &st.server, "localhost");
+        let later = with_server(&st.server, |cfg| {
+            cfg.provider = at(cfg.provider.clone(), T0 + 25 * 3600)
+        });
+        let (mut c, mut s) = connect(&st.client, &later, "localhost");
+        assert_full(&mut c, &mut s);
+    }
+
+    #[test]
+    fn changed_server_name_means_full_handshake() {
+        let st = setup(false);
+        connect(&st.client, &st.server, "localhost");
+        let cache = st.client.session_cache.as_ref().unwrap();
+        cache.put("127.0.0.1", cache.get("localhost").unwrap());
+        // Offered without SNI (an IP address), while the session was made for "localhost".
+        let (mut c, mut s) = connect(&st.client, &st.server, "127.0.0.1");
+        assert_full(&mut c, &mut s);
+    }
+
+    #[test]
+    fn suite_no_longer_accepted_means_full_handshake() {
+        let st = setup(false);
+        connect(&st.client, &st.server, "localhost");
+        let narrower = with_server(&st.server, |cfg| {
+            cfg.cipher_suites =
+                vec![&crate::crypto::suites::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384]
+        });
+        let (mut c, mut s) = connect(&st.client, &narrower, "localhost");
+        assert_full(&mut c, &mut s);
+    }
+
+    #[test]
+    fn corrupted_ticket_means_full_handshake() {
+        let st = setup(true);
+        connect(&st.client, &st.server, "localhost");
+        let cache = st.client.session_cache.as_ref().unwrap();
+        let mut session = cache.get("localhost").unwrap();
+        let mid = session.ticket.len() / 2;
+        session.ticket[mid] ^= 0x80;
+        cache.put("localhost", session);
+        let (mut c, mut s) = connect(&st.client, &st.server, "localhost");
+        assert_full(&mut c, &mut s);
+    }
+
+    #[test]
+    fn ticket_under_a_retired_key_means_full_handshake() {
+        let st = setup(true);
+        let long_lived = with_server(&st.server, |cfg| {
+            cfg.session_lifetime = Duration::from_secs(7 * 24 * 3600)
+        });
+        connect(&st.client, &long_lived, "localhost");
+        // One rotation later the previous key still opens the ticket...
+        let next = with_server(&long_lived, |cfg| {
+            cfg.provider = at(cfg.provider.clone(), T0 + 13 * 3600)
+        });
+        let (mut c, mut s) = connect(&st.client, &next, "localhost");
+        assert_resumed(&mut c, &mut s);
+        // ...two rotations after it was sealed, the key is gone.
+        let retired = with_server(&long_lived, |cfg| {
+            cfg.provider = at(cfg.provider.clone(), T0 + 40 * 3600)
+        });
+        let cache = st.client.session_cache.as_ref().unwrap();
+        let mut session = cache.get("localhost").unwrap();
+        session.created = T0 + 40 * 3600;
+        cache.put("localhost", session);
+        let (mut c, mut s) = connect(&st.client, &retired, "localhost");
+        assert_full(&mut c, &mut s);
+    }
+
+    #[test]
+    fn server_changing_ems_on_resumption_is_refused_by_the_client() {
+        let st = setup(false);
+        connect(&st.client, &st.server, "localhost");
+        let cache = st.client.session_cache.as_ref().unwrap();
+        let mut session = cache.get("localhost").unwrap();
+        session.extended_master_secret = false;
+        cache.put("localhost", session);
+        let mut lenient = (*st.client).clone();
+        lenient.require_extended_master_secret = false;
+        let mut c = Connection::client(Arc::new(lenient), "localhost").unwrap();
+        let mut s = Connection::server(st.server.clone()).unwrap();
+        c.start().unwrap();
+        transfer(&mut c, &mut s).unwrap();
+        let err = transfer(&mut s, &mut c).unwrap_err();
+        assert_eq!(
+            err,
+            Error::Protocol {
+                error: ProtocolError::Misbehaved(PeerMisbehaved::ResumptionChangedParameters),
+                sent: Some(AlertDescription::ILLEGAL_PARAMETER)
+            }
+        );
+    }
+
+    #[test]
+    fn fatal_alert_removes_the_session_from_the_cache() {
+        let st = setup(false);
+        let (mut c, mut s) = connect(&st.client, &st.server, "localhost");
+        c.write_data(b"x").unwrap();
+        let mut wire = c.take_outgoing();
+        let last = wire.len() - 1;
+        wire[last] ^= 1;
+        assert!(s.receive_data(&wire).is_err());
+        let (mut c, mut s) = connect(&st.client, &st.server, "localhost");
+        assert_full(&mut c, &mut s);
+    }
+}

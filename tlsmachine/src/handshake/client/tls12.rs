@@ -25,6 +25,7 @@ use crate::handshake::keys;
 use crate::handshake::proof::{self, Established, FinishedVerified, PeerAuth, SigVerified};
 use crate::handshake::table::{Branch, Cond, Phase, Row};
 use crate::handshake::transcript::Transcript;
+use crate::session::{ClientSession, DEFAULT_LIFETIME};
 use crate::verify::{self, CertVerified};
 
 pub(crate) struct ClientHs12 {
@@ -44,6 +45,13 @@ pub(crate) struct ClientHs12 {
     ticket_promised: bool,
     master_secret: Option<MasterSecret>,
     finished: Option<FinishedVerified>,
+    /// A remembered session we offer in ClientHello, and the ID we offer it under.
+    offered: Option<(ClientSession, SessionId)>,
+    resumed: bool,
+    /// The ticket from NewSessionTicket, with its lifetime hint.
+    ticket: Option<(Vec<u8>, u32)>,
+    /// The session ID the server gave this session (empty when it relies on tickets).
+    server_session_id: SessionId,
 }
 
 impl ClientHs12 {
@@ -53,6 +61,23 @@ impl ClientHs12 {
     ) -> Result<Self, crate::Error> {
         let mut client_random = [0u8; 32];
         config.provider.random.fill(&mut client_random)?;
+        let offered = resumable_session(&config, &server_name)
+            .map(|session| {
+                //= https://www.rfc-editor.org/rfc/rfc5077#section-3.4
+                //# When presenting a ticket, the client MAY generate and include a
+                //# Session ID in the TLS ClientHello.
+                // With only a ticket we make an ID up, so the echo tells us it was accepted.
+                let id = match SessionId::new(&session.session_id) {
+                    Some(id) if !id.is_empty() => id,
+                    _ => {
+                        let mut id = [0u8; 32];
+                        config.provider.random.fill(&mut id)?;
+                        SessionId::new(&id).unwrap_or_default()
+                    }
+                };
+                Ok::<_, crate::Error>((session, id))
+            })
+            .transpose()?;
         Ok(Self {
             config,
             server_name,
@@ -69,6 +94,10 @@ impl ClientHs12 {
             ticket_promised: false,
             master_secret: None,
             finished: None,
+            offered,
+            resumed: false,
+            ticket: None,
+            server_session_id: SessionId::empty(),
         })
     }
 
@@ -129,8 +158,9 @@ impl ClientHs12 {
                 self.transcript.add(&raw);
                 Ok(None)
             }
-            HandshakePayload::NewSessionTicket(_) => {
+            HandshakePayload::NewSessionTicket(nst) => {
                 self.transcript.add(&raw);
+                self.ticket = Some((nst.ticket, nst.lifetime_hint));
                 Ok(None)
             }
             HandshakePayload::Finished(fin) => {
@@ -217,6 +247,9 @@ impl ClientHs12 {
                     }
                     ctx.negotiated.alpn_protocol = Some(proto.clone());
                 }
+                ServerExtension::SessionTicketAck if self.config.enable_tickets => {
+                    self.ticket_promised = true;
+                }
                 other => return Err(PeerMisbehaved::UnsolicitedExtension(other.typ()).into()),
             }
         }
@@ -229,13 +262,59 @@ impl ClientHs12 {
 
         self.server_random = hello.random.0;
         self.suite = Some(suite);
+        self.server_session_id = hello.session_id;
         let n = &mut *ctx.negotiated;
         n.version = Some(ProtocolVersion::TLS1_2);
         n.cipher_suite = Some(suite.suite);
         n.session_id = hello.session_id.as_slice().to_vec();
         n.extended_master_secret = ems;
         n.server_random = Some(self.server_random);
-        Ok(Branch::Full)
+
+        let echoed =
+            matches!(&self.offered, Some((_, id)) if !id.is_empty() && *id == hello.session_id);
+        if !echoed {
+            // A refused session is stale: the full handshake's session replaces it.
+            if self.offered.take().is_some() {
+                if let Some(cache) = &self.config.session_cache {
+                    cache.remove(&self.cache_key());
+                }
+            }
+            return Ok(Branch::Full);
+        }
+        let Some((session, _)) = &self.offered else {
+            return Err(ProtocolError::Internal("echoed session vanished"));
+        };
+        //= https://www.rfc-editor.org/rfc/rfc5246#section-7.4.1.3
+        //# If a new session is being resumed, the
+        //# server MUST use the same cipher suite as the session.
+        if session.suite != suite.suite || session.version != ProtocolVersion::TLS1_2 {
+            return Err(PeerMisbehaved::ResumptionChangedParameters.into());
+        }
+        //= https://www.rfc-editor.org/rfc/rfc7627#section-5.3
+        //# If the original session used the extension but the new ServerHello
+        //# does not contain the extension, the client MUST abort the handshake.
+        if session.extended_master_secret != ems {
+            return Err(PeerMisbehaved::ResumptionChangedParameters.into());
+        }
+        let ms = MasterSecret::from_bytes(session.master_secret);
+        keys::install(
+            ctx,
+            suite,
+            &ms,
+            &self.client_random,
+            &self.server_random,
+            true,
+        )?;
+        keys::log(&self.config.key_log, &self.client_random, &ms);
+        self.master_secret = Some(ms);
+        self.resumed = true;
+        ctx.negotiated.resumed = true;
+        ctx.negotiated.peer_certificates = session.peer_certificates.clone();
+        Ok(Branch::Resumed)
+    }
+
+    fn cache_key(&self) -> String {
+        self.server_name.to_str().into_owned()
     }
 
     fn on_certificate(
@@ -326,8 +405,27 @@ impl ClientHs12 {
         match (row.from, row.to) {
             (Phase::Idle, Phase::Wait1) => self.send_client_hello(ctx),
             (Phase::Wait1, Phase::Wait2) => self.send_key_exchange_flight(ctx),
+            (Phase::Wait1, Phase::AppData) => self.send_resumed_finished(ctx),
             _ => Err(ProtocolError::Internal("client has no flight for this row")),
         }
+    }
+
+    /// Flight 3 of an abbreviated handshake: [ChangeCipherSpec], Finished.
+    fn send_resumed_finished(&mut self, ctx: &mut Ctx<'_>) -> Result<(), ProtocolError> {
+        let suite = self
+            .suite
+            .ok_or(ProtocolError::Internal("no suite when resuming"))?;
+        let ms = self
+            .master_secret
+            .as_ref()
+            .ok_or(ProtocolError::Internal("no master secret when resuming"))?;
+        ctx.send_change_cipher_spec()?;
+        let hash = proof::finished_hash(self.transcript.current_hash())?;
+        let verify_data = prf::verify_data(suite.hash, ms, b"client finished", hash.as_ref());
+        let payload = HandshakePayload::Finished(Finished {
+            verify_data: verify_data.to_vec(),
+        });
+        ctx.send_handshake(&payload, &mut self.transcript, String::new)
     }
 
     fn sends_sni(&self) -> bool {
@@ -358,10 +456,18 @@ impl ClientHs12 {
         if !config.alpn_protocols.is_empty() {
             extensions.push(ClientExtension::Alpn(config.alpn_protocols.clone()));
         }
+        if config.enable_tickets {
+            let ticket = self
+                .offered
+                .as_ref()
+                .map(|(s, _)| s.ticket.clone())
+                .unwrap_or_default();
+            extensions.push(ClientExtension::SessionTicket(ticket));
+        }
         let hello = ClientHello {
             legacy_version: ProtocolVersion::TLS1_2,
             random: Random(self.client_random),
-            session_id: SessionId::empty(),
+            session_id: self.offered.as_ref().map(|(_, id)| *id).unwrap_or_default(),
             cipher_suites: config.cipher_suites.iter().map(|s| s.suite).collect(),
             compression_methods: vec![CompressionMethod::NULL],
             extensions,
@@ -466,23 +572,90 @@ impl ClientHs12 {
         Ok(())
     }
 
-    pub(crate) fn finish(&mut self, _ctx: &mut Ctx<'_>) -> Result<Established, ProtocolError> {
+    pub(crate) fn finish(&mut self, ctx: &mut Ctx<'_>) -> Result<Established, ProtocolError> {
         let finished = self.finished.take().ok_or(ProtocolError::Internal(
             "APP_DATA without a verified Finished",
         ))?;
-        let cert = self.cert_verified.take().ok_or(ProtocolError::Internal(
-            "APP_DATA without a verified server",
-        ))?;
-        self.kx_signature.take().ok_or(ProtocolError::Internal(
-            "APP_DATA without a verified key exchange",
-        ))?;
-        Ok(Established {
-            peer: PeerAuth::Certificate(cert),
-            finished,
-        })
+        let peer = if self.resumed {
+            PeerAuth::ResumedSession
+        } else {
+            self.kx_signature.take().ok_or(ProtocolError::Internal(
+                "APP_DATA without a verified key exchange",
+            ))?;
+            let cert = self.cert_verified.take().ok_or(ProtocolError::Internal(
+                "APP_DATA without a verified server",
+            ))?;
+            PeerAuth::Certificate(cert)
+        };
+        self.remember_session(ctx);
+        Ok(Established { peer, finished })
+    }
+
+    /// Keeps the session for the next connection to this server: after a full handshake,
+    /// or after a resumption that brought a fresh ticket.
+    fn remember_session(&mut self, ctx: &Ctx<'_>) {
+        let (Some(cache), Some(suite), Some(ms)) =
+            (&self.config.session_cache, self.suite, &self.master_secret)
+        else {
+            return;
+        };
+        let (ticket, ticket_lifetime_hint) = self.ticket.take().unwrap_or_default();
+        let created = self.config.provider.time.now().as_secs();
+        let session = match self.offered.take() {
+            Some((mut old, _)) if self.resumed => {
+                if ticket.is_empty() {
+                    return;
+                }
+                old.ticket = ticket;
+                old.ticket_lifetime_hint = ticket_lifetime_hint;
+                old.created = created;
+                old
+            }
+            _ => ClientSession {
+                session_id: self.server_session_id.as_slice().to_vec(),
+                ticket,
+                ticket_lifetime_hint,
+                version: ProtocolVersion::TLS1_2,
+                suite: suite.suite,
+                master_secret: *ms.as_bytes(),
+                extended_master_secret: ctx.negotiated.extended_master_secret,
+                server_name: self.cache_key(),
+                peer_certificates: ctx.negotiated.peer_certificates.clone(),
+                created,
+            },
+        };
+        if !session.session_id.is_empty() || !session.ticket.is_empty() {
+            cache.put(&self.cache_key(), session);
+        }
     }
 
     pub(crate) fn on_fatal(&mut self) {}
+}
+
+/// A cached session for this server that is still worth offering.
+fn resumable_session(config: &ClientConfig, server_name: &ServerName<'_>) -> Option<ClientSession> {
+    let session = config.session_cache.as_ref()?.get(&server_name.to_str())?;
+    //= https://www.rfc-editor.org/rfc/rfc5077#section-3.3
+    //# A value of zero is reserved to indicate that the lifetime of the
+    //# ticket is unspecified.
+    let lifetime = match (session.ticket.is_empty(), session.ticket_lifetime_hint) {
+        (true, _) | (false, 0) => DEFAULT_LIFETIME.as_secs(),
+        (false, hint) => u64::from(hint).min(DEFAULT_LIFETIME.as_secs()),
+    };
+    let age = config
+        .provider
+        .time
+        .now()
+        .as_secs()
+        .saturating_sub(session.created);
+    let offerable = session.version == ProtocolVersion::TLS1_2
+        && age < lifetime
+        && config
+            .cipher_suites
+            .iter()
+            .any(|s| s.suite == session.suite)
+        && (session.extended_master_secret || !config.require_extended_master_secret);
+    offerable.then_some(session)
 }
 
 /// RFC 8422 §5.1.2 and RFC 5246 §7.4.1.4.1: an ECDSA suite is signed with ECDSA or EdDSA,

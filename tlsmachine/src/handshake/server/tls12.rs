@@ -47,6 +47,8 @@ pub(crate) struct ServerHs12 {
     server_name: Option<String>,
     alpn: Option<Vec<u8>>,
     session_id: SessionId,
+    /// The ID the client offered; echoed when we resume.
+    client_session_id: SessionId,
     /// A cached session the client offered and we are willing to resume.
     resume: Option<StoredSession>,
     ticket_requested: bool,
@@ -77,6 +79,7 @@ impl ServerHs12 {
             server_name: None,
             alpn: None,
             session_id: SessionId::empty(),
+            client_session_id: SessionId::empty(),
             resume: None,
             ticket_requested: false,
             kx: None,
@@ -260,6 +263,7 @@ impl ServerHs12 {
         self.group = Some(group);
         self.scheme = Some(scheme);
         self.ticket_requested = hello.session_ticket().is_some();
+        self.client_session_id = hello.session_id;
         self.resume = self.find_session(hello, suite);
 
         let n = &mut *ctx.negotiated;
@@ -298,14 +302,19 @@ impl ServerHs12 {
     /// CHECK_SESSION_CACHE: a ticket or session ID that names a session we may resume.
     fn find_session(&self, hello: &ClientHello, suite: &Tls12Suite) -> Option<StoredSession> {
         let now = self.config.provider.time.now();
-        let bytes: Zeroizing<Vec<u8>> = match (hello.session_ticket(), &self.config.ticketer) {
-            (Some(ticket), Some(ticketer)) if !ticket.is_empty() => ticketer.open(ticket, now)?,
-            _ if !hello.session_id.is_empty() => self
+        // A ticket that does not open is no error: try the ID, else a full handshake.
+        let from_ticket = match (hello.session_ticket(), &self.config.ticketer) {
+            (Some(ticket), Some(ticketer)) if !ticket.is_empty() => ticketer.open(ticket, now),
+            _ => None,
+        };
+        let bytes: Zeroizing<Vec<u8>> = match from_ticket {
+            Some(bytes) => bytes,
+            None if !hello.session_id.is_empty() => self
                 .config
                 .session_store
                 .as_ref()?
                 .get(hello.session_id.as_slice(), now)?,
-            _ => return None,
+            None => return None,
         };
         let session = StoredSession::decode(&bytes)?;
         let age = now.as_secs().saturating_sub(session.created);
@@ -579,7 +588,7 @@ impl ServerHs12 {
             .ok_or(ProtocolError::Internal("no session to resume"))?;
         self.transcript.discard_buffer();
         // The client's ID is echoed: that is how it learns we resumed (RFC 5246 §7.4.1.3).
-        self.session_id = ctx_session_id(ctx);
+        self.session_id = self.client_session_id;
         let hello = self.server_hello(suite);
         let detail = describe(&hello);
         ctx.send_handshake(&hello, &mut self.transcript, || detail)?;
@@ -709,8 +718,4 @@ impl ServerHs12 {
             store.remove(&id);
         }
     }
-}
-
-fn ctx_session_id(ctx: &Ctx<'_>) -> SessionId {
-    SessionId::new(&ctx.negotiated.session_id).unwrap_or_default()
 }
