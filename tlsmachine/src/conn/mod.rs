@@ -23,11 +23,10 @@ use crate::codec::enums::{
     AlertDescription, AlertLevel, CipherSuite, ContentType, NamedGroup, ProtocolVersion,
     SignatureScheme,
 };
-use crate::codec::handshake::read_handshake;
 use crate::codec::limits::{MAX_EMPTY_OR_WARNING_RECORDS, MAX_PLAINTEXT};
 use crate::config::{ClientConfig, ServerConfig};
 use crate::error::{Error, InvalidMessage, LocalError, PeerMisbehaved, ProtocolError};
-use crate::handshake::driver::{Ctx, Driver, Incoming};
+use crate::handshake::driver::{Ctx, Driver, Received};
 use crate::handshake::table::{self, Event as TableEvent};
 use crate::handshake::{ClientHs12, Handshake, Phase, ServerHs12};
 use crate::record::{Deframer, RecordWriter};
@@ -386,9 +385,8 @@ impl Connection {
                     let Some((typ, raw)) = self.deframer.next_handshake()? else {
                         break;
                     };
-                    let payload = read_handshake(typ, &raw[4..])?;
-                    let incoming = Incoming::Handshake { payload, raw };
-                    self.with_ctx(|driver, hs, ctx| driver.on_message(hs, ctx, incoming))?;
+                    let received = Received::Handshake { typ, raw };
+                    self.with_ctx(|driver, hs, ctx| driver.on_message(hs, ctx, received))?;
                 }
                 Ok(())
             }
@@ -400,7 +398,7 @@ impl Connection {
                     return Err(PeerMisbehaved::BadChangeCipherSpec.into());
                 }
                 self.with_ctx(|driver, hs, ctx| {
-                    driver.on_message(hs, ctx, Incoming::ChangeCipherSpec)
+                    driver.on_message(hs, ctx, Received::ChangeCipherSpec)
                 })
             }
             ContentType::ALERT => {

@@ -595,3 +595,169 @@ mod resumption {
         assert_full(&mut c, &mut s);
     }
 }
+
+/// Inside a flight, message by message: at every position of the peer's plaintext flights,
+/// every message the table does not allow there is refused with unexpected_message.
+mod out_of_order {
+    use super::*;
+    use crate::codec::enums::HandshakeType as T;
+    use crate::config::ClientAuth;
+
+    const ALL: [T; 11] = [
+        T::HELLO_REQUEST,
+        T::CLIENT_HELLO,
+        T::SERVER_HELLO,
+        T::CERTIFICATE,
+        T::SERVER_KEY_EXCHANGE,
+        T::CERTIFICATE_REQUEST,
+        T::SERVER_HELLO_DONE,
+        T::CERTIFICATE_VERIFY,
+        T::CLIENT_KEY_EXCHANGE,
+        T::NEW_SESSION_TICKET,
+        T::FINISHED,
+    ];
+
+    /// One record per handshake message, so a test can stop between any two messages.
+    fn one_message_per_record(wire: &[u8]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut encrypted = false;
+        for (typ, range) in records(wire) {
+            let record = &wire[range];
+            // After ChangeCipherSpec records are sealed and cannot be re-framed.
+            if typ != 0x16 || encrypted {
+                encrypted |= typ == 0x14;
+                out.push(record.to_vec());
+                continue;
+            }
+            let body = &record[5..];
+            let mut at = 0;
+            while at + 4 <= body.len() {
+                let len =
+                    u32::from_be_bytes([0, body[at + 1], body[at + 2], body[at + 3]]) as usize;
+                let msg = &body[at..(at + 4 + len).min(body.len())];
+                let mut rec = vec![0x16, 0x03, 0x03];
+                rec.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+                rec.extend_from_slice(msg);
+                out.push(rec);
+                at += 4 + len;
+            }
+        }
+        out
+    }
+
+    fn bogus(typ: T) -> Vec<u8> {
+        vec![0x16, 0x03, 0x03, 0x00, 0x05, typ.0, 0x00, 0x00, 0x01, 0xff]
+    }
+
+    fn assert_unexpected(result: Result<(), Error>, what: &str) {
+        match result {
+            Err(Error::Protocol {
+                error: ProtocolError::Unexpected { .. },
+                sent,
+            }) => {
+                assert_eq!(sent, Some(AlertDescription::UNEXPECTED_MESSAGE), "{what}")
+            }
+            other => panic!("{what}: expected unexpected_message, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn client_refuses_out_of_order_messages_inside_flight_two() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let allowed: [&[T]; 4] = [
+            &[T::SERVER_HELLO],
+            &[T::CERTIFICATE],
+            &[T::SERVER_KEY_EXCHANGE],
+            &[T::CERTIFICATE_REQUEST, T::SERVER_HELLO_DONE],
+        ];
+        for (pos, allowed) in allowed.iter().enumerate() {
+            for wrong in ALL.iter().filter(|t| !allowed.contains(t)) {
+                let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+                transfer(&mut c, &mut s).unwrap();
+                let flight = one_message_per_record(&s.take_outgoing());
+                assert_eq!(
+                    flight.len(),
+                    4,
+                    "ServerHello, Certificate, ServerKeyExchange, ServerHelloDone"
+                );
+                for record in &flight[..pos] {
+                    c.receive_data(record).unwrap();
+                }
+                assert_unexpected(
+                    c.receive_data(&bogus(*wrong)),
+                    &format!("{wrong:?} at position {pos}"),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn server_refuses_out_of_order_messages_inside_flight_three() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let mut server = fx.server_config();
+        server.client_auth = ClientAuth::Required(fx.pki.trust_store().unwrap());
+        let mut client = fx.client_config();
+        client.client_certificate = Some(fx.pki.client_key().unwrap());
+        // Plaintext part of flight 3: Certificate, ClientKeyExchange, CertificateVerify, then CCS.
+        let allowed: [&[T]; 4] = [
+            &[T::CERTIFICATE],
+            &[T::CLIENT_KEY_EXCHANGE],
+            &[T::CERTIFICATE_VERIFY],
+            &[],
+        ];
+        for (pos, allowed) in allowed.iter().enumerate() {
+            for wrong in ALL.iter().filter(|t| !allowed.contains(t)) {
+                let (mut c, mut s) = pair(client.clone(), server.clone());
+                transfer(&mut c, &mut s).unwrap();
+                transfer(&mut s, &mut c).unwrap();
+                let flight = one_message_per_record(&c.take_outgoing());
+                for record in &flight[..pos] {
+                    s.receive_data(record).unwrap();
+                }
+                assert_unexpected(
+                    s.receive_data(&bogus(*wrong)),
+                    &format!("{wrong:?} at position {pos}"),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn client_auth_flight_completes_when_fed_message_by_message() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let mut server = fx.server_config();
+        server.client_auth = ClientAuth::Required(fx.pki.trust_store().unwrap());
+        let mut client = fx.client_config();
+        client.client_certificate = Some(fx.pki.client_key().unwrap());
+        let (mut c, mut s) = pair(client, server);
+        transfer(&mut c, &mut s).unwrap();
+        for record in one_message_per_record(&s.take_outgoing()) {
+            c.receive_data(&record).unwrap();
+        }
+        for record in one_message_per_record(&c.take_outgoing()) {
+            s.receive_data(&record).unwrap();
+        }
+        transfer(&mut s, &mut c).unwrap();
+        assert_eq!((c.state(), s.state()), (Phase::AppData, Phase::AppData));
+        assert!(s.negotiated().client_authenticated);
+        assert!(c.negotiated().client_certificate_requested);
+        assert_eq!(s.negotiated().peer_certificates.len(), 2);
+    }
+
+    #[test]
+    fn unknown_handshake_type_is_unexpected_message() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+        transfer(&mut c, &mut s).unwrap();
+        let err = c.receive_data(&bogus(T(0x42))).unwrap_err();
+        assert_eq!(
+            err,
+            Error::Protocol {
+                error: ProtocolError::Decode(crate::error::InvalidMessage::UnknownHandshakeType(
+                    0x42
+                )),
+                sent: Some(AlertDescription::UNEXPECTED_MESSAGE)
+            }
+        );
+    }
+}

@@ -8,10 +8,11 @@
 use std::collections::VecDeque;
 
 use crate::codec::alert::Alert;
-use crate::codec::enums::{AlertDescription, AlertLevel, ContentType};
-use crate::codec::handshake::HandshakePayload;
+use crate::codec::enums::{AlertDescription, AlertLevel, ContentType, HandshakeType};
+use crate::codec::handshake::{read_handshake, HandshakePayload};
+use crate::codec::limits::HANDSHAKE_HEADER_LEN;
 use crate::conn::{Event as ConnEvent, Negotiated};
-use crate::error::{LocalError, ProtocolError};
+use crate::error::{InvalidMessage, LocalError, ProtocolError};
 use crate::handshake::table::{
     Branch, Cond, Event, Input, Msg, Output, Phase, Row, Step, Table, When,
 };
@@ -19,6 +20,14 @@ use crate::handshake::transcript::Transcript;
 use crate::handshake::Handshake;
 use crate::record::{Deframer, RecordWriter};
 use crate::trace::{Side, TraceEvent};
+
+/// A message from the peer as the record layer delivers it: not parsed yet, because the
+/// table decides first whether this kind of message may come now.
+#[derive(Debug)]
+pub(crate) enum Received {
+    Handshake { typ: HandshakeType, raw: Vec<u8> },
+    ChangeCipherSpec,
+}
 
 /// A message from the peer, as the driver hands it to a handler.
 #[derive(Debug)]
@@ -28,15 +37,6 @@ pub(crate) enum Incoming {
         raw: Vec<u8>,
     },
     ChangeCipherSpec,
-}
-
-impl Incoming {
-    pub(crate) fn kind(&self) -> Msg {
-        match self {
-            Incoming::Handshake { payload, .. } => payload.msg(),
-            Incoming::ChangeCipherSpec => Msg::ChangeCipherSpec,
-        }
-    }
 }
 
 /// What handlers may touch: the record layer, the output buffer, the negotiated parameters
@@ -159,9 +159,14 @@ impl Driver {
         &mut self,
         hs: &mut Handshake,
         ctx: &mut Ctx<'_>,
-        msg: Incoming,
+        msg: Received,
     ) -> Result<(), ProtocolError> {
-        let got = msg.kind();
+        let got = match &msg {
+            Received::Handshake { typ, .. } => {
+                Msg::from_handshake_type(*typ).ok_or(InvalidMessage::UnknownHandshakeType(typ.0))?
+            }
+            Received::ChangeCipherSpec => Msg::ChangeCipherSpec,
+        };
         let candidates: Vec<(&'static Row, usize)> = match self.progress {
             Some(progress) => vec![progress],
             None => self
@@ -190,6 +195,15 @@ impl Driver {
             });
         }
 
+        // Only a message the table allows here is parsed at all.
+        let msg = match msg {
+            Received::Handshake { typ, raw } => {
+                let payload =
+                    read_handshake(typ, raw.get(HANDSHAKE_HEADER_LEN..).unwrap_or_default())?;
+                Incoming::Handshake { payload, raw }
+            }
+            Received::ChangeCipherSpec => Incoming::ChangeCipherSpec,
+        };
         let branch = hs.on_message(ctx, self.phase, msg)?;
         let (row, step) = match (matching.as_slice(), branch) {
             ([only], None) => only,
@@ -405,5 +419,178 @@ fn describe_input(input: Input) -> String {
             };
             format!("{prefix}{}", names.join(", "))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every phase × every message: what the driver refuses, and that the error names the
+    //! phase and what was expected. The expected sets are written here from ARCHITECTURE.md,
+    //! independently of the tables.
+
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::codec::enums::AlertDescription;
+    use crate::config::{ClientAuth, ServerConfig};
+    use crate::conn::tests::Fixture;
+    use crate::handshake::table::{CLIENT_TLS12, SERVER_TLS12};
+    use crate::handshake::{ClientHs12, ServerHs12};
+    use crate::pki::KeyType;
+
+    const ALL: [Msg; 12] = [
+        Msg::HelloRequest,
+        Msg::ClientHello,
+        Msg::ServerHello,
+        Msg::Certificate,
+        Msg::ServerKeyExchange,
+        Msg::CertificateRequest,
+        Msg::ServerHelloDone,
+        Msg::CertificateVerify,
+        Msg::ClientKeyExchange,
+        Msg::NewSessionTicket,
+        Msg::ChangeCipherSpec,
+        Msg::Finished,
+    ];
+
+    fn received(msg: Msg) -> Received {
+        let typ = match msg {
+            Msg::ChangeCipherSpec => return Received::ChangeCipherSpec,
+            Msg::HelloRequest => HandshakeType::HELLO_REQUEST,
+            Msg::ClientHello => HandshakeType::CLIENT_HELLO,
+            Msg::ServerHello => HandshakeType::SERVER_HELLO,
+            Msg::Certificate => HandshakeType::CERTIFICATE,
+            Msg::ServerKeyExchange => HandshakeType::SERVER_KEY_EXCHANGE,
+            Msg::CertificateRequest => HandshakeType::CERTIFICATE_REQUEST,
+            Msg::ServerHelloDone => HandshakeType::SERVER_HELLO_DONE,
+            Msg::CertificateVerify => HandshakeType::CERTIFICATE_VERIFY,
+            Msg::ClientKeyExchange => HandshakeType::CLIENT_KEY_EXCHANGE,
+            Msg::NewSessionTicket => HandshakeType::NEW_SESSION_TICKET,
+            Msg::Finished => HandshakeType::FINISHED,
+            Msg::ApplicationData => unreachable!("not a handshake message"),
+        };
+        // A body that would not even parse: refusal must come from the table, first.
+        Received::Handshake {
+            typ,
+            raw: vec![typ.0, 0, 0, 1, 0xff],
+        }
+    }
+
+    /// Offers `msg` in `phase` (at the start of its flight) and returns the error, if any.
+    fn offer(
+        hs: &mut Handshake,
+        table: &'static Table,
+        phase: Phase,
+        msg: Msg,
+    ) -> Result<(), ProtocolError> {
+        let mut writer = crate::record::RecordWriter::new();
+        let mut reader = crate::record::Deframer::new(1 << 16, 1 << 16);
+        let mut out = Vec::new();
+        let mut negotiated = Negotiated::default();
+        let mut events = VecDeque::new();
+        let mut ctx = Ctx {
+            writer: &mut writer,
+            reader: &mut reader,
+            out: &mut out,
+            negotiated: &mut negotiated,
+            events: &mut events,
+            tracing: false,
+            sent: Vec::new(),
+        };
+        let mut driver = Driver {
+            table,
+            phase,
+            progress: None,
+        };
+        driver.on_message(hs, &mut ctx, received(msg))
+    }
+
+    fn check(
+        table: &'static Table,
+        mut make: impl FnMut() -> Handshake,
+        phase: Phase,
+        allowed: &[Msg],
+    ) {
+        for msg in ALL {
+            let result = offer(&mut make(), table, phase, msg);
+            if allowed.contains(&msg) {
+                // Accepted by the table, so it reached the parser with its broken body.
+                assert!(
+                    matches!(
+                        result,
+                        Err(ProtocolError::Decode(_)) | Err(ProtocolError::Internal(_)) | Ok(())
+                    ),
+                    "{}: {msg} in {phase} should pass the table, got {result:?}",
+                    table.name
+                );
+                continue;
+            }
+            match result {
+                Err(e @ ProtocolError::Unexpected { .. }) => {
+                    assert_eq!(e.alert(), AlertDescription::UNEXPECTED_MESSAGE);
+                    let ProtocolError::Unexpected {
+                        phase: p,
+                        expected,
+                        got,
+                    } = e
+                    else {
+                        unreachable!()
+                    };
+                    assert_eq!((p, got), (phase, msg));
+                    let mut want = allowed.to_vec();
+                    want.sort();
+                    assert_eq!(expected, want, "{}: expected list in {phase}", table.name);
+                }
+                other => panic!(
+                    "{}: {msg} in {phase} must be unexpected_message, got {other:?}",
+                    table.name
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn client_refuses_every_message_its_phase_does_not_expect() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let config = Arc::new(fx.client_config());
+        let make = || {
+            let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+            Handshake::Client12(Box::new(ClientHs12::new(config.clone(), name).unwrap()))
+        };
+        use Phase::*;
+        check(&CLIENT_TLS12, make, Idle, &[]);
+        check(&CLIENT_TLS12, make, Wait1, &[Msg::ServerHello]);
+        // No ticket was promised, so the server's flight 4 starts with ChangeCipherSpec.
+        check(&CLIENT_TLS12, make, Wait2, &[Msg::ChangeCipherSpec]);
+        check(&CLIENT_TLS12, make, AppData, &[Msg::HelloRequest]);
+        check(&CLIENT_TLS12, make, HostInitiatedClosing, &[]);
+        check(&CLIENT_TLS12, make, Shutdown, &[]);
+    }
+
+    #[test]
+    fn server_refuses_every_message_its_phase_does_not_expect() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let plain = Arc::new(fx.server_config());
+        let mut with_auth = fx.server_config();
+        with_auth.client_auth = ClientAuth::Required(fx.pki.trust_store().unwrap());
+        let with_auth = Arc::new(with_auth);
+        let make = |config: &Arc<ServerConfig>| {
+            let config = config.clone();
+            move || Handshake::Server12(Box::new(ServerHs12::new(config.clone())))
+        };
+        use Phase::*;
+        check(&SERVER_TLS12, make(&plain), Idle, &[Msg::ClientHello]);
+        check(&SERVER_TLS12, make(&plain), CheckSessionCache, &[]);
+        check(&SERVER_TLS12, make(&plain), Wait, &[Msg::ClientKeyExchange]);
+        check(&SERVER_TLS12, make(&with_auth), Wait, &[Msg::Certificate]);
+        check(
+            &SERVER_TLS12,
+            make(&plain),
+            WaitResume,
+            &[Msg::ChangeCipherSpec],
+        );
+        check(&SERVER_TLS12, make(&plain), AppData, &[Msg::ClientHello]);
+        check(&SERVER_TLS12, make(&plain), HostInitiatedClosing, &[]);
+        check(&SERVER_TLS12, make(&plain), Shutdown, &[]);
     }
 }

@@ -36,6 +36,25 @@ pub enum Msg {
 }
 
 impl Msg {
+    /// The table's name for a handshake message type; `None` for types TLS 1.2 lacks.
+    pub fn from_handshake_type(typ: crate::codec::enums::HandshakeType) -> Option<Msg> {
+        use crate::codec::enums::HandshakeType as T;
+        Some(match typ {
+            T::HELLO_REQUEST => Msg::HelloRequest,
+            T::CLIENT_HELLO => Msg::ClientHello,
+            T::SERVER_HELLO => Msg::ServerHello,
+            T::CERTIFICATE => Msg::Certificate,
+            T::SERVER_KEY_EXCHANGE => Msg::ServerKeyExchange,
+            T::CERTIFICATE_REQUEST => Msg::CertificateRequest,
+            T::SERVER_HELLO_DONE => Msg::ServerHelloDone,
+            T::CERTIFICATE_VERIFY => Msg::CertificateVerify,
+            T::CLIENT_KEY_EXCHANGE => Msg::ClientKeyExchange,
+            T::NEW_SESSION_TICKET => Msg::NewSessionTicket,
+            T::FINISHED => Msg::Finished,
+            _ => return None,
+        })
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Msg::HelloRequest => "HelloRequest",
