@@ -85,7 +85,14 @@ impl GeneratedPki {
 
         let ca_key = key_type.generate()?;
         let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(err("CA parameters"))?;
-        ca.distinguished_name = name("tlsmachine test CA");
+        // Each CA gets its own name: two generated PKIs must not look like one issuer.
+        let fingerprint =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, ca_key.public_key_raw());
+        let tag: String = fingerprint.as_ref()[..4]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        ca.distinguished_name = name(&format!("tlsmachine test CA {tag}"));
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let ca_cert = ca.self_signed(&ca_key).map_err(err("signing the CA"))?;

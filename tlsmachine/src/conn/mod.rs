@@ -327,6 +327,7 @@ impl Connection {
             events: &mut self.events,
             tracing: self.tracing,
             sent: Vec::new(),
+            pending: Vec::new(),
         };
         f(&mut self.driver, &mut self.hs, &mut ctx)
     }

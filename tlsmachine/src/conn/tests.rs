@@ -761,3 +761,315 @@ mod out_of_order {
         );
     }
 }
+
+/// Bad input from a peer: each case gets its alert and a clear error, never a panic.
+mod bad_input {
+    use super::*;
+    use crate::config::ClientAuth;
+    use crate::error::{CertificateError, InvalidMessage, PeerIncompatible};
+
+    /// The records of a flight, each as its own byte vector.
+    fn split(wire: &[u8]) -> Vec<Vec<u8>> {
+        records(wire)
+            .into_iter()
+            .map(|(_, r)| wire[r].to_vec())
+            .collect()
+    }
+
+    fn protocol_error(result: Result<(), Error>) -> (ProtocolError, Option<AlertDescription>) {
+        match result {
+            Err(Error::Protocol { error, sent }) => (error, sent),
+            other => panic!("expected a protocol error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_server_key_exchange_signature_is_decrypt_error() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+        transfer(&mut c, &mut s).unwrap();
+        let mut flight = s.take_outgoing();
+        // Flight 2 is one plaintext record: find ServerKeyExchange and flip its last byte, the
+        // end of the signature.
+        assert_eq!(
+            records(&flight).len(),
+            1,
+            "flight 2 coalesced into one record"
+        );
+        let body = &flight[5..];
+        let mut at = 0;
+        let mut ske_end = None;
+        while at + 4 <= body.len() {
+            let len = u32::from_be_bytes([0, body[at + 1], body[at + 2], body[at + 3]]) as usize;
+            if body[at] == 0x0c {
+                ske_end = Some(5 + at + 4 + len - 1);
+            }
+            at += 4 + len;
+        }
+        flight[ske_end.unwrap()] ^= 0x01;
+        let (error, sent) = protocol_error(c.receive_data(&flight));
+        assert_eq!(
+            error,
+            ProtocolError::Misbehaved(PeerMisbehaved::BadServerKeyExchangeSignature)
+        );
+        assert_eq!(sent, Some(AlertDescription::DECRYPT_ERROR));
+    }
+
+    #[test]
+    fn invalid_curve_point_is_illegal_parameter() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let mut cc = fx.client_config();
+        cc.groups = vec![NamedGroup::SECP256R1];
+        let (mut c, mut s) = pair(cc, fx.server_config());
+        transfer(&mut c, &mut s).unwrap();
+        transfer(&mut s, &mut c).unwrap();
+        let flight = c.take_outgoing();
+        let mut recs = split(&flight);
+        // ClientKeyExchange: header(5) type(1) len(3) point_len(1) 0x04 X Y; move the point
+        // off the curve by changing Y.
+        let cke = &mut recs[0];
+        assert_eq!(cke[5], 0x10);
+        let last = cke.len() - 1;
+        cke[last] ^= 0x01;
+        let (error, sent) = protocol_error(s.receive_data(&recs.concat()));
+        assert_eq!(
+            error,
+            ProtocolError::Misbehaved(PeerMisbehaved::InvalidKeyExchangePoint)
+        );
+        assert_eq!(sent, Some(AlertDescription::ILLEGAL_PARAMETER));
+    }
+
+    #[test]
+    fn oversized_handshake_message_is_refused_before_it_is_buffered() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let mut sc = fx.server_config();
+        sc.max_handshake_message = 4096;
+        let mut s = Connection::server(Arc::new(sc)).unwrap();
+        // A ClientHello header announcing 1 MiB.
+        let err = s.receive_data(&[0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0x10, 0x00, 0x00]);
+        let (error, sent) = protocol_error(err);
+        assert_eq!(
+            error,
+            ProtocolError::Decode(InvalidMessage::HandshakeMessageTooLarge {
+                len: 0x100000,
+                max: 4096
+            })
+        );
+        assert_eq!(sent, Some(AlertDescription::DECODE_ERROR));
+    }
+
+    fn client_hello(fx: &Fixture) -> Vec<u8> {
+        let mut c = Connection::client(Arc::new(fx.client_config()), "localhost").unwrap();
+        c.start().unwrap();
+        c.take_outgoing()
+    }
+
+    #[test]
+    fn tls_1_0_and_1_1_offers_get_protocol_version() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        for version in [0x0301u16, 0x0302] {
+            let mut hello = client_hello(&fx);
+            // ClientHello.legacy_version sits right after the record and handshake headers.
+            hello[9..11].copy_from_slice(&version.to_be_bytes());
+            let mut s = Connection::server(Arc::new(fx.server_config())).unwrap();
+            let (error, sent) = protocol_error(s.receive_data(&hello));
+            assert_eq!(
+                error,
+                ProtocolError::Incompatible(PeerIncompatible::UnsupportedVersion(
+                    crate::codec::enums::ProtocolVersion(version)
+                ))
+            );
+            assert_eq!(sent, Some(AlertDescription::PROTOCOL_VERSION));
+        }
+    }
+
+    #[test]
+    fn no_shared_suite_is_handshake_failure() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let mut cc = fx.client_config();
+        // RSA suites only, against an ECDSA certificate.
+        cc.cipher_suites = vec![&crate::crypto::suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256];
+        let (mut c, mut s) = pair(cc, fx.server_config());
+        let (error, sent) = protocol_error(transfer(&mut c, &mut s).map(|_| ()));
+        assert_eq!(
+            error,
+            ProtocolError::Incompatible(PeerIncompatible::NoSharedCipherSuite)
+        );
+        assert_eq!(sent, Some(AlertDescription::HANDSHAKE_FAILURE));
+        assert_eq!(
+            transfer(&mut s, &mut c),
+            Err(Error::AlertReceived {
+                alert: AlertDescription::HANDSHAKE_FAILURE
+            })
+        );
+    }
+
+    #[test]
+    fn alpn_is_chosen_by_server_preference_and_no_overlap_is_refused() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let mut cc = fx.client_config();
+        cc.alpn_protocols = vec![b"http/1.1".to_vec(), b"h2".to_vec()];
+        let mut sc = fx.server_config();
+        sc.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let (mut c, mut s) = pair(cc.clone(), sc.clone());
+        handshake(&mut c, &mut s).unwrap();
+        assert_eq!(c.negotiated().alpn_protocol.as_deref(), Some(&b"h2"[..]));
+        assert_eq!(s.negotiated().alpn_protocol.as_deref(), Some(&b"h2"[..]));
+
+        sc.alpn_protocols = vec![b"imap".to_vec()];
+        let (mut c, mut s) = pair(cc, sc);
+        let (error, sent) = protocol_error(transfer(&mut c, &mut s).map(|_| ()));
+        assert_eq!(
+            error,
+            ProtocolError::Incompatible(PeerIncompatible::NoSharedApplicationProtocol)
+        );
+        assert_eq!(sent, Some(AlertDescription::NO_APPLICATION_PROTOCOL));
+    }
+
+    #[test]
+    fn no_sni_for_ip_addresses() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let mut c = Connection::client(Arc::new(fx.client_config()), "127.0.0.1").unwrap();
+        let mut s = Connection::server(Arc::new(fx.server_config())).unwrap();
+        c.start().unwrap();
+        handshake(&mut c, &mut s).unwrap();
+        assert_eq!(
+            c.state(),
+            Phase::AppData,
+            "the certificate is valid for 127.0.0.1"
+        );
+        assert_eq!(s.negotiated().server_name, None);
+        assert_eq!(c.negotiated().server_name, None);
+        let mut c = Connection::client(Arc::new(fx.client_config()), "localhost").unwrap();
+        let mut s = Connection::server(Arc::new(fx.server_config())).unwrap();
+        c.start().unwrap();
+        handshake(&mut c, &mut s).unwrap();
+        assert_eq!(s.negotiated().server_name.as_deref(), Some("localhost"));
+    }
+
+    #[test]
+    fn untrusted_and_misnamed_servers_are_refused_with_the_matching_alert() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let stranger = Fixture::new(KeyType::EcdsaP256);
+        let (mut c, mut s) = pair(stranger.client_config(), fx.server_config());
+        transfer(&mut c, &mut s).unwrap();
+        let (error, sent) = protocol_error(transfer(&mut s, &mut c).map(|_| ()));
+        assert_eq!(
+            error,
+            ProtocolError::Certificate(CertificateError::UnknownIssuer)
+        );
+        assert_eq!(sent, Some(AlertDescription::UNKNOWN_CA));
+
+        let mut c = Connection::client(Arc::new(fx.client_config()), "example.com").unwrap();
+        let mut s = Connection::server(Arc::new(fx.server_config())).unwrap();
+        c.start().unwrap();
+        transfer(&mut c, &mut s).unwrap();
+        let (error, sent) = protocol_error(transfer(&mut s, &mut c).map(|_| ()));
+        assert_eq!(
+            error,
+            ProtocolError::Certificate(CertificateError::NotValidForName {
+                expected: "example.com".into()
+            })
+        );
+        assert_eq!(sent, Some(AlertDescription::BAD_CERTIFICATE));
+    }
+
+    #[test]
+    fn required_client_certificate_missing_is_handshake_failure() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let mut sc = fx.server_config();
+        sc.client_auth = ClientAuth::Required(fx.pki.trust_store().unwrap());
+        let (mut c, mut s) = pair(fx.client_config(), sc);
+        transfer(&mut c, &mut s).unwrap();
+        transfer(&mut s, &mut c).unwrap();
+        let (error, sent) = protocol_error(transfer(&mut c, &mut s).map(|_| ()));
+        assert_eq!(
+            error,
+            ProtocolError::Incompatible(PeerIncompatible::ClientCertificateRequired)
+        );
+        assert_eq!(sent, Some(AlertDescription::HANDSHAKE_FAILURE));
+    }
+
+    #[test]
+    fn optional_client_auth_proceeds_unauthenticated_and_says_so() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let mut sc = fx.server_config();
+        sc.client_auth = ClientAuth::Optional(fx.pki.trust_store().unwrap());
+        let (mut c, mut s) = pair(fx.client_config(), sc);
+        handshake(&mut c, &mut s).unwrap();
+        assert_eq!(s.state(), Phase::AppData);
+        assert!(!s.negotiated().client_authenticated);
+        assert!(c.negotiated().client_certificate_requested);
+    }
+
+    #[test]
+    fn client_certificates_of_every_key_type_authenticate() {
+        for key_type in [
+            KeyType::EcdsaP256,
+            KeyType::EcdsaP384,
+            KeyType::Rsa2048,
+            KeyType::Ed25519,
+        ] {
+            let fx = Fixture::new(key_type);
+            let mut sc = fx.server_config();
+            sc.client_auth = ClientAuth::Required(fx.pki.trust_store().unwrap());
+            let mut cc = fx.client_config();
+            cc.client_certificate = Some(fx.pki.client_key().unwrap());
+            let (mut c, mut s) = pair(cc, sc);
+            handshake(&mut c, &mut s).unwrap();
+            assert_eq!(s.state(), Phase::AppData, "{key_type:?}");
+            assert!(s.negotiated().client_authenticated);
+            exchange_data(&mut c, &mut s);
+        }
+    }
+
+    #[test]
+    fn client_certificate_from_another_ca_is_unknown_ca() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let stranger = Fixture::new(KeyType::EcdsaP256);
+        let mut sc = fx.server_config();
+        sc.client_auth = ClientAuth::Required(fx.pki.trust_store().unwrap());
+        let mut cc = fx.client_config();
+        cc.client_certificate = Some(stranger.pki.client_key().unwrap());
+        let (mut c, mut s) = pair(cc, sc);
+        transfer(&mut c, &mut s).unwrap();
+        transfer(&mut s, &mut c).unwrap();
+        let (error, sent) = protocol_error(transfer(&mut c, &mut s).map(|_| ()));
+        assert_eq!(
+            error,
+            ProtocolError::Certificate(CertificateError::UnknownIssuer)
+        );
+        assert_eq!(sent, Some(AlertDescription::UNKNOWN_CA));
+    }
+
+    #[test]
+    fn garbage_never_panics_and_always_ends_in_an_alert_or_waits() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let config = Arc::new(fx.server_config());
+        let hello = client_hello(&fx);
+        let mut seed = 0x9e3779b97f4a7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..3000 {
+            let mut input = hello.clone();
+            for _ in 0..(next() % 4 + 1) {
+                let at = (next() as usize) % input.len();
+                input[at] = next() as u8;
+            }
+            input.truncate((next() as usize) % (input.len() + 1));
+            let mut s = Connection::server(config.clone()).unwrap();
+            match s.receive_data(&input) {
+                Ok(()) => assert!(s.state() == Phase::Idle || s.state() == Phase::Wait),
+                Err(Error::Protocol { sent, .. }) => {
+                    assert!(sent.is_some());
+                    assert_eq!(s.state(), Phase::Shutdown);
+                }
+                Err(other) => panic!("unexpected error class {other:?}"),
+            }
+        }
+    }
+}

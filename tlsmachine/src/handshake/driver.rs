@@ -50,6 +50,9 @@ pub(crate) struct Ctx<'a> {
     pub(crate) tracing: bool,
     /// Messages sent during the current flight, checked against the table afterwards.
     pub(crate) sent: Vec<Msg>,
+    /// Handshake messages of the current flight not yet framed: a flight goes out in as few
+    /// records as possible.
+    pub(crate) pending: Vec<u8>,
 }
 
 impl Ctx<'_> {
@@ -60,21 +63,32 @@ impl Ctx<'_> {
         transcript: &mut Transcript,
         detail: impl FnOnce() -> String,
     ) -> Result<(), ProtocolError> {
-        let mut raw = Vec::new();
-        payload.encode(&mut raw);
-        transcript.add(&raw);
+        let start = self.pending.len();
+        payload.encode(&mut self.pending);
+        transcript.add(&self.pending[start..]);
         self.trace(|| TraceEvent::Sent {
             msg: payload.msg(),
             detail: detail(),
         });
         self.sent.push(payload.msg());
-        self.writer
-            .write(ContentType::HANDSHAKE, &raw, self.out)
-            .map_err(internal)
+        Ok(())
+    }
+
+    /// Frames the flight's pending handshake messages into records.
+    pub(crate) fn flush_handshake(&mut self) -> Result<(), ProtocolError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let result = self
+            .writer
+            .write(ContentType::HANDSHAKE, &self.pending, self.out);
+        self.pending.clear();
+        result.map_err(internal)
     }
 
     /// Sends ChangeCipherSpec and switches our sending side to the pending keys.
     pub(crate) fn send_change_cipher_spec(&mut self) -> Result<(), ProtocolError> {
+        self.flush_handshake()?;
         self.trace(|| TraceEvent::Sent {
             msg: Msg::ChangeCipherSpec,
             detail: String::new(),
@@ -91,6 +105,8 @@ impl Ctx<'_> {
         level: AlertLevel,
         description: AlertDescription,
     ) -> Result<(), LocalError> {
+        // Whatever was queued goes first; a failure there must not hide the alert.
+        let _ = self.flush_handshake();
         self.trace(|| TraceEvent::AlertSent { level, description });
         let mut body = Vec::with_capacity(2);
         crate::codec::Codec::encode(
@@ -281,6 +297,7 @@ impl Driver {
             Output::Flight(steps) => {
                 ctx.sent.clear();
                 hs.send_flight(ctx, row)?;
+                ctx.flush_handshake()?;
                 let cond = |c: Cond| hs.cond(c);
                 let mut pos = 0;
                 for &msg in &ctx.sent {
@@ -496,6 +513,7 @@ mod tests {
             events: &mut events,
             tracing: false,
             sent: Vec::new(),
+            pending: Vec::new(),
         };
         let mut driver = Driver {
             table,
