@@ -11,6 +11,9 @@ use crate::crypto::sign::SigningKey;
 use crate::crypto::suites::{self, Tls12Suite};
 use crate::crypto::Provider;
 use crate::error::LocalError;
+#[cfg(doc)]
+use crate::resolve::SniResolver;
+use crate::resolve::{ResolvesClientCert, ResolvesServerCert, SingleCert};
 use crate::session::{ClientSessionCache, SessionStore, Ticketer};
 use crate::verify::{TrustStore, VerifyHook};
 
@@ -46,6 +49,11 @@ impl CertifiedKey {
         crate::crypto::sigverify::verify_signature(leaf, scheme, probe, &signature).map_err(
             |_| LocalError::Config("private key does not match the leaf certificate".into()),
         )?;
+        crate::verify::check_chain_order(
+            &chain,
+            crate::crypto::TimeSource::now(&crate::crypto::SystemClock),
+        )
+        .map_err(LocalError::Config)?;
         Ok(Self { chain, key })
     }
 
@@ -93,8 +101,10 @@ pub struct ClientConfig {
     pub verify_hook: Option<Arc<dyn VerifyHook>>,
     /// Protocols offered with ALPN, most preferred first.
     pub alpn_protocols: Vec<Vec<u8>>,
-    /// The certificate to present when the server asks for one.
+    /// The certificate to present when the server asks for one (the simple case).
     pub client_certificate: Option<Arc<CertifiedKey>>,
+    /// Chooses among several client certificates; consulted before `client_certificate`.
+    pub client_cert_resolver: Option<Arc<dyn ResolvesClientCert>>,
     /// Refuse servers without RFC 7627 extended master secret.
     pub require_extended_master_secret: bool,
     /// Sessions remembered for resumption, shared by connections using this config.
@@ -125,6 +135,7 @@ impl ClientConfig {
             verify_hook: None,
             alpn_protocols: Vec::new(),
             client_certificate: None,
+            client_cert_resolver: None,
             require_extended_master_secret: true,
             session_cache: Some(Arc::new(ClientSessionCache::new(256))),
             enable_tickets: true,
@@ -145,7 +156,8 @@ pub struct ServerConfig {
     /// Pick the first suite in the client's order that we accept, instead of ours.
     pub honour_client_order: bool,
     pub groups: Vec<NamedGroup>,
-    pub certificate: Arc<CertifiedKey>,
+    /// Picks the certificate for each ClientHello (by SNI name and key type).
+    pub cert_resolver: Arc<dyn ResolvesServerCert>,
     pub client_auth: ClientAuth,
     pub verify_hook: Option<Arc<dyn VerifyHook>>,
     /// Protocols we accept with ALPN, most preferred first. Empty: ALPN is ignored.
@@ -168,13 +180,18 @@ pub struct ServerConfig {
 impl ServerConfig {
     /// Secure defaults serving `certificate` to every client.
     pub fn new(certificate: Arc<CertifiedKey>) -> Self {
+        Self::with_resolver(Arc::new(SingleCert(certificate)))
+    }
+
+    /// Secure defaults choosing certificates with `cert_resolver` (e.g. an [`SniResolver`]).
+    pub fn with_resolver(cert_resolver: Arc<dyn ResolvesServerCert>) -> Self {
         let provider = Provider::default();
         Self {
             cipher_suites: provider.suites.to_vec(),
             honour_client_order: false,
             groups: provider.groups.to_vec(),
             provider,
-            certificate,
+            cert_resolver,
             client_auth: ClientAuth::None,
             verify_hook: None,
             alpn_protocols: Vec::new(),

@@ -259,7 +259,11 @@ impl ProtocolError {
                 | CertificateError::Other(_) => A::BAD_CERTIFICATE,
                 CertificateError::UnknownIssuer => A::UNKNOWN_CA,
                 CertificateError::Expired | CertificateError::NotValidYet => A::CERTIFICATE_EXPIRED,
-                CertificateError::BadSignature => A::DECRYPT_ERROR,
+                //= https://www.rfc-editor.org/rfc/rfc5246#section-7.2.2
+                //# bad_certificate
+                //#    A certificate was corrupt, contained signatures that did not
+                //#    verify correctly, etc.
+                CertificateError::BadSignature => A::BAD_CERTIFICATE,
                 CertificateError::UnsupportedKeyType => A::UNSUPPORTED_CERTIFICATE,
                 CertificateError::Rejected { alert, .. } => *alert,
             },

@@ -17,6 +17,7 @@ pub mod pem;
 #[cfg(any(test, feature = "pki"))]
 pub mod pki;
 mod record;
+pub mod resolve;
 pub mod session;
 pub mod stream;
 pub mod trace;

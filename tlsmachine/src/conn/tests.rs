@@ -1073,3 +1073,143 @@ mod bad_input {
         }
     }
 }
+
+/// Certificate policy: SNI selection, chain checks at config time, the verify hook.
+mod policy {
+    use super::*;
+    use crate::config::{CertifiedKey, ClientAuth};
+    use crate::error::{CertificateError, PeerIncompatible};
+    use crate::resolve::SniResolver;
+    use crate::verify::{sha256_fingerprint, PinnedSha256};
+
+    #[test]
+    fn sni_picks_the_certificate_for_each_name_and_unknown_names_get_unrecognized_name() {
+        let a = GeneratedPki::generate(KeyType::EcdsaP256, &["a.test".into()]).unwrap();
+        let b = GeneratedPki::generate(KeyType::Rsa2048, &["b.test".into()]).unwrap();
+        let mut resolver = SniResolver::new();
+        resolver.add("a.test", a.server_key().unwrap());
+        resolver.add("b.test", b.server_key().unwrap());
+        let mut sc = ServerConfig::with_resolver(Arc::new(resolver));
+        sc.trace = true;
+        let sc = Arc::new(sc);
+        for (name, pki) in [("a.test", &a), ("b.test", &b)] {
+            let mut c = Connection::client(
+                Arc::new(ClientConfig::new(pki.trust_store().unwrap())),
+                name,
+            )
+            .unwrap();
+            let mut s = Connection::server(sc.clone()).unwrap();
+            c.start().unwrap();
+            handshake(&mut c, &mut s).unwrap();
+            assert_eq!(c.state(), Phase::AppData, "{name}");
+            assert_eq!(s.negotiated().server_name.as_deref(), Some(name));
+        }
+        let mut c = Connection::client(
+            Arc::new(ClientConfig::new(a.trust_store().unwrap())),
+            "c.test",
+        )
+        .unwrap();
+        let mut s = Connection::server(sc).unwrap();
+        c.start().unwrap();
+        let err = transfer(&mut c, &mut s).unwrap_err();
+        assert_eq!(
+            err,
+            Error::Protocol {
+                error: ProtocolError::Incompatible(PeerIncompatible::UnrecognizedName),
+                sent: Some(AlertDescription::UNRECOGNIZED_NAME)
+            }
+        );
+    }
+
+    #[test]
+    fn chain_out_of_order_and_mismatched_key_are_refused_when_the_config_is_built() {
+        let pki = GeneratedPki::generate(KeyType::EcdsaP256, &["localhost".into()]).unwrap();
+        let chain = crate::pem::certs_from_pem(pki.server_chain_pem.as_bytes()).unwrap();
+        let key = crate::pem::private_key_from_pem(pki.server_key_pem.as_bytes()).unwrap();
+        assert!(CertifiedKey::new(chain.clone(), &key).is_ok());
+
+        let other = GeneratedPki::generate(KeyType::EcdsaP256, &["localhost".into()]).unwrap();
+        let mut wrong_ca = chain.clone();
+        wrong_ca[1] = crate::pem::certs_from_pem(other.ca_pem.as_bytes())
+            .unwrap()
+            .remove(0);
+        let err = CertifiedKey::new(wrong_ca, &key).unwrap_err();
+        assert!(err.to_string().contains("chain out of order"), "{err}");
+
+        let other_key = crate::pem::private_key_from_pem(other.server_key_pem.as_bytes()).unwrap();
+        let err = CertifiedKey::new(chain, &other_key).unwrap_err();
+        assert!(err.to_string().contains("does not match"), "{err}");
+
+        let err = CertifiedKey::new(Vec::new(), &key).unwrap_err();
+        assert!(err.to_string().contains("no leaf"), "{err}");
+    }
+
+    #[test]
+    fn verify_hook_pins_the_server_and_its_alert_reaches_the_server() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let leaf = crate::pem::certs_from_pem(fx.pki.server_chain_pem.as_bytes())
+            .unwrap()
+            .remove(0);
+        let mut pinned = fx.client_config();
+        pinned.verify_hook = Some(Arc::new(PinnedSha256::new([sha256_fingerprint(&leaf)])));
+        let (mut c, mut s) = pair(pinned, fx.server_config());
+        handshake(&mut c, &mut s).unwrap();
+        assert_eq!(c.state(), Phase::AppData);
+
+        let mut wrong_pin = fx.client_config();
+        wrong_pin.verify_hook = Some(Arc::new(PinnedSha256::new([[0u8; 32]])));
+        let (mut c, mut s) = pair(wrong_pin, fx.server_config());
+        transfer(&mut c, &mut s).unwrap();
+        match transfer(&mut s, &mut c) {
+            Err(Error::Protocol {
+                error: ProtocolError::Certificate(CertificateError::Rejected { alert, .. }),
+                sent,
+            }) => {
+                assert_eq!(alert, AlertDescription::BAD_CERTIFICATE);
+                assert_eq!(sent, Some(alert));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            transfer(&mut c, &mut s),
+            Err(Error::AlertReceived {
+                alert: AlertDescription::BAD_CERTIFICATE
+            })
+        );
+    }
+
+    #[test]
+    fn verify_hook_runs_on_the_server_for_client_certificates() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let mut sc = fx.server_config();
+        sc.client_auth = ClientAuth::Required(fx.pki.trust_store().unwrap());
+        sc.verify_hook = Some(Arc::new(PinnedSha256::new([[7u8; 32]])));
+        let mut cc = fx.client_config();
+        cc.client_certificate = Some(fx.pki.client_key().unwrap());
+        let (mut c, mut s) = pair(cc, sc);
+        transfer(&mut c, &mut s).unwrap();
+        transfer(&mut s, &mut c).unwrap();
+        let err = transfer(&mut c, &mut s).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Protocol {
+                error: ProtocolError::Certificate(CertificateError::Rejected { .. }),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn insecure_mode_accepts_any_server_but_still_checks_the_handshake() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let mut cc = ClientConfig::with_verification(
+            crate::config::ServerVerification::DangerousAcceptAnyCertificate,
+        );
+        cc.trace = true;
+        let mut c = Connection::client(Arc::new(cc), "some.other.name").unwrap();
+        let mut s = Connection::server(Arc::new(fx.server_config())).unwrap();
+        c.start().unwrap();
+        handshake(&mut c, &mut s).unwrap();
+        assert_eq!(c.state(), Phase::AppData);
+    }
+}

@@ -19,6 +19,7 @@ use crate::error::{CertificateError, LocalError};
 use crate::pem::certs_from_pem;
 
 pub use self::hook::{sha256_fingerprint, PinnedSha256, Rejection, VerifyHook};
+pub(crate) use self::webpki::check_chain_order;
 pub use self::webpki::{verify_client_chain, verify_server_chain};
 
 /// The certificate authorities a peer's chain must lead to.

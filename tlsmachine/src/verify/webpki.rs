@@ -168,3 +168,50 @@ pub(super) fn der_sequence(content: &[u8]) -> Vec<u8> {
     out.extend_from_slice(content);
     out
 }
+
+/// Checks that each certificate of a chain we will send is issued by the next one, as
+/// RFC 5246 §7.4.2 requires ("each following certificate MUST directly certify the one
+/// preceding it"). Validity dates are not judged here: that is the peer's call at
+/// handshake time.
+pub(crate) fn check_chain_order(chain: &[CertificateDer<'_>], now: UnixTime) -> Result<(), String> {
+    for (i, pair) in chain.windows(2).enumerate() {
+        let (cert, issuer) = (&pair[0], &pair[1]);
+        let anchor = ::webpki::anchor_from_trusted_cert(issuer)
+            .map_err(|e| format!("certificate {} of the chain is malformed: {e}", i + 1))?;
+        let subject = EndEntityCert::try_from(cert)
+            .map_err(|e| format!("certificate {i} of the chain is malformed: {e}"))?;
+        // The chain may serve either side: it is in order if it verifies for either usage,
+        // and out of order only if the issuer itself is wrong. Expiry, a usage the leaf
+        // lacks, name constraints: not ordering problems, left to the peer to judge.
+        let results: Vec<_> = [KeyUsage::server_auth(), KeyUsage::client_auth()]
+            .into_iter()
+            .map(|usage| {
+                subject
+                    .verify_for_usage(
+                        ::webpki::ALL_VERIFICATION_ALGS,
+                        &[anchor.clone()],
+                        &[],
+                        now,
+                        usage,
+                        None,
+                        None,
+                    )
+                    .map(|_| ())
+            })
+            .collect();
+        let misordered = !results.iter().any(Result::is_ok)
+            && results.iter().any(|r| {
+                matches!(
+                    r,
+                    Err(WebpkiError::UnknownIssuer | WebpkiError::InvalidSignatureForPublicKey)
+                )
+            });
+        if misordered {
+            return Err(format!(
+                "chain out of order: certificate {i} is not issued by certificate {}",
+                i + 1
+            ));
+        }
+    }
+    Ok(())
+}

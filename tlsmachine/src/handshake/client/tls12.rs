@@ -494,10 +494,13 @@ impl ClientHs12 {
 
         let mut signer = None;
         if let Some(req) = &self.cert_request {
-            let chosen = self.config.client_certificate.as_ref().and_then(|ck| {
-                ck.key
-                    .choose_scheme(&req.signature_algorithms)
-                    .map(|scheme| (ck.clone(), scheme))
+            let candidate = match &self.config.client_cert_resolver {
+                Some(resolver) => resolver.resolve(&req.ca_names, &req.signature_algorithms),
+                None => self.config.client_certificate.clone(),
+            };
+            let chosen = candidate.and_then(|ck| {
+                let scheme = ck.key.choose_scheme(&req.signature_algorithms)?;
+                Some((ck, scheme))
             });
             let chain = chosen
                 .as_ref()

@@ -15,7 +15,7 @@ use crate::codec::handshake::{
     signed_message, CertificateMsg, CertificateRequest, ClientHello, Finished, HandshakePayload,
     NewSessionTicket, Random, ServerHello, ServerKeyExchange, SessionId,
 };
-use crate::config::{ClientAuth, ServerConfig};
+use crate::config::{CertifiedKey, ClientAuth, ServerConfig};
 use crate::crypto::kx::KeyExchange;
 use crate::crypto::prf::{self, MasterSecret};
 use crate::crypto::sigverify::{verify_signature, DEFAULT_VERIFY_SCHEMES};
@@ -27,6 +27,7 @@ use crate::handshake::keys;
 use crate::handshake::proof::{self, Established, FinishedVerified, PeerAuth, SigVerified};
 use crate::handshake::table::{Branch, Cond, Event, Msg, Phase, Row};
 use crate::handshake::transcript::Transcript;
+use crate::resolve::ClientHelloInfo;
 use crate::session::StoredSession;
 use crate::trace::TraceEvent;
 use crate::verify::{self, CertVerified};
@@ -39,6 +40,8 @@ pub(crate) struct ServerHs12 {
     suite: Option<&'static Tls12Suite>,
     group: Option<NamedGroup>,
     scheme: Option<SignatureScheme>,
+    /// The certificate chosen for this client.
+    certificate: Option<Arc<CertifiedKey>>,
     ems: bool,
     /// The client sent renegotiation_info or the SCSV (RFC 5746 §3.6).
     secure_renegotiation: bool,
@@ -73,6 +76,7 @@ impl ServerHs12 {
             suite: None,
             group: None,
             scheme: None,
+            certificate: None,
             ems: false,
             secure_renegotiation: false,
             client_sent_point_formats: false,
@@ -221,12 +225,26 @@ impl ServerHs12 {
             .server_name()
             .map(|name| String::from_utf8_lossy(name).to_ascii_lowercase());
 
-        let key = &config.certificate.key;
         let client_schemes = hello.signature_algorithms().unwrap_or(&[]);
-        let scheme = key
+        //= https://www.rfc-editor.org/rfc/rfc6066#section-3
+        //# If the server understood the ClientHello extension but
+        //# does not recognize the server name, the server SHOULD take one of two
+        //# actions: either abort the handshake by sending a fatal-level
+        //# unrecognized_name(112) alert or continue the handshake.
+        let certificate = config
+            .cert_resolver
+            .resolve(&ClientHelloInfo {
+                server_name: self.server_name.as_deref(),
+                signature_schemes: client_schemes,
+                cipher_suites: &hello.cipher_suites,
+            })
+            .ok_or(PeerIncompatible::UnrecognizedName)?;
+        let scheme = certificate
+            .key
             .choose_scheme(client_schemes)
             .ok_or(PeerIncompatible::NoSharedSignatureScheme)?;
-        let suite = self.choose_suite(&hello.cipher_suites)?;
+        let suite = self.choose_suite(&certificate, &hello.cipher_suites)?;
+        self.certificate = Some(certificate);
         //= https://www.rfc-editor.org/rfc/rfc8422#section-4
         //# A client that proposes ECC cipher suites may choose not to include
         //# these extensions.  In this case, the server is free to choose any one
@@ -280,9 +298,10 @@ impl ServerHs12 {
     /// Our preference (or the client's, if configured) among suites our key can sign for.
     fn choose_suite(
         &self,
+        certificate: &CertifiedKey,
         offered: &[crate::codec::enums::CipherSuite],
     ) -> Result<&'static Tls12Suite, ProtocolError> {
-        let kind = self.config.certificate.key.kind();
+        let kind = certificate.key.kind();
         let mut ours = self
             .config
             .cipher_suites
@@ -392,7 +411,11 @@ impl ServerHs12 {
         let detail = describe(&hello);
         ctx.send_handshake(&hello, &mut self.transcript, || detail)?;
 
-        let chain = config.certificate.chain.clone();
+        let certificate = self
+            .certificate
+            .clone()
+            .ok_or(ProtocolError::Internal("no certificate chosen"))?;
+        let chain = certificate.chain.clone();
         let payload = HandshakePayload::Certificate(CertificateMsg { chain });
         let detail = describe(&payload);
         ctx.send_handshake(&payload, &mut self.transcript, || detail)?;
@@ -411,8 +434,7 @@ impl ServerHs12 {
             group,
             kx.public_key(),
         );
-        let signature = config
-            .certificate
+        let signature = certificate
             .key
             .sign(scheme, &message)
             .map_err(|_| ProtocolError::Internal("signing ServerKeyExchange failed"))?;
