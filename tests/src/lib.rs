@@ -1,16 +1,22 @@
 //! Shared helpers for the interop and end-to-end tests: free loopback ports, peer processes
-//! that are killed by PID when dropped, a generated PKI on disk, and a policy for missing
-//! peers (`TLSM_REQUIRE_PEERS=1`, set by CI, makes a missing peer a failure).
+//! that are killed by PID when dropped, a generated PKI on disk, a policy for missing peers
+//! (`TLSM_REQUIRE_PEERS=1`, set by CI, makes a missing peer a failure), a one-connection
+//! server thread on our [`Stream`], and an in-memory pump between our [`Connection`] and a
+//! rustls connection.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use tlsmachine::codec::enums::NamedGroup;
+use tlsmachine::crypto::suites::{SuiteAuth, Tls12Suite, DEFAULT_TLS12_SUITES};
 use tlsmachine::pki::{GeneratedPki, KeyType};
+use tlsmachine::{Connection, Error, Negotiated, Phase, ServerConfig, Stream};
 
 /// Everything a test waits for is bounded by this.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
@@ -216,10 +222,298 @@ impl PkiDir {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// Writes `untrusted.pem` (leaf for localhost, then its CA) and `untrusted.key`, issued
+    /// by a CA of another name and key than this PKI's, so a client trusting only this PKI
+    /// finds no issuer for it. (A CA of the *same* name would make the failure a bad
+    /// signature instead.)
+    pub fn write_untrusted_server(&self) {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.distinguished_name
+            .push(DnType::CommonName, "untrusted test CA");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca, &ca_key);
+        let key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+        std::fs::write(
+            self.dir.join("untrusted.pem"),
+            format!("{}{}", leaf.pem(), ca_cert.pem()),
+        )
+        .unwrap();
+        std::fs::write(self.dir.join("untrusted.key"), key.serialize_pem()).unwrap();
+    }
 }
 
 impl Drop for PkiDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The key-exchange groups we implement, in our default order.
+pub const ALL_GROUPS: [NamedGroup; 3] = [
+    NamedGroup::X25519,
+    NamedGroup::SECP256R1,
+    NamedGroup::SECP384R1,
+];
+
+/// The certificate types every interop test runs with.
+pub const CERT_TYPES: [KeyType; 2] = [KeyType::EcdsaP256, KeyType::Rsa2048];
+
+/// The suites a certificate of `key_type` can serve: ECDSA suites need an ECDSA key, RSA
+/// suites an RSA key.
+pub fn suites_for(key_type: KeyType) -> Vec<&'static Tls12Suite> {
+    let auth = if matches!(key_type, KeyType::Rsa2048 | KeyType::Rsa3072) {
+        SuiteAuth::Rsa
+    } else {
+        SuiteAuth::Ecdsa
+    };
+    DEFAULT_TLS12_SUITES
+        .iter()
+        .copied()
+        .filter(|s| s.auth == auth)
+        .collect()
+}
+
+/// OpenSSL's name for a TLS 1.2 suite (also what Python's `ssl` and curl print).
+pub fn openssl_cipher_name(suite: &Tls12Suite) -> String {
+    let iana = suite.suite.name().expect("implemented suites are named");
+    iana.trim_start_matches("TLS_")
+        .replace("_WITH_", "-")
+        .replace("AES_128_GCM", "AES128-GCM")
+        .replace("AES_256_GCM", "AES256-GCM")
+        .replace("CHACHA20_POLY1305_SHA256", "CHACHA20-POLY1305")
+        .replace('_', "-")
+}
+
+/// Reads until `want` bytes arrived or the stream ends (close_notify).
+pub fn read_exact_or_eof(stream: &mut impl Read, want: usize) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while got.len() < want {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("read failed after {} bytes: {e}", got.len()),
+        }
+    }
+    got
+}
+
+/// Accepts one connection, giving up after [`TIMEOUT`]; the socket gets read and write
+/// timeouts of [`TIMEOUT`].
+pub fn accept_one(listener: &TcpListener) -> TcpStream {
+    listener
+        .set_nonblocking(true)
+        .expect("nonblocking listener");
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match listener.accept() {
+            Ok((sock, _)) => {
+                sock.set_nonblocking(false).unwrap();
+                sock.set_read_timeout(Some(TIMEOUT)).unwrap();
+                sock.set_write_timeout(Some(TIMEOUT)).unwrap();
+                return sock;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                assert!(Instant::now() < deadline, "no client connected in time");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
+}
+
+/// What a one-connection server on our [`Stream`] saw.
+#[derive(Debug)]
+pub struct Served<R> {
+    /// The handshake followed by the application's result.
+    pub result: io::Result<R>,
+    pub negotiated: Negotiated,
+    pub state: Phase,
+    /// Whether the client's close_notify arrived.
+    pub peer_closed: bool,
+    /// The error that ended our connection, exactly as the library reports it.
+    pub error: Option<Error>,
+}
+
+/// Runs our server for one connection on a fresh 127.0.0.1 port, in a thread: accept,
+/// handshake, then `app`. Returns the port and the thread, which yields what happened.
+pub fn serve_once<R, F>(config: Arc<ServerConfig>, app: F) -> (u16, JoinHandle<Served<R>>)
+where
+    R: Send + 'static,
+    F: FnOnce(&mut Stream<TcpStream>) -> io::Result<R> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let port = listener.local_addr().unwrap().port();
+    let thread = std::thread::spawn(move || {
+        let sock = accept_one(&listener);
+        let conn = Connection::server(config).expect("server connection");
+        let mut tls = Stream::new(conn, sock).expect("server stream");
+        let result = tls.handshake().and_then(|()| app(&mut tls));
+        let conn = tls.connection();
+        Served {
+            result,
+            negotiated: conn.negotiated().clone(),
+            state: conn.state(),
+            peer_closed: conn.peer_closed(),
+            error: conn.error().cloned(),
+        }
+    });
+    (port, thread)
+}
+
+/// Echoes everything until the peer's close_notify (answered by the library), returning
+/// what was received.
+pub fn echo_until_close(tls: &mut Stream<TcpStream>) -> io::Result<Vec<u8>> {
+    let mut buf = [0u8; 4096];
+    let mut received = Vec::new();
+    loop {
+        let n = tls.read(&mut buf)?;
+        if n == 0 {
+            return Ok(received);
+        }
+        received.extend_from_slice(&buf[..n]);
+        tls.write_all(&buf[..n])?;
+    }
+}
+
+/// Our echo server for one connection: [`serve_once`] with [`echo_until_close`].
+pub fn echo_server(config: Arc<ServerConfig>) -> (u16, JoinHandle<Served<Vec<u8>>>) {
+    serve_once(config, echo_until_close)
+}
+
+/// Joins a server thread, bounded by [`TIMEOUT`] (the thread's own socket timeouts end it).
+pub fn join_server<R>(thread: JoinHandle<Served<R>>) -> Served<R> {
+    let deadline = Instant::now() + TIMEOUT + Duration::from_secs(5);
+    while !thread.is_finished() {
+        assert!(Instant::now() < deadline, "server thread did not finish");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    thread.join().expect("server thread panicked")
+}
+
+/// Either side's error from [`RustlsPair::pump`].
+#[derive(Debug, Default)]
+pub struct PumpError {
+    pub ours: Option<Error>,
+    pub theirs: Option<rustls::Error>,
+}
+
+/// Our connection and a rustls connection joined in memory: each pump moves whatever one
+/// side wants to send into the other (`take_outgoing` / `read_tls` + `process_new_packets`,
+/// `write_tls` / `receive_data`) until both are quiet.
+pub struct RustlsPair {
+    pub ours: Connection,
+    pub theirs: rustls::Connection,
+    /// rustls saw our close_notify.
+    pub theirs_peer_closed: bool,
+    /// What rustls decrypted, drained as it comes (rustls caps its own plaintext buffer).
+    theirs_received: Vec<u8>,
+}
+
+impl RustlsPair {
+    /// Joins the two; a client of ours queues its ClientHello here.
+    pub fn new(mut ours: Connection, theirs: impl Into<rustls::Connection>) -> Self {
+        ours.start().expect("start");
+        RustlsPair {
+            ours,
+            theirs: theirs.into(),
+            theirs_peer_closed: false,
+            theirs_received: Vec::new(),
+        }
+    }
+
+    /// Moves bytes both ways until neither side has anything to send. A side that failed
+    /// still sends its alert to the other; both errors are returned.
+    pub fn pump(&mut self) -> Result<(), PumpError> {
+        let mut err = PumpError::default();
+        for _ in 0..64 {
+            let ours_out = self.ours.take_outgoing();
+            if !ours_out.is_empty() && err.theirs.is_none() {
+                let mut rd = &ours_out[..];
+                while !rd.is_empty() {
+                    self.theirs.read_tls(&mut rd).expect("rustls read_tls");
+                    match self.theirs.process_new_packets() {
+                        Ok(io_state) => {
+                            self.theirs_peer_closed |= io_state.peer_has_closed();
+                            self.drain_theirs();
+                        }
+                        Err(e) => {
+                            err.theirs = Some(e);
+                            break;
+                        }
+                    }
+                }
+            }
+            let mut theirs_out = Vec::new();
+            while self.theirs.wants_write() {
+                self.theirs
+                    .write_tls(&mut theirs_out)
+                    .expect("rustls write_tls");
+            }
+            if !theirs_out.is_empty() && err.ours.is_none() {
+                if let Err(e) = self.ours.receive_data(&theirs_out) {
+                    err.ours = Some(e);
+                }
+            }
+            if ours_out.is_empty() && theirs_out.is_empty() {
+                break;
+            }
+        }
+        if err.ours.is_some() || err.theirs.is_some() {
+            Err(err)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Pumps until neither side is handshaking.
+    pub fn handshake(&mut self) -> Result<(), PumpError> {
+        self.pump()?;
+        assert!(
+            !self.ours.is_handshaking() && !self.theirs.is_handshaking(),
+            "handshake stalled: ours in {}, rustls handshaking {}",
+            self.ours.state(),
+            self.theirs.is_handshaking()
+        );
+        Ok(())
+    }
+
+    /// All application data rustls has decrypted so far.
+    pub fn read_theirs(&mut self) -> Vec<u8> {
+        self.drain_theirs();
+        std::mem::take(&mut self.theirs_received)
+    }
+
+    fn drain_theirs(&mut self) {
+        let mut buf = [0u8; 4096];
+        loop {
+            match self.theirs.reader().read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => self.theirs_received.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => panic!("rustls read: {e}"),
+            }
+        }
+    }
+
+    /// All application data our side has decrypted so far.
+    pub fn read_ours(&mut self) -> Vec<u8> {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = self.ours.read_data(&mut buf).expect("our read_data");
+            if n == 0 {
+                return got;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
     }
 }

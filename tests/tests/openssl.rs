@@ -1,50 +1,27 @@
 //! Interop with OpenSSL: our client against `openssl s_server -tls1_2`, and `openssl
 //! s_client -tls1_2` against our server, for every suite, both certificate types and every
-//! group, with application data both ways and close_notify both ways.
+//! group, with application data both ways and close_notify both ways. Refusals: a TLS 1.0
+//! or 1.1 `s_client` gets `protocol_version`; a server from a CA we do not trust gets
+//! `unknown_ca` and our error says `unknown issuer`.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::process::Command;
 use std::sync::Arc;
 
-use tlsmachine::codec::enums::NamedGroup;
-use tlsmachine::crypto::suites::{SuiteAuth, Tls12Suite, DEFAULT_TLS12_SUITES};
+use tlsmachine::codec::enums::{AlertDescription, NamedGroup, ProtocolVersion};
+use tlsmachine::error::{CertificateError, PeerIncompatible, ProtocolError};
 use tlsmachine::pki::KeyType;
-use tlsmachine::{ClientConfig, Connection, Phase, ServerConfig, Stream};
-use tlsmachine_tests::{connect, free_port, peer_available, wait_for_port, Peer, PkiDir};
+use tlsmachine::{ClientConfig, Connection, Error, Phase, ServerConfig, Stream};
+use tlsmachine_tests::{
+    connect, echo_server, free_port, join_server, openssl_cipher_name, peer_available,
+    read_exact_or_eof, suites_for, wait_for_port, Peer, PkiDir,
+};
 
 const GROUPS: [(NamedGroup, &str); 3] = [
     (NamedGroup::X25519, "X25519"),
     (NamedGroup::SECP256R1, "P-256"),
     (NamedGroup::SECP384R1, "P-384"),
 ];
-
-fn suites_for(key_type: KeyType) -> Vec<&'static Tls12Suite> {
-    let auth = if key_type == KeyType::Rsa2048 {
-        SuiteAuth::Rsa
-    } else {
-        SuiteAuth::Ecdsa
-    };
-    DEFAULT_TLS12_SUITES
-        .iter()
-        .copied()
-        .filter(|s| s.auth == auth)
-        .collect()
-}
-
-/// Reads until `want` bytes arrived or the stream ends.
-fn read_exact_or_eof(stream: &mut impl Read, want: usize) -> Vec<u8> {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    while got.len() < want {
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) => panic!("read failed after {} bytes: {e}", got.len()),
-        }
-    }
-    got
-}
 
 #[test]
 fn our_client_against_openssl_s_server() {
@@ -61,7 +38,7 @@ fn our_client_against_openssl_s_server() {
             cmd.args([
                 "s_server", "-tls1_2", "-rev", "-curves", group_name, "-accept",
             ])
-            .arg(port.to_string())
+            .arg(format!("127.0.0.1:{port}"))
             .args([
                 "-cert",
                 &pki.path("server.pem"),
@@ -105,35 +82,7 @@ fn openssl_s_client_against_our_server() {
             for (group, group_name) in GROUPS {
                 let mut config = ServerConfig::new(pki.pki.server_key().unwrap());
                 config.groups = vec![group];
-                let config = Arc::new(config);
-                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-                let port = listener.local_addr().unwrap().port();
-                let config = config.clone();
-                let server = std::thread::spawn(move || {
-                    let (sock, _) = listener.accept().unwrap();
-                    sock.set_read_timeout(Some(tlsmachine_tests::TIMEOUT))
-                        .unwrap();
-                    let mut tls = Stream::new(Connection::server(config).unwrap(), sock).unwrap();
-                    tls.handshake().unwrap();
-                    let negotiated = tls.connection().negotiated().clone();
-                    // Echo until the client's close_notify, then answer it.
-                    let mut buf = [0u8; 1024];
-                    let mut echoed = Vec::new();
-                    loop {
-                        let n = tls.read(&mut buf).unwrap();
-                        if n == 0 {
-                            break;
-                        }
-                        echoed.extend_from_slice(&buf[..n]);
-                        tls.write_all(&buf[..n]).unwrap();
-                    }
-                    (
-                        negotiated,
-                        echoed,
-                        tls.connection().state(),
-                        tls.connection().peer_closed(),
-                    )
-                });
+                let (port, server) = echo_server(Arc::new(config));
                 let mut cmd = Command::new("openssl");
                 cmd.args(["s_client", "-tls1_2", "-connect"])
                     .arg(format!("127.0.0.1:{port}"))
@@ -159,26 +108,100 @@ fn openssl_s_client_against_our_server() {
                 client.wait_for_output("ping from openssl");
                 client.close_stdin();
                 assert!(client.wait_exit(), "s_client failed:\n{}", client.output());
-                let (negotiated, echoed, state, peer_closed) = server.join().unwrap();
-                assert_eq!(negotiated.cipher_suite, Some(suite.suite));
-                assert_eq!(negotiated.group, Some(group));
-                assert_eq!(echoed, b"ping from openssl\n");
-                assert!(peer_closed, "no close_notify from s_client");
-                assert_eq!(state, Phase::Shutdown);
+                let served = join_server(server);
+                assert_eq!(served.result.unwrap(), b"ping from openssl\n");
+                assert_eq!(served.negotiated.cipher_suite, Some(suite.suite));
+                assert_eq!(served.negotiated.group, Some(group));
+                assert!(served.peer_closed, "no close_notify from s_client");
+                assert_eq!(served.state, Phase::Shutdown);
             }
         }
     }
 }
 
-/// OpenSSL names TLS 1.2 suites its own way.
-fn openssl_cipher_name(suite: &Tls12Suite) -> String {
-    let iana = suite.suite.name().unwrap();
-    let name = iana
-        .trim_start_matches("TLS_")
-        .replace("_WITH_", "-")
-        .replace("AES_128_GCM", "AES128-GCM")
-        .replace("AES_256_GCM", "AES256-GCM")
-        .replace("CHACHA20_POLY1305_SHA256", "CHACHA20-POLY1305")
-        .replace('_', "-");
-    name
+/// RFC 8996 deprecates TLS 1.0 and 1.1: an old-version ClientHello gets `protocol_version`
+/// (RFC 5246 §E.1), and OpenSSL says so.
+#[test]
+fn openssl_s_client_tls1_0_and_1_1_are_refused_with_protocol_version() {
+    if !peer_available("openssl") {
+        return;
+    }
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    for (flag, version) in [
+        ("-tls1", ProtocolVersion::TLS1_0),
+        ("-tls1_1", ProtocolVersion::TLS1_1),
+    ] {
+        let config = Arc::new(ServerConfig::new(pki.pki.server_key().unwrap()));
+        let (port, server) = echo_server(config);
+        let mut cmd = Command::new("openssl");
+        // OpenSSL 3 only speaks TLS 1.0/1.1 at security level 0.
+        cmd.args([
+            "s_client",
+            flag,
+            "-cipher",
+            "DEFAULT:@SECLEVEL=0",
+            "-connect",
+        ])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-servername", "localhost"]);
+        let mut client = Peer::spawn(cmd);
+        let served = join_server(server);
+        let client_ok = client.wait_exit();
+        let output = client.output();
+        println!("{flag}: our server: {:?}", served.error);
+        assert!(served.result.is_err(), "{flag}: handshake succeeded");
+        assert_eq!(
+            served.error,
+            Some(Error::Protocol {
+                error: ProtocolError::Incompatible(PeerIncompatible::UnsupportedVersion(version)),
+                sent: Some(AlertDescription::PROTOCOL_VERSION),
+            }),
+            "{flag}"
+        );
+        assert_eq!(served.state, Phase::Shutdown);
+        assert!(!client_ok, "{flag}: s_client succeeded:\n{output}");
+        assert!(
+            output.contains("alert protocol version"),
+            "{flag}: s_client did not report the alert:\n{output}"
+        );
+    }
+}
+
+/// A server whose CA we do not trust: the handshake stops at its Certificate with a clear
+/// `unknown issuer`, and the server learns why from our `unknown_ca` alert.
+#[test]
+fn our_client_refuses_openssl_s_server_with_an_untrusted_ca() {
+    if !peer_available("openssl") {
+        return;
+    }
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    pki.write_untrusted_server();
+    let port = free_port();
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_server", "-tls1_2", "-rev", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args([
+            "-cert",
+            &pki.path("untrusted.pem"),
+            "-key",
+            &pki.path("untrusted.key"),
+        ]);
+    let server = Peer::spawn(cmd);
+    wait_for_port(port);
+
+    let config = ClientConfig::new(pki.pki.trust_store().unwrap());
+    let conn = Connection::client(Arc::new(config), "localhost").unwrap();
+    let mut tls = Stream::new(conn, connect(port)).unwrap();
+    let err = tls.handshake().expect_err("untrusted server accepted");
+    println!("our client: {err}");
+    assert!(err.to_string().contains("unknown issuer"), "{err}");
+    assert_eq!(
+        tls.connection().error(),
+        Some(&Error::Protocol {
+            error: ProtocolError::Certificate(CertificateError::UnknownIssuer),
+            sent: Some(AlertDescription::UNKNOWN_CA),
+        })
+    );
+    assert_eq!(tls.connection().state(), Phase::Shutdown);
+    server.wait_for_output("unknown ca");
 }
