@@ -189,7 +189,7 @@ pub(crate) fn check_chain_order(chain: &[CertificateDer<'_>], now: UnixTime) -> 
                 subject
                     .verify_for_usage(
                         ::webpki::ALL_VERIFICATION_ALGS,
-                        &[anchor.clone()],
+                        std::slice::from_ref(&anchor),
                         &[],
                         now,
                         usage,
