@@ -1213,3 +1213,156 @@ mod policy {
         assert_eq!(c.state(), Phase::AppData);
     }
 }
+
+/// After the handshake: renegotiation refused with a warning, and the connection goes on.
+mod renegotiation {
+    use super::*;
+    use crate::crypto::aead::RecordSealer;
+    use crate::crypto::prf::{key_block, MasterSecret};
+
+    /// Seals records as `conn` would send them, from the master secret a key log captured.
+    fn forger(
+        conn: &Connection,
+        keys: &CaptureKeys,
+        next_seq: u64,
+    ) -> impl FnMut(ContentType, &[u8]) -> Vec<u8> {
+        let n = conn.negotiated();
+        let suite = crate::crypto::suites::lookup(n.cipher_suite.unwrap()).unwrap();
+        let ms = MasterSecret::from_bytes(keys.0.lock().unwrap()[0]);
+        let block = key_block(
+            suite.hash,
+            &ms,
+            &n.client_random.unwrap(),
+            &n.server_random.unwrap(),
+            suite.key_block_len(),
+        );
+        let (key_len, iv_len) = (suite.aead.key_len(), suite.aead.fixed_iv_len());
+        let (key, iv) = if conn.is_client() {
+            (&block[..key_len], &block[2 * key_len..2 * key_len + iv_len])
+        } else {
+            (
+                &block[key_len..2 * key_len],
+                &block[2 * key_len + iv_len..2 * key_len + 2 * iv_len],
+            )
+        };
+        let sealer = RecordSealer::new(suite.aead, key, iv).unwrap();
+        let mut seq = next_seq;
+        move |typ, payload| {
+            let mut out = vec![typ.0, 0x03, 0x03, 0, 0];
+            out.resize(5 + sealer.explicit_nonce_len(), 0);
+            out.extend_from_slice(payload);
+            sealer.seal_record(seq, &mut out, 0).unwrap();
+            seq += 1;
+            out
+        }
+    }
+
+    fn established() -> (Connection, Connection, Arc<CaptureKeys>) {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let keys = Arc::new(CaptureKeys::default());
+        let mut cc = fx.client_config();
+        cc.key_log = Some(keys.clone());
+        let (mut c, mut s) = pair(cc, fx.server_config());
+        handshake(&mut c, &mut s).unwrap();
+        (c, s, keys)
+    }
+
+    fn warnings_sent(conn: &mut Connection) -> Vec<AlertDescription> {
+        let mut out = Vec::new();
+        while let Some(ev) = conn.poll_event() {
+            if let Event::Trace(TraceEvent::AlertSent { level, description }) = ev {
+                assert_eq!(level, crate::codec::enums::AlertLevel::WARNING);
+                out.push(description);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn server_refuses_a_client_hello_in_app_data_with_a_warning_and_carries_on() {
+        let (mut c, mut s, keys) = established();
+        // The client's Finished used write sequence 0.
+        let mut forge = forger(&c, &keys, 1);
+        let mut hello = Connection::client(
+            Arc::new(Fixture::new(KeyType::EcdsaP256).client_config()),
+            "localhost",
+        )
+        .unwrap();
+        hello.start().unwrap();
+        let hello_record = hello.take_outgoing();
+        let hello_msg = &hello_record[5..];
+        let _ = warnings_sent(&mut s);
+        s.receive_data(&forge(ContentType::HANDSHAKE, hello_msg))
+            .unwrap();
+        assert_eq!(s.state(), Phase::AppData);
+        assert_eq!(warnings_sent(&mut s), [AlertDescription::NO_RENEGOTIATION]);
+        // The warning reaches the client, which carries on too.
+        transfer(&mut s, &mut c).unwrap();
+        assert_eq!(c.state(), Phase::AppData);
+        s.write_data(b"still here").unwrap();
+        transfer(&mut s, &mut c).unwrap();
+        let mut buf = [0u8; 32];
+        let n = c.read_data(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"still here");
+        // The client may keep writing with its own sequence numbers after the forged one.
+        let mut forge_more = forge;
+        s.receive_data(&forge_more(
+            ContentType::APPLICATION_DATA,
+            b"forged but valid",
+        ))
+        .unwrap();
+        let n = s.read_data(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"forged but valid");
+    }
+
+    #[test]
+    fn client_refuses_a_hello_request_with_a_warning() {
+        let (mut c, s, keys) = established();
+        // The server's Finished used write sequence 0.
+        let mut forge = forger(&s, &keys, 1);
+        let _ = warnings_sent(&mut c);
+        c.receive_data(&forge(ContentType::HANDSHAKE, &[0x00, 0x00, 0x00, 0x00]))
+            .unwrap();
+        assert_eq!(c.state(), Phase::AppData);
+        assert_eq!(warnings_sent(&mut c), [AlertDescription::NO_RENEGOTIATION]);
+    }
+
+    #[test]
+    fn handshake_messages_other_than_a_new_hello_are_unexpected_after_the_handshake() {
+        let (mut c, s, keys) = established();
+        let mut forge = forger(&s, &keys, 1);
+        let err = c
+            .receive_data(&forge(ContentType::HANDSHAKE, &[0x0e, 0x00, 0x00, 0x00]))
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Protocol {
+                error: ProtocolError::Unexpected {
+                    phase: Phase::AppData,
+                    ..
+                },
+                sent: Some(AlertDescription::UNEXPECTED_MESSAGE)
+            }
+        ));
+    }
+
+    #[test]
+    fn too_many_empty_records_are_refused() {
+        let (mut c, s, keys) = established();
+        let mut forge = forger(&s, &keys, 1);
+        let mut result = Ok(());
+        for _ in 0..100 {
+            result = c.receive_data(&forge(ContentType::APPLICATION_DATA, &[]));
+            if result.is_err() {
+                break;
+            }
+        }
+        assert!(matches!(
+            result,
+            Err(Error::Protocol {
+                error: ProtocolError::Misbehaved(PeerMisbehaved::TooManyEmptyOrWarningRecords),
+                ..
+            })
+        ));
+    }
+}
