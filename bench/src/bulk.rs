@@ -3,8 +3,9 @@
 //! After one untimed handshake (ECDSA P-256, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256), each
 //! iteration moves one 1 MiB write from client to server through a reused in-memory buffer:
 //!
-//! - send: plaintext in, ciphertext out. tlsmachine `write_data` + `write_tls`; rustls
-//!   `writer().write` + `write_tls`, repeated while rustls' 64 KiB send buffer fills.
+//! - send: plaintext in, ciphertext out. tlsmachine `write_data_to` (records sealed straight
+//!   into the transport buffer) or, for the `-buffered` line, `write_data` + `write_tls`;
+//!   rustls `writer().write` + `write_tls`, repeated while its 64 KiB send buffer fills.
 //! - recv: ciphertext in, plaintext out into a reused 1 MiB buffer. tlsmachine `read_tls` +
 //!   `read_data`; rustls `read_tls` + `process_new_packets` + `reader().read`.
 //!
@@ -39,14 +40,27 @@ pub enum Direction {
     Recv,
 }
 
+/// How tlsmachine hands ciphertext to the transport when sending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendApi {
+    /// `write_data_to`: sealed straight into the caller's buffer.
+    IntoTransport,
+    /// `write_data` then `write_tls`: sealed into ours, then copied out.
+    Buffered,
+}
+
 /// Both stacks' contenders for bulk data, timing `direction`.
-pub fn contenders(direction: Direction) -> Result<Contenders, Box<dyn Error>> {
+pub fn contenders(direction: Direction, api: SendApi) -> Result<Contenders, Box<dyn Error>> {
     let certs = Certs::generate(CertKind::EcdsaP256)?;
     let (client, server) = tlsmachine_pair(&certs.tlsmachine()?)?;
     let tlsmachine = Bulk {
         direction,
         buffers: Buffers::new(),
-        pair: TlsmachinePair { client, server },
+        pair: TlsmachinePair {
+            client,
+            server,
+            api,
+        },
     };
     let (client, server) = rustls_pair(&certs.rustls()?)?;
     let rustls = Bulk {
@@ -144,13 +158,19 @@ impl<P: Pair> Contender for Bulk<P> {
 struct TlsmachinePair {
     client: Connection,
     server: Connection,
+    api: SendApi,
 }
 
 impl Pair for TlsmachinePair {
     fn send(&mut self, sent: &[u8], wire: &mut Vec<u8>) -> Result<(), Box<dyn Error>> {
-        self.client.write_data(sent)?;
-        while self.client.wants_write() {
-            self.client.write_tls(wire)?;
+        match self.api {
+            SendApi::IntoTransport => self.client.write_data_to(sent, wire)?,
+            SendApi::Buffered => {
+                self.client.write_data(sent)?;
+                while self.client.wants_write() {
+                    self.client.write_tls(wire)?;
+                }
+            }
         }
         Ok(())
     }

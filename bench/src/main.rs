@@ -20,7 +20,7 @@ use std::error::Error;
 use std::io::Write;
 use std::time::Duration;
 
-use crate::bulk::Direction;
+use crate::bulk::{Direction, SendApi};
 use crate::handshake::Side;
 use crate::harness::{Contenders, Plan};
 use crate::report::{Line, Target};
@@ -84,14 +84,21 @@ const WORKLOADS: &[Workload] = &[
         name: "bulk-send-aes128gcm",
         unit: MEGABYTES,
         target: BULK_TARGET,
-        contenders: || bulk::contenders(Direction::Send),
+        contenders: || bulk::contenders(Direction::Send, SendApi::IntoTransport),
+        ceiling: Some(Direction::Send),
+    },
+    Workload {
+        name: "bulk-send-aes128gcm-buffered",
+        unit: MEGABYTES,
+        target: BULK_TARGET,
+        contenders: || bulk::contenders(Direction::Send, SendApi::Buffered),
         ceiling: Some(Direction::Send),
     },
     Workload {
         name: "bulk-recv-aes128gcm",
         unit: MEGABYTES,
         target: BULK_TARGET,
-        contenders: || bulk::contenders(Direction::Recv),
+        contenders: || bulk::contenders(Direction::Recv, SendApi::IntoTransport),
         ceiling: Some(Direction::Recv),
     },
 ];

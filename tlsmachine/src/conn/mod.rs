@@ -244,23 +244,36 @@ impl Connection {
         Ok(n)
     }
 
-    /// Encrypts application data for the peer (APP_DATA only). Each record is sealed in
-    /// place in the output buffer.
+    /// Encrypts application data for the peer (APP_DATA only), queued behind any other
+    /// output. Each record is sealed in place in the output buffer.
     pub fn write_data(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.check_alive()?;
-        let phase = self.driver.phase();
-        if phase != Phase::AppData {
-            return Err(LocalError::WrongPhase {
-                call: "write_data",
-                phase,
-            }
-            .into());
-        }
+        self.check_writable("write_data")?;
         for chunk in data.chunks(MAX_PLAINTEXT) {
             self.writer
                 .write(ContentType::APPLICATION_DATA, chunk, &mut self.out)?;
         }
         Ok(())
+    }
+
+    /// Like [`Connection::write_data`], but seals the records straight into `transport`, the
+    /// caller's own send buffer, sparing the copy out of ours. Anything already queued
+    /// (alerts, handshake records) is moved into `transport` first, so the wire order holds.
+    pub fn write_data_to(&mut self, data: &[u8], transport: &mut Vec<u8>) -> Result<(), Error> {
+        self.check_writable("write_data_to")?;
+        transport.append(&mut self.out);
+        for chunk in data.chunks(MAX_PLAINTEXT) {
+            self.writer
+                .write(ContentType::APPLICATION_DATA, chunk, transport)?;
+        }
+        Ok(())
+    }
+
+    fn check_writable(&self, call: &'static str) -> Result<(), Error> {
+        self.check_alive()?;
+        match self.driver.phase() {
+            Phase::AppData => Ok(()),
+            phase => Err(LocalError::WrongPhase { call, phase }.into()),
+        }
     }
 
     /// Decrypted application data waiting to be read.

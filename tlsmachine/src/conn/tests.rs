@@ -1366,3 +1366,22 @@ mod renegotiation {
         ));
     }
 }
+
+#[test]
+fn write_data_to_seals_into_the_callers_buffer_behind_queued_output() {
+    let fx = Fixture::new(KeyType::EcdsaP256);
+    let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+    handshake(&mut c, &mut s).unwrap();
+    c.write_data(b"first ").unwrap();
+    let mut wire = b"already in the transport buffer".to_vec();
+    let before = wire.len();
+    c.write_data_to(b"second", &mut wire).unwrap();
+    assert!(
+        !c.wants_write(),
+        "queued output moved into the caller's buffer"
+    );
+    s.receive_data(&wire[before..]).unwrap();
+    let mut buf = [0u8; 32];
+    let n = s.read_data(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"first second");
+}

@@ -19,7 +19,10 @@ pub(crate) struct Record {
 
 /// The receiving half of the record layer.
 pub(crate) struct Deframer {
+    /// Received bytes live in `buf[..filled]`; the rest is zeroed room kept between reads,
+    /// so reading from a transport does not clear memory every time.
     buf: Vec<u8>,
+    filled: usize,
     /// Bytes of `buf` before this offset are whole records already taken.
     processed: usize,
     /// Decrypted application data not yet read, as ranges of `buf`, oldest first.
@@ -37,6 +40,7 @@ impl Deframer {
     pub(crate) fn new(max_buffered: usize, max_handshake_message: usize) -> Self {
         Self {
             buf: Vec::new(),
+            filled: 0,
             processed: 0,
             plaintext: VecDeque::new(),
             opener: None,
@@ -52,20 +56,30 @@ impl Deframer {
     /// application data the application has not read yet.
     pub(crate) fn push(&mut self, data: &[u8]) -> Result<(), LocalError> {
         self.compact();
-        if self.buf.len() + data.len() > self.max_buffered {
+        if self.filled + data.len() > self.max_buffered {
             return Err(LocalError::BufferFull {
                 what: "received data",
                 cap: self.max_buffered,
             });
         }
-        self.buf.extend_from_slice(data);
+        self.room(data.len()).copy_from_slice(data);
+        self.filled += data.len();
         Ok(())
     }
 
     /// Room for `push` before the cap is reached.
     pub(crate) fn free_space(&mut self) -> usize {
         self.compact();
-        self.max_buffered.saturating_sub(self.buf.len())
+        self.max_buffered.saturating_sub(self.filled)
+    }
+
+    /// `len` writable bytes right after the received ones.
+    fn room(&mut self, len: usize) -> &mut [u8] {
+        let end = self.filled + len;
+        if self.buf.len() < end {
+            self.buf.resize(end, 0);
+        }
+        &mut self.buf[self.filled..end]
     }
 
     /// Reads from a transport straight into the buffer, sparing a copy.
@@ -76,12 +90,9 @@ impl Deframer {
                 "receive buffer full: read application data first",
             ));
         }
-        let at = self.buf.len();
-        self.buf.resize(at + room, 0);
-        let result = rd.read(&mut self.buf[at..]);
-        let n = *result.as_ref().unwrap_or(&0);
-        self.buf.truncate(at + n);
-        result
+        let n = rd.read(self.room(room))?;
+        self.filled += n;
+        Ok(n)
     }
 
     fn compact(&mut self) {
@@ -90,10 +101,11 @@ impl Deframer {
             .front()
             .map_or(self.processed, |r| r.start.min(self.processed));
         // Moving the tail costs a copy, so only do it once the dead prefix dominates.
-        if keep_from == 0 || keep_from * 2 < self.buf.len() && keep_from < self.buf.len() {
+        if keep_from == 0 || keep_from * 2 < self.filled && keep_from < self.filled {
             return;
         }
-        self.buf.drain(..keep_from);
+        self.buf.copy_within(keep_from..self.filled, 0);
+        self.filled -= keep_from;
         self.processed -= keep_from;
         for r in self.plaintext.iter_mut() {
             *r = r.start - keep_from..r.end - keep_from;
@@ -121,7 +133,7 @@ impl Deframer {
 
     /// The next whole record, decrypted in place, or `None` until more bytes arrive.
     pub(crate) fn next_record(&mut self) -> Result<Option<Record>, ProtocolError> {
-        let avail = &self.buf[self.processed..];
+        let avail = &self.buf[self.processed..self.filled];
         if avail.len() < RECORD_HEADER_LEN {
             return Ok(None);
         }
