@@ -2,12 +2,15 @@
 
 use std::sync::Arc;
 
+use crate::codec::handshake::{Finished, HandshakePayload};
 use crate::config::KeyLog;
 use crate::crypto::aead::{RecordOpener, RecordSealer};
 use crate::crypto::prf::{self, MasterSecret};
 use crate::crypto::suites::Tls12Suite;
 use crate::error::ProtocolError;
 use crate::handshake::driver::Ctx;
+use crate::handshake::proof::{self, FinishedVerified};
+use crate::handshake::transcript::Transcript;
 
 /// Derives the key block and installs the pending keys of both directions; each switches on
 /// with the ChangeCipherSpec that direction sends.
@@ -57,4 +60,89 @@ pub(crate) fn log(key_log: &Option<Arc<dyn KeyLog>>, client_random: &[u8; 32], m
     if let Some(key_log) = key_log {
         key_log.log("CLIENT_RANDOM", client_random, ms.as_bytes());
     }
+}
+
+/// Whose Finished message: the label mixed into verify_data (RFC 5246 §7.4.9).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum FinishedBy {
+    Client,
+    Server,
+}
+
+fn verify_data(
+    transcript: &Transcript,
+    suite: &Tls12Suite,
+    ms: &MasterSecret,
+    by: FinishedBy,
+) -> Result<[u8; 12], ProtocolError> {
+    let label: &[u8] = match by {
+        FinishedBy::Client => b"client finished",
+        FinishedBy::Server => b"server finished",
+    };
+    let hash = transcript.current_hash().ok_or(ProtocolError::Internal(
+        "Finished before the transcript hash started",
+    ))?;
+    Ok(prf::verify_data(suite.hash, ms, label, hash.as_ref()))
+}
+
+/// Sends our [ChangeCipherSpec] and our Finished over the transcript so far.
+pub(crate) fn send_ccs_and_finished(
+    ctx: &mut Ctx<'_>,
+    transcript: &mut Transcript,
+    suite: &Tls12Suite,
+    ms: &MasterSecret,
+    by: FinishedBy,
+) -> Result<(), ProtocolError> {
+    ctx.send_change_cipher_spec()?;
+    let verify_data = verify_data(transcript, suite, ms, by)?.to_vec();
+    ctx.send_handshake(
+        &HandshakePayload::Finished(Finished { verify_data }),
+        transcript,
+        String::new,
+    )
+}
+
+/// Checks the peer's Finished against the transcript so far, in constant time.
+pub(crate) fn check_finished(
+    transcript: &Transcript,
+    suite: Option<&Tls12Suite>,
+    ms: Option<&MasterSecret>,
+    by: FinishedBy,
+    received: &Finished,
+) -> Result<FinishedVerified, ProtocolError> {
+    let suite = suite.ok_or(ProtocolError::Internal("no suite before Finished"))?;
+    let ms = ms.ok_or(ProtocolError::Internal("no master secret before Finished"))?;
+    let expected = verify_data(transcript, suite, ms, by)?;
+    Ok(proof::check_finished(&expected, &received.verify_data)?)
+}
+
+/// The master secret from the ECDHE pre-master secret: RFC 7627's extended form, bound to
+/// the transcript up to the ClientKeyExchange, when both sides agreed to it.
+pub(crate) fn master_secret(
+    suite: &Tls12Suite,
+    pre_master: &[u8],
+    extended: bool,
+    transcript: &Transcript,
+    client_random: &[u8; 32],
+    server_random: &[u8; 32],
+) -> Result<MasterSecret, ProtocolError> {
+    if !extended {
+        return Ok(prf::master_secret(
+            suite.hash,
+            pre_master,
+            client_random,
+            server_random,
+        ));
+    }
+    //= https://www.rfc-editor.org/rfc/rfc7627#section-4
+    //# the "session_hash" is the hash of the handshake messages up to and
+    //# including the ClientKeyExchange
+    let session_hash = transcript.current_hash().ok_or(ProtocolError::Internal(
+        "ClientKeyExchange before the transcript hash started",
+    ))?;
+    Ok(prf::extended_master_secret(
+        suite.hash,
+        pre_master,
+        session_hash.as_ref(),
+    ))
 }

@@ -2,7 +2,6 @@
 //! enters APP_DATA only by handing them over (see [`Established`]), so "forgot to check the
 //! Finished" or "skipped the certificate" cannot compile into a working path.
 
-use crate::crypto::hash::HashOutput;
 use crate::error::PeerMisbehaved;
 use crate::verify::CertVerified;
 
@@ -61,13 +60,4 @@ pub(crate) fn signature_checked(
         Err(SignatureError::UnsupportedScheme(_)) => Err(PeerMisbehaved::SignatureSchemeNotOffered),
         Err(SignatureError::BadCertificate | SignatureError::BadSignature) => Err(bad),
     }
-}
-
-/// The hash a Finished message covers.
-pub(crate) fn finished_hash(
-    hash: Option<HashOutput>,
-) -> Result<HashOutput, crate::error::ProtocolError> {
-    hash.ok_or(crate::error::ProtocolError::Internal(
-        "Finished before the transcript hash started",
-    ))
 }

@@ -16,12 +16,12 @@ use crate::codec::handshake::{
 };
 use crate::config::{ClientConfig, ServerVerification};
 use crate::crypto::kx::KeyExchange;
-use crate::crypto::prf::{self, MasterSecret};
+use crate::crypto::prf::MasterSecret;
 use crate::crypto::sigverify::{verify_signature, DEFAULT_VERIFY_SCHEMES};
 use crate::crypto::suites::{SuiteAuth, Tls12Suite};
 use crate::error::{CertificateError, PeerIncompatible, PeerMisbehaved, ProtocolError};
 use crate::handshake::driver::{Ctx, Incoming};
-use crate::handshake::keys;
+use crate::handshake::keys::{self, FinishedBy};
 use crate::handshake::proof::{self, Established, FinishedVerified, PeerAuth, SigVerified};
 use crate::handshake::table::{Branch, Cond, Phase, Row};
 use crate::handshake::transcript::Transcript;
@@ -384,16 +384,10 @@ impl ClientHs12 {
     }
 
     fn on_finished(&mut self, fin: Finished) -> Result<(), ProtocolError> {
-        let suite = self
-            .suite
-            .ok_or(ProtocolError::Internal("no suite before Finished"))?;
-        let ms = self
-            .master_secret
-            .as_ref()
-            .ok_or(ProtocolError::Internal("no master secret before Finished"))?;
-        let hash = proof::finished_hash(self.transcript.current_hash())?;
-        let expected = prf::verify_data(suite.hash, ms, b"server finished", hash.as_ref());
-        self.finished = Some(proof::check_finished(&expected, &fin.verify_data)?);
+        let ms = self.master_secret.as_ref();
+        let verified =
+            keys::check_finished(&self.transcript, self.suite, ms, FinishedBy::Server, &fin)?;
+        self.finished = Some(verified);
         Ok(())
     }
 
@@ -419,13 +413,7 @@ impl ClientHs12 {
             .master_secret
             .as_ref()
             .ok_or(ProtocolError::Internal("no master secret when resuming"))?;
-        ctx.send_change_cipher_spec()?;
-        let hash = proof::finished_hash(self.transcript.current_hash())?;
-        let verify_data = prf::verify_data(suite.hash, ms, b"client finished", hash.as_ref());
-        let payload = HandshakePayload::Finished(Finished {
-            verify_data: verify_data.to_vec(),
-        });
-        ctx.send_handshake(&payload, &mut self.transcript, String::new)
+        keys::send_ccs_and_finished(ctx, &mut self.transcript, suite, ms, FinishedBy::Client)
     }
 
     fn sends_sni(&self) -> bool {
@@ -523,21 +511,14 @@ impl ClientHs12 {
         })?;
         let pre_master = kx.complete(&server_public)?;
 
-        let ms = match ctx.negotiated.extended_master_secret {
-            //= https://www.rfc-editor.org/rfc/rfc7627#section-4
-            //# the "session_hash" is the hash of the handshake messages up to and
-            //# including the ClientKeyExchange
-            true => {
-                let session_hash = proof::finished_hash(self.transcript.current_hash())?;
-                prf::extended_master_secret(suite.hash, &pre_master, session_hash.as_ref())
-            }
-            false => prf::master_secret(
-                suite.hash,
-                &pre_master,
-                &self.client_random,
-                &self.server_random,
-            ),
-        };
+        let ms = keys::master_secret(
+            suite,
+            &pre_master,
+            ctx.negotiated.extended_master_secret,
+            &self.transcript,
+            &self.client_random,
+            &self.server_random,
+        )?;
 
         if let Some((ck, scheme)) = signer {
             let messages = self.transcript.messages().ok_or(ProtocolError::Internal(
@@ -564,13 +545,7 @@ impl ClientHs12 {
             true,
         )?;
         keys::log(&self.config.key_log, &self.client_random, &ms);
-        ctx.send_change_cipher_spec()?;
-        let hash = proof::finished_hash(self.transcript.current_hash())?;
-        let verify_data = prf::verify_data(suite.hash, &ms, b"client finished", hash.as_ref());
-        let payload = HandshakePayload::Finished(Finished {
-            verify_data: verify_data.to_vec(),
-        });
-        ctx.send_handshake(&payload, &mut self.transcript, String::new)?;
+        keys::send_ccs_and_finished(ctx, &mut self.transcript, suite, &ms, FinishedBy::Client)?;
         self.master_secret = Some(ms);
         Ok(())
     }

@@ -17,13 +17,13 @@ use crate::codec::handshake::{
 };
 use crate::config::{CertifiedKey, ClientAuth, ServerConfig};
 use crate::crypto::kx::KeyExchange;
-use crate::crypto::prf::{self, MasterSecret};
+use crate::crypto::prf::MasterSecret;
 use crate::crypto::sigverify::{verify_signature, DEFAULT_VERIFY_SCHEMES};
 use crate::crypto::suites::Tls12Suite;
 use crate::error::{PeerIncompatible, PeerMisbehaved, ProtocolError};
 use crate::handshake::client::tls12::describe;
 use crate::handshake::driver::{Ctx, Incoming};
-use crate::handshake::keys;
+use crate::handshake::keys::{self, FinishedBy};
 use crate::handshake::proof::{self, Established, FinishedVerified, PeerAuth, SigVerified};
 use crate::handshake::table::{Branch, Cond, Event, Msg, Phase, Row};
 use crate::handshake::transcript::Transcript;
@@ -517,17 +517,14 @@ impl ServerHs12 {
             "no key share before ClientKeyExchange",
         ))?;
         let pre_master = kx.complete(public)?;
-        let ms = if self.ems {
-            let session_hash = proof::finished_hash(self.transcript.current_hash())?;
-            prf::extended_master_secret(suite.hash, &pre_master, session_hash.as_ref())
-        } else {
-            prf::master_secret(
-                suite.hash,
-                &pre_master,
-                &self.client_random,
-                &self.server_random,
-            )
-        };
+        let ms = keys::master_secret(
+            suite,
+            &pre_master,
+            self.ems,
+            &self.transcript,
+            &self.client_random,
+            &self.server_random,
+        )?;
         // The client's ChangeCipherSpec comes next and switches its direction on.
         keys::install(
             ctx,
@@ -566,16 +563,10 @@ impl ServerHs12 {
     }
 
     fn on_finished(&mut self, fin: Finished) -> Result<(), ProtocolError> {
-        let suite = self
-            .suite
-            .ok_or(ProtocolError::Internal("no suite before Finished"))?;
-        let ms = self
-            .master_secret
-            .as_ref()
-            .ok_or(ProtocolError::Internal("no master secret before Finished"))?;
-        let hash = proof::finished_hash(self.transcript.current_hash())?;
-        let expected = prf::verify_data(suite.hash, ms, b"client finished", hash.as_ref());
-        self.finished = Some(proof::check_finished(&expected, &fin.verify_data)?);
+        let ms = self.master_secret.as_ref();
+        let verified =
+            keys::check_finished(&self.transcript, self.suite, ms, FinishedBy::Client, &fin)?;
+        self.finished = Some(verified);
         Ok(())
     }
 
@@ -593,8 +584,7 @@ impl ServerHs12 {
             self.send_ticket(ctx, &session)?;
         }
         self.store_session(&session);
-        ctx.send_change_cipher_spec()?;
-        self.send_finished(ctx, suite, &ms)?;
+        keys::send_ccs_and_finished(ctx, &mut self.transcript, suite, &ms, FinishedBy::Server)?;
         self.master_secret = Some(ms);
         Ok(())
     }
@@ -631,25 +621,10 @@ impl ServerHs12 {
         n.resumed = true;
         n.session_id = self.session_id.as_slice().to_vec();
         n.peer_certificates = session.peer_certificates.clone();
-        ctx.send_change_cipher_spec()?;
-        self.send_finished(ctx, suite, &ms)?;
+        keys::send_ccs_and_finished(ctx, &mut self.transcript, suite, &ms, FinishedBy::Server)?;
         self.master_secret = Some(ms);
         self.resumed = true;
         Ok(())
-    }
-
-    fn send_finished(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        suite: &Tls12Suite,
-        ms: &MasterSecret,
-    ) -> Result<(), ProtocolError> {
-        let hash = proof::finished_hash(self.transcript.current_hash())?;
-        let verify_data = prf::verify_data(suite.hash, ms, b"server finished", hash.as_ref());
-        let payload = HandshakePayload::Finished(Finished {
-            verify_data: verify_data.to_vec(),
-        });
-        ctx.send_handshake(&payload, &mut self.transcript, String::new)
     }
 
     fn session_state(
