@@ -1,8 +1,9 @@
 //! Shared helpers for the interop and end-to-end tests: free loopback ports, peer processes
 //! that are killed by PID when dropped, a generated PKI on disk, a policy for missing peers
 //! (`TLSM_REQUIRE_PEERS=1`, set by CI, makes a missing peer a failure), a one-connection
-//! server thread on our [`Stream`], and an in-memory pump between our [`Connection`] and a
-//! rustls connection.
+//! server thread on our [`Stream`] (and a several-connection one, for resumption), OpenSSL
+//! `s_client`/`s_server` command lines, rustls configs from our generated PEM, and an
+//! in-memory pump between our [`Connection`] and a rustls connection.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -13,10 +14,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tlsmachine::codec::enums::NamedGroup;
 use tlsmachine::crypto::suites::{SuiteAuth, Tls12Suite, DEFAULT_TLS12_SUITES};
 use tlsmachine::pki::{GeneratedPki, KeyType};
-use tlsmachine::{Connection, Error, Negotiated, Phase, ServerConfig, Stream};
+use tlsmachine::{ClientConfig, Connection, Error, Negotiated, Phase, ServerConfig, Stream};
 
 /// Everything a test waits for is bounded by this.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
@@ -194,9 +197,16 @@ pub struct PkiDir {
 static DIR_COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 impl PkiDir {
+    /// A PKI whose server certificate is for `localhost` and `127.0.0.1`.
     pub fn new(key_type: KeyType) -> PkiDir {
-        let pki = GeneratedPki::generate(key_type, &["localhost".into(), "127.0.0.1".into()])
-            .expect("generate PKI");
+        PkiDir::with_names(key_type, &["localhost", "127.0.0.1"])
+    }
+
+    /// A PKI whose server certificate is for `names` (the first is also its CN), e.g. one
+    /// PKI per SNI name.
+    pub fn with_names(key_type: KeyType, names: &[&str]) -> PkiDir {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let pki = GeneratedPki::generate(key_type, &names).expect("generate PKI");
         let dir = std::env::temp_dir().join(format!(
             "tlsm-test-{}-{}",
             std::process::id(),
@@ -206,9 +216,9 @@ impl PkiDir {
         for (name, body) in [
             ("ca.pem", &pki.ca_pem),
             ("server.pem", &pki.server_chain_pem),
-            ("server.key", &pki.server_key_pem),
+            ("server.key", &pkcs8_v1_pem(&pki.server_key_pem)),
             ("client.pem", &pki.client_chain_pem),
-            ("client.key", &pki.client_key_pem),
+            ("client.key", &pkcs8_v1_pem(&pki.client_key_pem)),
         ] {
             std::fs::write(dir.join(name), body).unwrap();
         }
@@ -254,6 +264,61 @@ impl Drop for PkiDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The PKCS#8 v2 (RFC 5958) prefix aws-lc-rs writes for an Ed25519 key: version 1, the
+/// Ed25519 OID, then the 32-byte seed; the public key follows the seed.
+const ED25519_PKCS8_V2_PREFIX: &[u8] = &[
+    0x30, 0x51, 0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/// The same with version 0 (PKCS#8 v1, RFC 5208) and no public key: 48 bytes in all.
+const ED25519_PKCS8_V1_PREFIX: &[u8] = &[
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/// A private key PEM that OpenSSL before 3.5 and GnuTLS can load. They refuse the PKCS#8
+/// v2 encoding (with the public key) that aws-lc-rs, and so `GeneratedPki`, uses for
+/// Ed25519 (`openssl pkey`: "STORE routines::unsupported"; openssl/openssl PR #27076
+/// added v2 parsing in 3.5.0). Ed25519 v2 keys are rewritten as v1 (the seed alone); every
+/// other key is returned unchanged.
+pub fn pkcs8_v1_pem(key_pem: &str) -> String {
+    let der = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("PEM private key");
+    let der = der.secret_der();
+    match der.strip_prefix(ED25519_PKCS8_V2_PREFIX) {
+        Some(rest) if rest.len() >= 32 => {
+            let mut v1 = ED25519_PKCS8_V1_PREFIX.to_vec();
+            v1.extend_from_slice(&rest[..32]);
+            pem_encode("PRIVATE KEY", &v1)
+        }
+        _ => key_pem.to_string(),
+    }
+}
+
+/// PEM armour around `der`, 64 base64 characters a line.
+pub fn pem_encode(label: &str, der: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut b64 = String::new();
+    for chunk in der.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                b64.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                b64.push('=');
+            }
+        }
+    }
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
 }
 
 /// The key-exchange groups we implement, in our default order.
@@ -391,12 +456,164 @@ pub fn echo_server(config: Arc<ServerConfig>) -> (u16, JoinHandle<Served<Vec<u8>
 
 /// Joins a server thread, bounded by [`TIMEOUT`] (the thread's own socket timeouts end it).
 pub fn join_server<R>(thread: JoinHandle<Served<R>>) -> Served<R> {
+    join_bounded(thread)
+}
+
+/// Joins any test thread whose own socket timeouts end it, waiting at most a little longer
+/// than [`TIMEOUT`] per connection it serves.
+pub fn join_bounded<T>(thread: JoinHandle<T>) -> T {
     let deadline = Instant::now() + TIMEOUT + Duration::from_secs(5);
     while !thread.is_finished() {
         assert!(Instant::now() < deadline, "server thread did not finish");
         std::thread::sleep(Duration::from_millis(10));
     }
     thread.join().expect("server thread panicked")
+}
+
+/// Runs our server for `count` connections, one after the other on one 127.0.0.1 port and
+/// one shared `config` (so its session store and ticketer carry over: resumption), each
+/// handshaking and then running `app`. The thread yields what each connection saw, in
+/// order. A client that never comes makes the thread panic after [`TIMEOUT`].
+pub fn serve_connections<R, F>(
+    config: Arc<ServerConfig>,
+    count: usize,
+    app: F,
+) -> (u16, JoinHandle<Vec<Served<R>>>)
+where
+    R: Send + 'static,
+    F: Fn(&mut Stream<TcpStream>) -> io::Result<R> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let port = listener.local_addr().unwrap().port();
+    let thread = std::thread::spawn(move || {
+        (0..count)
+            .map(|_| {
+                let sock = accept_one(&listener);
+                let conn = Connection::server(config.clone()).expect("server connection");
+                let mut tls = Stream::new(conn, sock).expect("server stream");
+                let result = tls.handshake().and_then(|()| app(&mut tls));
+                let conn = tls.connection();
+                Served {
+                    result,
+                    negotiated: conn.negotiated().clone(),
+                    state: conn.state(),
+                    peer_closed: conn.peer_closed(),
+                    error: conn.error().cloned(),
+                }
+            })
+            .collect()
+    });
+    (port, thread)
+}
+
+/// `openssl s_client -tls1_2 -connect 127.0.0.1:<port>`, then `args`.
+pub fn openssl_s_client(port: u16, args: &[&str]) -> Command {
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_client", "-tls1_2", "-connect"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(args);
+    cmd
+}
+
+/// `openssl s_server -tls1_2 -rev -accept 127.0.0.1:<port>`, then `args`: it answers each
+/// line with the line reversed, and serves connections one after the other until killed.
+pub fn openssl_s_server(port: u16, args: &[&str]) -> Command {
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_server", "-tls1_2", "-rev", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(args);
+    cmd
+}
+
+/// Runs an `openssl s_client` whose handshake is expected to succeed: waits for it to
+/// connect, sends one line, waits for the echo, closes its stdin (it then sends
+/// close_notify and exits) and returns everything it printed. Panics, with its output,
+/// when any step fails.
+pub fn s_client_echo(cmd: Command, line: &str) -> String {
+    let mut client = Peer::spawn(cmd);
+    client.wait_for_output("Verify return code:");
+    client
+        .stdin()
+        .write_all(format!("{line}\n").as_bytes())
+        .unwrap();
+    // The line appears once in the output: the echo (s_client does not print its input).
+    client.wait_for_output(line);
+    client.close_stdin();
+    assert!(client.wait_exit(), "s_client failed:\n{}", client.output());
+    client.output()
+}
+
+/// Runs an `openssl s_client` whose handshake is expected to fail: waits for it to exit
+/// and returns its output, asserting that it did not succeed.
+pub fn s_client_refused(cmd: Command) -> String {
+    let mut client = Peer::spawn(cmd);
+    let ok = client.wait_exit();
+    let output = client.output();
+    assert!(!ok, "s_client succeeded:\n{output}");
+    output
+}
+
+/// Our client's side of one connection to an `openssl s_server -rev` on `port`: handshake,
+/// one line out, its reversal back, close_notify. Returns the negotiated parameters, or
+/// the I/O error and the library's own error when anything failed.
+pub fn rev_roundtrip(
+    config: Arc<ClientConfig>,
+    server_name: &str,
+    port: u16,
+) -> Result<Negotiated, (io::Error, Option<Error>)> {
+    let conn = Connection::client(config, server_name).expect("client connection");
+    let mut tls = Stream::new(conn, connect(port)).expect("client stream");
+    let fail = |tls: &Stream<TcpStream>, e: io::Error| (e, tls.connection().error().cloned());
+    tls.handshake().map_err(|e| fail(&tls, e))?;
+    tls.write_all(b"hello tlsmachine\n")
+        .map_err(|e| fail(&tls, e))?;
+    let reply = read_exact_or_eof(&mut tls, 17);
+    assert_eq!(reply, b"enihcamslt olleh\n", "s_server -rev answer");
+    tls.close().map_err(|e| fail(&tls, e))?;
+    assert_eq!(tls.connection().state(), Phase::Shutdown);
+    Ok(tls.connection().negotiated().clone())
+}
+
+/// The certificates of a PEM bundle, for rustls.
+pub fn rustls_certs(pem: &str) -> Vec<CertificateDer<'static>> {
+    CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .expect("PEM certificates")
+}
+
+/// The private key of a PEM file, for rustls.
+pub fn rustls_key(pem: &str) -> PrivateKeyDer<'static> {
+    PrivateKeyDer::from_pem_slice(pem.as_bytes()).expect("PEM private key")
+}
+
+/// A rustls root store holding the CA certificates of `ca_pem`.
+pub fn rustls_roots(ca_pem: &str) -> Arc<rustls::RootCertStore> {
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in rustls_certs(ca_pem) {
+        roots.add(ca).expect("CA certificate");
+    }
+    Arc::new(roots)
+}
+
+/// rustls with its aws-lc-rs provider, every suite and group it has.
+pub fn rustls_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// A rustls TLS 1.2 client config trusting `ca_pem`, without a client certificate; its
+/// session store is rustls' default (in memory, by session ID or ticket).
+pub fn rustls_client_config(ca_pem: &str) -> rustls::ClientConfig {
+    rustls::ClientConfig::builder_with_provider(rustls_provider())
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .expect("rustls TLS 1.2")
+        .with_root_certificates(rustls_roots(ca_pem))
+        .with_no_client_auth()
+}
+
+/// A rustls client connection to "localhost".
+pub fn rustls_client(config: &Arc<rustls::ClientConfig>) -> rustls::ClientConnection {
+    let name = ServerName::try_from("localhost").unwrap();
+    rustls::ClientConnection::new(config.clone(), name).expect("rustls client connection")
 }
 
 /// Either side's error from [`RustlsPair::pump`].
@@ -515,5 +732,26 @@ impl RustlsPair {
             }
             got.extend_from_slice(&buf[..n]);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tlsmachine::CertifiedKey;
+
+    /// The rewritten Ed25519 key is still the certificate's key (our own loader checks that
+    /// by signing and verifying), and other keys pass through untouched.
+    #[test]
+    fn pkcs8_v1_pem_keeps_the_key() {
+        let pki = GeneratedPki::generate(KeyType::Ed25519, &["localhost".into()]).unwrap();
+        let v1 = pkcs8_v1_pem(&pki.server_key_pem);
+        assert_ne!(v1, pki.server_key_pem);
+        let der = PrivateKeyDer::from_pem_slice(v1.as_bytes()).unwrap();
+        assert_eq!(der.secret_der().len(), 48);
+        CertifiedKey::from_pem(pki.server_chain_pem.as_bytes(), v1.as_bytes())
+            .expect("v1 key matches the certificate");
+        let ecdsa = GeneratedPki::generate(KeyType::EcdsaP256, &["localhost".into()]).unwrap();
+        assert_eq!(pkcs8_v1_pem(&ecdsa.server_key_pem), ecdsa.server_key_pem);
     }
 }

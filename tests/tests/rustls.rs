@@ -9,8 +9,7 @@ use std::sync::Arc;
 
 use rustls::crypto::{aws_lc_rs, CryptoProvider, SupportedKxGroup};
 use rustls::SupportedCipherSuite;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls_pki_types::ServerName;
 use tlsmachine::codec::enums::{AlertDescription, NamedGroup};
 use tlsmachine::crypto::suites::{
     Tls12Suite, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
@@ -18,7 +17,7 @@ use tlsmachine::crypto::suites::{
 use tlsmachine::error::{PeerIncompatible, ProtocolError};
 use tlsmachine::pki::KeyType;
 use tlsmachine::{ClientConfig, Connection, Error, Phase, ServerConfig};
-use tlsmachine_tests::{suites_for, RustlsPair, ALL_GROUPS, CERT_TYPES};
+use tlsmachine_tests::{rustls_certs, rustls_key, suites_for, RustlsPair, ALL_GROUPS, CERT_TYPES};
 
 #[test]
 fn our_client_against_rustls_server() {
@@ -31,7 +30,10 @@ fn our_client_against_rustls_server() {
                     .with_protocol_versions(&[&rustls::version::TLS12])
                     .unwrap()
                     .with_no_client_auth()
-                    .with_single_cert(certs(&pki.server_chain_pem), key(&pki.server_key_pem))
+                    .with_single_cert(
+                        rustls_certs(&pki.server_chain_pem),
+                        rustls_key(&pki.server_key_pem),
+                    )
                     .unwrap();
                 let server = rustls::ServerConnection::new(Arc::new(server)).unwrap();
                 let mut config = ClientConfig::new(pki.trust_store().unwrap());
@@ -208,7 +210,7 @@ fn rustls_client(
     group: NamedGroup,
 ) -> rustls::ClientConnection {
     let mut roots = rustls::RootCertStore::empty();
-    for ca in certs(ca_pem) {
+    for ca in rustls_certs(ca_pem) {
         roots.add(ca).unwrap();
     }
     let config = rustls::ClientConfig::builder_with_provider(provider(suites, group))
@@ -218,14 +220,4 @@ fn rustls_client(
         .with_no_client_auth();
     let name = ServerName::try_from("localhost").unwrap();
     rustls::ClientConnection::new(Arc::new(config), name).unwrap()
-}
-
-fn certs(pem: &str) -> Vec<CertificateDer<'static>> {
-    CertificateDer::pem_slice_iter(pem.as_bytes())
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
-
-fn key(pem: &str) -> PrivateKeyDer<'static> {
-    PrivateKeyDer::from_pem_slice(pem.as_bytes()).unwrap()
 }
