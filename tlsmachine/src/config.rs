@@ -41,6 +41,13 @@ impl CertifiedKey {
         let leaf = chain
             .first()
             .ok_or_else(|| LocalError::Config("certificate chain is empty: no leaf".into()))?;
+        // The Certificate message has three-byte lengths; refuse what could not be sent.
+        let total: usize = chain.iter().map(|c| 3 + c.len()).sum();
+        if total >= 1 << 24 {
+            return Err(LocalError::Config(format!(
+                "certificate chain of {total} bytes is too large to send"
+            )));
+        }
         let key = SigningKey::from_der(key)?;
         // Proving possession the way a peer would: sign, then verify with the leaf's key.
         let probe = b"tlsmachine key/certificate match check";

@@ -457,7 +457,7 @@ impl ServerHs12 {
                     ClientCertificateType::RSA_SIGN,
                 ],
                 signature_algorithms: DEFAULT_VERIFY_SCHEMES.to_vec(),
-                ca_names: roots.subjects().to_vec(),
+                ca_names: names_that_fit(roots.subjects()),
             });
             let detail = describe(&payload);
             ctx.send_handshake(&payload, &mut self.transcript, || detail)?;
@@ -714,5 +714,37 @@ impl ServerHs12 {
         if let (Some(id), Some(store)) = (self.stored.take(), &self.config.session_store) {
             store.remove(&id);
         }
+    }
+}
+
+/// The CA names CertificateRequest can carry: its list has a two-byte length, so a huge
+/// trust store is cut short rather than overflowing it. Fewer names only means the client
+/// may pick from more of its certificates.
+fn names_that_fit(subjects: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut room = usize::from(u16::MAX);
+    subjects
+        .iter()
+        .take_while(|name| match room.checked_sub(2 + name.len()) {
+            Some(left) => {
+                room = left;
+                true
+            }
+            None => false,
+        })
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_that_fit;
+
+    #[test]
+    fn ca_names_are_cut_to_what_a_two_byte_length_holds() {
+        let names = vec![vec![0x30; 98]; 1000];
+        let kept = names_that_fit(&names);
+        assert_eq!(kept.len(), usize::from(u16::MAX) / 100);
+        assert!(kept.iter().map(|n| 2 + n.len()).sum::<usize>() <= usize::from(u16::MAX));
+        assert_eq!(names_that_fit(&names[..3]).len(), 3);
     }
 }
