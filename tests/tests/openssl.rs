@@ -205,3 +205,46 @@ fn our_client_refuses_openssl_s_server_with_an_untrusted_ca() {
     assert_eq!(tls.connection().state(), Phase::Shutdown);
     server.wait_for_output("unknown ca");
 }
+
+/// RFC 5705 keying material: `openssl s_client -keymatexport` and our server derive the same
+/// bytes for the same label and (empty) context.
+#[test]
+fn exported_keying_material_matches_openssl() {
+    if !peer_available("openssl") {
+        return;
+    }
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let config = Arc::new(tlsmachine::ServerConfig::new(pki.pki.server_key().unwrap()));
+    let (port, server) = tlsmachine_tests::serve_once(config, |tls| {
+        let mut material = [0u8; 32];
+        tls.connection()
+            .export_keying_material(&mut material, b"EXPORTER-tlsmachine-test", None)
+            .map_err(std::io::Error::other)?;
+        tlsmachine_tests::echo_until_close(tls)?;
+        Ok(material)
+    });
+    let cmd = tlsmachine_tests::openssl_s_client(
+        port,
+        &[
+            "-CAfile",
+            &pki.path("ca.pem"),
+            "-keymatexport",
+            "EXPORTER-tlsmachine-test",
+            "-keymatexportlen",
+            "32",
+        ],
+    );
+    let output = tlsmachine_tests::s_client_echo(cmd, "exporter check");
+    let served = tlsmachine_tests::join_server(server);
+    let ours: String = served
+        .result
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    let theirs = output
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Keying material: "))
+        .unwrap_or_else(|| panic!("no keying material in s_client output:\n{output}"));
+    assert_eq!(theirs.trim(), ours);
+}

@@ -276,6 +276,67 @@ impl Connection {
         }
     }
 
+    /// Derives `out.len()` bytes of keying material bound to this connection (RFC 5705), for
+    /// protocols layered on TLS (channel binding, key derivation). Both peers get the same
+    /// bytes for the same `label` and `context`. Only after the handshake; labels the TLS
+    /// key schedule itself uses are refused.
+    pub fn export_keying_material(
+        &self,
+        out: &mut [u8],
+        label: &[u8],
+        context: Option<&[u8]>,
+    ) -> Result<(), Error> {
+        self.check_alive()?;
+        let phase = self.driver.phase();
+        let (suite, ms) = match (phase.is_handshaking(), self.hs.secrets()) {
+            (false, Some(secrets)) => secrets,
+            _ => {
+                return Err(LocalError::WrongPhase {
+                    call: "export_keying_material",
+                    phase,
+                }
+                .into())
+            }
+        };
+        //= https://www.rfc-editor.org/rfc/rfc5705#section-4
+        //# Labels here have the same definition as in TLS, i.e., an ASCII string
+        //# with no terminating NULL.
+        const RESERVED: [&[u8]; 5] = [
+            b"client finished",
+            b"server finished",
+            b"master secret",
+            b"key expansion",
+            b"extended master secret",
+        ];
+        if RESERVED.contains(&label) {
+            return Err(LocalError::Config(
+                "exporter label collides with a TLS key schedule label".into(),
+            )
+            .into());
+        }
+        let (Some(client_random), Some(server_random)) =
+            (self.negotiated.client_random, self.negotiated.server_random)
+        else {
+            return Err(LocalError::WrongPhase {
+                call: "export_keying_material",
+                phase,
+            }
+            .into());
+        };
+        let mut seed = Vec::with_capacity(64 + 2 + context.map_or(0, <[u8]>::len));
+        seed.extend_from_slice(&client_random);
+        seed.extend_from_slice(&server_random);
+        if let Some(context) = context {
+            let len = u16::try_from(context.len()).map_err(|_| {
+                LocalError::Config("exporter context longer than 65535 bytes".into())
+            })?;
+            seed.extend_from_slice(&len.to_be_bytes());
+            seed.extend_from_slice(context);
+        }
+        crate::crypto::prf::prf(suite.hash, ms.as_bytes(), label, &seed, out);
+        Ok(())
+    }
+
     /// Decrypted application data waiting to be read.
     pub fn plaintext_available(&self) -> usize {
         self.deframer.plaintext_len()

@@ -1063,7 +1063,10 @@ mod bad_input {
             match c.receive_data(&flight) {
                 // Some flips land in bytes nobody checks (e.g. the random); then the
                 // handshake must still be consistent or fail later, never panic.
-                Ok(()) => assert!(matches!(c.state(), Phase::Wait1 | Phase::Wait2), "round {round}"),
+                Ok(()) => assert!(
+                    matches!(c.state(), Phase::Wait1 | Phase::Wait2),
+                    "round {round}"
+                ),
                 Err(Error::Protocol { sent, .. }) => {
                     assert!(sent.is_some(), "round {round}");
                     assert_eq!(c.state(), Phase::Shutdown);
@@ -1415,4 +1418,42 @@ fn write_data_to_seals_into_the_callers_buffer_behind_queued_output() {
     let mut buf = [0u8; 32];
     let n = s.read_data(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"first second");
+}
+
+#[test]
+fn exported_keying_material_agrees_and_depends_on_label_and_context() {
+    let fx = Fixture::new(KeyType::EcdsaP256);
+    let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+    let mut early = [0u8; 16];
+    assert!(
+        c.export_keying_material(&mut early, b"EXPORTER-x", None)
+            .is_err(),
+        "before the handshake"
+    );
+    handshake(&mut c, &mut s).unwrap();
+    let export = |conn: &Connection, label: &[u8], context: Option<&[u8]>| {
+        let mut out = [0u8; 48];
+        conn.export_keying_material(&mut out, label, context)
+            .unwrap();
+        out
+    };
+    assert_eq!(
+        export(&c, b"EXPORTER-x", None),
+        export(&s, b"EXPORTER-x", None)
+    );
+    assert_eq!(
+        export(&c, b"EXPORTER-x", Some(b"ctx")),
+        export(&s, b"EXPORTER-x", Some(b"ctx"))
+    );
+    assert_ne!(
+        export(&c, b"EXPORTER-x", None),
+        export(&c, b"EXPORTER-y", None)
+    );
+    assert_ne!(
+        export(&c, b"EXPORTER-x", None),
+        export(&c, b"EXPORTER-x", Some(b""))
+    );
+    assert!(c
+        .export_keying_material(&mut [0u8; 8], b"key expansion", None)
+        .is_err());
 }

@@ -90,6 +90,19 @@ impl Handshake {
         matches!(self, Handshake::Client12(_))
     }
 
+    /// The suite and master secret once keys exist, for keying-material exporters.
+    pub(crate) fn secrets(
+        &self,
+    ) -> Option<(
+        &'static crate::crypto::suites::Tls12Suite,
+        &crate::crypto::prf::MasterSecret,
+    )> {
+        match self {
+            Handshake::Client12(h) => h.secrets(),
+            Handshake::Server12(h) => h.secrets(),
+        }
+    }
+
     /// The connection died of a fatal error: forget its session.
     pub(crate) fn on_fatal(&mut self) {
         match self {

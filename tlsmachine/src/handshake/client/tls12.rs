@@ -607,6 +607,10 @@ impl ClientHs12 {
         }
     }
 
+    pub(crate) fn secrets(&self) -> Option<(&'static Tls12Suite, &MasterSecret)> {
+        Some((self.suite?, self.master_secret.as_ref()?))
+    }
+
     pub(crate) fn on_fatal(&mut self) {}
 }
 

@@ -710,6 +710,10 @@ impl ServerHs12 {
 
     /// RFC 5246 §7.2.2 and ARCHITECTURE §2: a session that ends in a fatal alert must not be
     /// resumed.
+    pub(crate) fn secrets(&self) -> Option<(&'static Tls12Suite, &MasterSecret)> {
+        Some((self.suite?, self.master_secret.as_ref()?))
+    }
+
     pub(crate) fn on_fatal(&mut self) {
         if let (Some(id), Some(store)) = (self.stored.take(), &self.config.session_store) {
             store.remove(&id);
