@@ -30,7 +30,7 @@ pub enum Side {
 
 /// The time each side has spent in its own calls.
 #[derive(Default)]
-struct Clocks {
+pub struct Clocks {
     client: Stopwatch,
     server: Stopwatch,
 }
@@ -68,7 +68,7 @@ pub fn contenders(kind: CertKind, side: Side) -> Result<Contenders, Box<dyn Erro
 
 /// Runs handshakes until the measured side has used `budget`; the first one of the round is
 /// checked to have negotiated what the workload claims.
-fn round(
+pub fn round(
     side: Side,
     budget: Duration,
     mut handshake: impl FnMut(&mut Clocks, bool) -> Result<(), Box<dyn Error>>,
@@ -103,15 +103,17 @@ impl Contender for TlsmachineHandshakes {
         round(*side, budget, |clocks, check| {
             let (client, server) = tlsmachine_handshake(configs, clocks, wire)?;
             if check {
-                check_tlsmachine(&client, *kind)?;
-                check_tlsmachine(&server, *kind)?;
+                check_tlsmachine(&client, *kind, HandshakeKind::Full)?;
+                check_tlsmachine(&server, *kind, HandshakeKind::Full)?;
             }
             Ok(())
         })
     }
 }
 
-fn tlsmachine_handshake(
+/// One handshake between fresh connections made from `configs`, each side's calls timed on
+/// its own clock.
+pub fn tlsmachine_handshake(
     configs: &TlsmachineConfigs,
     clocks: &mut Clocks,
     wire: &mut Vec<u8>,
@@ -149,14 +151,21 @@ fn tlsmachine_handshake(
     Ok((client, server))
 }
 
-fn check_tlsmachine(conn: &Connection, kind: CertKind) -> Result<(), Box<dyn Error>> {
+/// Fails unless `conn` made a `handshake` (full or resumed) with the workload's version,
+/// suite and group.
+pub fn check_tlsmachine(
+    conn: &Connection,
+    kind: CertKind,
+    handshake: HandshakeKind,
+) -> Result<(), Box<dyn Error>> {
     let n = conn.negotiated();
     let expected = n.version == Some(ProtocolVersion::TLS1_2)
         && n.cipher_suite == Some(kind.suite())
-        && n.group == Some(NamedGroup::X25519)
-        && !n.resumed;
+        // A TLS 1.2 resumption has no key exchange, so no group.
+        && n.group == (handshake == HandshakeKind::Full).then_some(NamedGroup::X25519)
+        && n.resumed == (handshake == HandshakeKind::Resumed);
     if !expected {
-        return Err(format!("tlsmachine negotiated something else: {n:?}").into());
+        return Err(format!("tlsmachine: expected a {handshake:?} handshake, got {n:?}").into());
     }
     Ok(())
 }
@@ -181,15 +190,17 @@ impl Contender for RustlsHandshakes {
         round(*side, budget, |clocks, check| {
             let (client, server) = rustls_handshake(configs, server_name, clocks, wire)?;
             if check {
-                check_rustls(&client, *kind)?;
-                check_rustls(&server, *kind)?;
+                check_rustls(&client, *kind, HandshakeKind::Full)?;
+                check_rustls(&server, *kind, HandshakeKind::Full)?;
             }
             Ok(())
         })
     }
 }
 
-fn rustls_handshake(
+/// One handshake between fresh connections made from `configs`, each side's calls timed on
+/// its own clock.
+pub fn rustls_handshake(
     configs: &RustlsConfigs,
     server_name: &ServerName<'static>,
     clocks: &mut Clocks,
@@ -239,18 +250,24 @@ pub fn feed_rustls<D>(conn: &mut ConnectionCommon<D>, wire: &[u8]) -> Result<(),
     Ok(())
 }
 
-fn check_rustls<D>(conn: &ConnectionCommon<D>, kind: CertKind) -> Result<(), Box<dyn Error>> {
+/// Fails unless `conn` made a `handshake` (full or resumed) with the workload's version,
+/// suite and group.
+pub fn check_rustls<D>(
+    conn: &ConnectionCommon<D>,
+    kind: CertKind,
+    handshake: HandshakeKind,
+) -> Result<(), Box<dyn Error>> {
     let version = conn.protocol_version();
     let suite = conn.negotiated_cipher_suite().map(|s| s.suite());
     let group = conn.negotiated_key_exchange_group().map(|g| g.name());
     let kind_of_handshake = conn.handshake_kind();
     let expected = version == Some(rustls::ProtocolVersion::TLSv1_2)
         && suite.map(u16::from) == Some(kind.suite().0)
-        && group == Some(rustls::NamedGroup::X25519)
-        && kind_of_handshake == Some(HandshakeKind::Full);
+        && group == (handshake == HandshakeKind::Full).then_some(rustls::NamedGroup::X25519)
+        && kind_of_handshake == Some(handshake);
     if !expected {
         return Err(format!(
-            "rustls negotiated something else: {version:?} {suite:?} {group:?} \
+            "rustls: expected a {handshake:?} handshake, got {version:?} {suite:?} {group:?} \
              {kind_of_handshake:?}"
         )
         .into());

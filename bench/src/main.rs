@@ -8,12 +8,14 @@
 //! <unit>, ratio <x.xx>`, where the values are medians over the rounds and the ratio is
 //! tlsmachine over rustls (every unit here is "higher is better"). A FILTER selects the
 //! workloads whose name contains it. The footer compares each ratio with the targets of
-//! issue 2; a miss is reported, never turned into a failing exit status.
+//! issue 2 (full handshakes, bulk) and issue 4 (resumed handshakes); a miss is reported,
+//! never turned into a failing exit status.
 
 mod bulk;
 mod handshake;
 mod harness;
 mod report;
+mod resumed;
 mod setup;
 
 use std::error::Error;
@@ -24,18 +26,27 @@ use crate::bulk::{Direction, SendApi};
 use crate::handshake::Side;
 use crate::harness::{Contenders, Plan};
 use crate::report::{Line, Target};
-use crate::setup::CertKind;
+use crate::setup::{CertKind, Resumption};
 
 /// Issue 2: full handshakes at least 0.9× rustls.
 const HANDSHAKE_TARGET: Target = Target {
     min_ratio: 0.9,
     what: "full handshakes >= 0.90x rustls",
+    issue: 2,
 };
 
 /// Issue 2: bulk data at least 1.5× rustls' buffered API, in both directions.
 const BULK_TARGET: Target = Target {
     min_ratio: 1.5,
     what: "bulk >= 1.50x rustls' buffered API",
+    issue: 2,
+};
+
+/// Issue 4: resumed handshakes per second at least those of rustls.
+const RESUMED_TARGET: Target = Target {
+    min_ratio: 1.0,
+    what: "resumed handshakes >= 1.00x rustls",
+    issue: 4,
 };
 
 /// A named piece of work both stacks do.
@@ -78,6 +89,34 @@ const WORKLOADS: &[Workload] = &[
         unit: HANDSHAKES,
         target: HANDSHAKE_TARGET,
         contenders: || handshake::contenders(CertKind::Rsa2048, Side::Client),
+        ceiling: None,
+    },
+    Workload {
+        name: "resumed-server-id-ecdsa-p256",
+        unit: HANDSHAKES,
+        target: RESUMED_TARGET,
+        contenders: || resumed::contenders(Resumption::SessionId, Side::Server),
+        ceiling: None,
+    },
+    Workload {
+        name: "resumed-client-id-ecdsa-p256",
+        unit: HANDSHAKES,
+        target: RESUMED_TARGET,
+        contenders: || resumed::contenders(Resumption::SessionId, Side::Client),
+        ceiling: None,
+    },
+    Workload {
+        name: "resumed-server-ticket-ecdsa-p256",
+        unit: HANDSHAKES,
+        target: RESUMED_TARGET,
+        contenders: || resumed::contenders(Resumption::Ticket, Side::Server),
+        ceiling: None,
+    },
+    Workload {
+        name: "resumed-client-ticket-ecdsa-p256",
+        unit: HANDSHAKES,
+        target: RESUMED_TARGET,
+        contenders: || resumed::contenders(Resumption::Ticket, Side::Client),
         ceiling: None,
     },
     Workload {

@@ -1,5 +1,5 @@
 //! What gets printed: a header saying what was measured and where, one line per workload,
-//! and a footer holding each ratio against its target from issue 2.
+//! and a footer holding each ratio against its target from the issue that set it.
 
 use crate::harness::{Outcome, Plan};
 
@@ -7,8 +7,10 @@ use crate::harness::{Outcome, Plan};
 #[derive(Clone, Copy, Debug)]
 pub struct Target {
     pub min_ratio: f64,
-    /// The target as issue 2 states it, for the footer.
+    /// The target as its issue states it, for the footer.
     pub what: &'static str,
+    /// The issue that sets the target.
+    pub issue: u32,
 }
 
 /// One workload's result.
@@ -55,7 +57,8 @@ fn value(v: f64) -> String {
 pub fn header(plan: &Plan) -> String {
     format!(
         "# tlsmachine-bench: tlsmachine vs rustls 0.23 (aws-lc-rs; buffered API), TLS 1.2, \
-         X25519 only, no resumption, in memory, one thread\n\
+         X25519 only, session resumption only in the resumed-* workloads, in memory, one \
+         thread\n\
          # median of {} rounds; per round each stack runs until >= {:.2} s of measured time \
          (only the measured side's calls), the two stacks alternating first; MB = 10^6 bytes\n\
          # machine: {}",
@@ -67,7 +70,19 @@ pub fn header(plan: &Plan) -> String {
 
 pub fn footer(lines: &[Line]) -> String {
     let width = lines.iter().map(|l| l.workload.len()).max().unwrap_or(0);
-    let mut out = String::from("# targets from issue 2 (a miss is reported, not an error):");
+    let mut issues: Vec<String> = Vec::new();
+    for line in lines {
+        let issue = line.target.issue.to_string();
+        if !issues.contains(&issue) {
+            issues.push(issue);
+        }
+    }
+    let mut out = match issues.split_last() {
+        Some((last, [])) => format!("# targets from issue {last}"),
+        Some((last, rest)) => format!("# targets from issues {} and {last}", rest.join(", ")),
+        None => String::from("# targets"),
+    };
+    out += " (a miss is reported, not an error):";
     let mut seen: Vec<&str> = Vec::new();
     for line in lines {
         if !seen.contains(&line.target.what) {
@@ -132,6 +147,7 @@ mod tests {
             target: Target {
                 min_ratio: 1.5,
                 what: "bulk >= 1.50x",
+                issue: 2,
             },
             outcome: Outcome { tlsmachine, rustls },
             ceiling: None,
@@ -146,6 +162,36 @@ mod tests {
             "bulk-send-aes128gcm: tlsmachine 3000 MB/s, rustls 1000 MB/s, ratio 3.00"
         );
         assert_eq!(l.verdict(), "PASS");
+    }
+
+    #[test]
+    fn footer_names_every_issue_and_target_once() {
+        let resumed = |workload| Line {
+            workload,
+            unit: "handshakes/s",
+            target: Target {
+                min_ratio: 1.0,
+                what: "resumed handshakes >= 1.00x rustls",
+                issue: 4,
+            },
+            outcome: Outcome {
+                tlsmachine: vec![90.0],
+                rustls: vec![100.0],
+            },
+            ceiling: None,
+        };
+        let lines = [
+            line(vec![3000.0], vec![1000.0]),
+            resumed("resumed-server-id-ecdsa-p256"),
+            resumed("resumed-client-id-ecdsa-p256"),
+        ];
+        let out = footer(&lines);
+        assert!(out.starts_with(
+            "# targets from issues 2 and 4 (a miss is reported, not an error): bulk >= 1.50x; \
+             resumed handshakes >= 1.00x rustls;\n"
+        ));
+        assert!(out.contains("resumed-server-id-ecdsa-p256  ratio 0.90 vs 1.00  BELOW"));
+        assert!(footer(&lines[..1]).starts_with("# targets from issue 2 (a miss"));
     }
 
     #[test]

@@ -1,18 +1,20 @@
 //! One set of certificates, and client and server configurations for both stacks built from
-//! it: TLS 1.2 only, one suite, X25519 only, no session resumption of any kind.
+//! it: TLS 1.2 only, one suite, X25519 only. The plain configurations allow no session
+//! resumption of any kind; the resuming ones allow exactly one way to resume.
 
 use std::error::Error;
 use std::sync::Arc;
 
-use rustls::client::Resumption;
+use rustls::client::{ClientSessionMemoryCache, Tls12Resumption};
 use rustls::crypto::{aws_lc_rs, CryptoProvider};
-use rustls::server::NoServerSessionStorage;
+use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache};
 use rustls::RootCertStore;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tlsmachine::codec::enums::{CipherSuite, NamedGroup};
 use tlsmachine::crypto::suites::{self, Tls12Suite};
 use tlsmachine::pki::{GeneratedPki, KeyType};
+use tlsmachine::session::{self, ClientSessionCache, MemoryStore, Ticketer};
 
 /// The name in the server certificate and the one both clients connect to.
 pub const SERVER_NAME: &str = "localhost";
@@ -49,6 +51,37 @@ impl CertKind {
     /// The suite both stacks must negotiate with this certificate.
     pub fn suite(self) -> CipherSuite {
         self.tlsmachine_suite().suite
+    }
+}
+
+/// Sessions a client cache holds, on both stacks (the default of both).
+pub const CLIENT_CACHE_SESSIONS: usize = 256;
+
+/// Sessions a server session-ID cache holds, on both stacks (tlsmachine's default).
+pub const SERVER_CACHE_SESSIONS: usize = session::DEFAULT_CAPACITY;
+
+/// How a client gets its session back, for the resumed-handshake workloads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resumption {
+    /// RFC 5246 session IDs: servers cache sessions; no tickets anywhere.
+    SessionId,
+    /// RFC 5077 tickets: servers seal sessions into tickets and cache nothing.
+    Ticket,
+}
+
+impl Resumption {
+    /// A new, empty tlsmachine client cache.
+    pub fn tlsmachine_client_cache() -> Arc<ClientSessionCache> {
+        Arc::new(ClientSessionCache::new(CLIENT_CACHE_SESSIONS))
+    }
+
+    /// rustls' client resumption setting with a new, empty cache.
+    pub fn rustls_client(self) -> rustls::client::Resumption {
+        let store = Arc::new(ClientSessionMemoryCache::new(CLIENT_CACHE_SESSIONS));
+        rustls::client::Resumption::store(store).tls12_resumption(match self {
+            Resumption::SessionId => Tls12Resumption::SessionIdOnly,
+            Resumption::Ticket => Tls12Resumption::SessionIdOrTickets,
+        })
     }
 }
 
@@ -113,7 +146,7 @@ impl Certs {
             .with_protocol_versions(&versions)?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        client.resumption = Resumption::disabled();
+        client.resumption = rustls::client::Resumption::disabled();
 
         let chain = CertificateDer::pem_slice_iter(self.pki.server_chain_pem.as_bytes())
             .collect::<Result<Vec<_>, _>>()?;
@@ -126,6 +159,66 @@ impl Certs {
         server.session_storage = Arc::new(NoServerSessionStorage {});
         server.send_tls13_tickets = 0;
 
+        Ok(RustlsConfigs {
+            client: Arc::new(client),
+            server: Arc::new(server),
+        })
+    }
+
+    /// tlsmachine's configurations allowing resumption `how` and nothing else; the client's
+    /// cache is empty.
+    pub fn tlsmachine_resuming(
+        &self,
+        how: Resumption,
+    ) -> Result<TlsmachineConfigs, Box<dyn Error>> {
+        let plain = self.tlsmachine()?;
+        let mut client = tlsmachine::ClientConfig::clone(&plain.client);
+        let mut server = tlsmachine::ServerConfig::clone(&plain.server);
+        client.session_cache = Some(Resumption::tlsmachine_client_cache());
+        match how {
+            Resumption::SessionId => {
+                client.enable_tickets = false;
+                server.session_store = Some(Arc::new(MemoryStore::new(
+                    SERVER_CACHE_SESSIONS,
+                    session::DEFAULT_LIFETIME,
+                )));
+                server.ticketer = None;
+            }
+            Resumption::Ticket => {
+                client.enable_tickets = true;
+                server.session_store = None;
+                server.ticketer = Some(Arc::new(
+                    Ticketer::new(session::ticket::DEFAULT_ROTATION)
+                        .map_err(tlsmachine::Error::from)?,
+                ));
+            }
+        }
+        Ok(TlsmachineConfigs {
+            client: Arc::new(client),
+            server: Arc::new(server),
+        })
+    }
+
+    /// rustls' configurations allowing resumption `how` and nothing else; the client's cache
+    /// is empty.
+    pub fn rustls_resuming(&self, how: Resumption) -> Result<RustlsConfigs, Box<dyn Error>> {
+        let plain = self.rustls()?;
+        let mut client = rustls::ClientConfig::clone(&plain.client);
+        let mut server = rustls::ServerConfig::clone(&plain.server);
+        client.resumption = how.rustls_client();
+        match how {
+            Resumption::SessionId => {
+                server.session_storage = ServerSessionMemoryCache::new(SERVER_CACHE_SESSIONS);
+                // `plain` keeps the default ticketer, which never issues tickets.
+                if server.ticketer.enabled() {
+                    return Err("rustls' default ticketer issues tickets".into());
+                }
+            }
+            Resumption::Ticket => {
+                server.session_storage = Arc::new(NoServerSessionStorage {});
+                server.ticketer = aws_lc_rs::Ticketer::new()?;
+            }
+        }
         Ok(RustlsConfigs {
             client: Arc::new(client),
             server: Arc::new(server),
