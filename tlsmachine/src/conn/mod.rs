@@ -333,7 +333,7 @@ impl Connection {
             seed.extend_from_slice(&len.to_be_bytes());
             seed.extend_from_slice(context);
         }
-        crate::crypto::prf::prf(suite.hash, ms.as_bytes(), label, &seed, out);
+        crate::crypto::prf::prf(suite.hash, ms.as_bytes(), label, &seed, out)?;
         Ok(())
     }
 

@@ -271,7 +271,8 @@ fn wrong_finished_is_decrypt_error() {
         &n.client_random.unwrap(),
         &n.server_random.unwrap(),
         suite.key_block_len(),
-    );
+    )
+    .unwrap();
     let (key, iv) = (&block[..16], &block[32..36]);
     let mut body = flight[finished.start + 5..finished.end].to_vec();
     let plain = RecordOpener::new(suite.aead, key, iv)
@@ -1269,7 +1270,8 @@ mod renegotiation {
             &n.client_random.unwrap(),
             &n.server_random.unwrap(),
             suite.key_block_len(),
-        );
+        )
+        .unwrap();
         let (key_len, iv_len) = (suite.aead.key_len(), suite.aead.fixed_iv_len());
         let (key, iv) = if conn.is_client() {
             (&block[..key_len], &block[2 * key_len..2 * key_len + iv_len])

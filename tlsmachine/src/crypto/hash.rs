@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use aws_lc_rs::{digest, hmac};
+use aws_lc_rs::digest;
 
 /// A suite's PRF and transcript hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,13 +24,6 @@ impl HashAlg {
         match self {
             HashAlg::Sha256 => &digest::SHA256,
             HashAlg::Sha384 => &digest::SHA384,
-        }
-    }
-
-    pub(crate) fn hmac_alg(self) -> hmac::Algorithm {
-        match self {
-            HashAlg::Sha256 => hmac::HMAC_SHA256,
-            HashAlg::Sha384 => hmac::HMAC_SHA384,
         }
     }
 }

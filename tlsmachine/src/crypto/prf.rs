@@ -2,45 +2,48 @@
 
 use core::fmt;
 
-use aws_lc_rs::hmac;
+use aws_lc_rs::tls_prf;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::hash::HashAlg;
+use crate::error::LocalError;
 
 /// Length of TLS 1.2 Finished.verify_data for every suite we support (RFC 5246 §7.4.9).
 pub const VERIFY_DATA_LEN: usize = 12;
 
-/// Largest HMAC output we handle (SHA-512 size; SHA-384 needs 48).
-const MAX_TAG_LEN: usize = 64;
-
-/// Fills `out` with `PRF(secret, label, seed) = P_<hash>(secret, label + seed)`.
+/// Fills `out` with `PRF(secret, label, seed) = P_<hash>(secret, label + seed)`, using
+/// aws-lc's own TLS PRF, which keys HMAC once instead of once per output block.
 //= https://www.rfc-editor.org/rfc/rfc5246#section-5
 //# P_hash(secret, seed) = HMAC_hash(secret, A(1) + seed) +
 //#                        HMAC_hash(secret, A(2) + seed) + ...
 //# A(0) = seed
 //# A(i) = HMAC_hash(secret, A(i-1))
-pub fn prf(alg: HashAlg, secret: &[u8], label: &[u8], seed: &[u8], out: &mut [u8]) {
-    let key = hmac::Key::new(alg.hmac_alg(), secret);
-    let tag_len = alg.output_len();
-
-    // A(1) = HMAC(secret, label + seed). A(i) is derived from the secret, so wipe it after.
-    let mut a = Zeroizing::new([0u8; MAX_TAG_LEN]);
-    let mut ctx = hmac::Context::with_key(&key);
-    ctx.update(label);
-    ctx.update(seed);
-    a[..tag_len].copy_from_slice(ctx.sign().as_ref());
-
-    for chunk in out.chunks_mut(tag_len) {
-        let mut ctx = hmac::Context::with_key(&key);
-        ctx.update(&a[..tag_len]);
-        ctx.update(label);
-        ctx.update(seed);
-        let block = ctx.sign();
-        chunk.copy_from_slice(&block.as_ref()[..chunk.len()]);
-
-        let next = hmac::sign(&key, &a[..tag_len]);
-        a[..tag_len].copy_from_slice(next.as_ref());
+pub fn prf(
+    alg: HashAlg,
+    secret: &[u8],
+    label: &[u8],
+    seed: &[u8],
+    out: &mut [u8],
+) -> Result<(), LocalError> {
+    if out.is_empty() {
+        return Ok(());
     }
+    // aws-lc refuses an empty secret; HMAC pads keys with zeros, so one zero byte is the
+    // same key.
+    let secret = if secret.is_empty() {
+        &[0u8][..]
+    } else {
+        secret
+    };
+    let algorithm = match alg {
+        HashAlg::Sha256 => &tls_prf::P_SHA256,
+        HashAlg::Sha384 => &tls_prf::P_SHA384,
+    };
+    let derived = tls_prf::Secret::new(algorithm, secret)
+        .and_then(|s| s.derive(label, seed, out.len()))
+        .map_err(|_| LocalError::Crypto("TLS PRF failed"))?;
+    out.copy_from_slice(derived.as_ref());
+    Ok(())
 }
 
 /// The 48-byte master secret. Wiped on drop; `Debug` never shows it.
@@ -75,13 +78,13 @@ pub fn master_secret(
     pre_master: &[u8],
     client_random: &[u8; 32],
     server_random: &[u8; 32],
-) -> MasterSecret {
+) -> Result<MasterSecret, LocalError> {
     let mut seed = [0u8; 64];
     seed[..32].copy_from_slice(client_random);
     seed[32..].copy_from_slice(server_random);
     let mut ms = MasterSecret([0u8; 48]);
-    prf(alg, pre_master, b"master secret", &seed, &mut ms.0);
-    ms
+    prf(alg, pre_master, b"master secret", &seed, &mut ms.0)?;
+    Ok(ms)
 }
 
 /// The RFC 7627 master secret, bound to the handshake transcript up to ClientKeyExchange.
@@ -93,7 +96,7 @@ pub fn extended_master_secret(
     alg: HashAlg,
     pre_master: &[u8],
     session_hash: &[u8],
-) -> MasterSecret {
+) -> Result<MasterSecret, LocalError> {
     let mut ms = MasterSecret([0u8; 48]);
     prf(
         alg,
@@ -101,8 +104,8 @@ pub fn extended_master_secret(
         b"extended master secret",
         session_hash,
         &mut ms.0,
-    );
-    ms
+    )?;
+    Ok(ms)
 }
 
 /// `len` bytes of key block. The seed order is server random first, unlike the master secret.
@@ -117,13 +120,13 @@ pub fn key_block(
     client_random: &[u8; 32],
     server_random: &[u8; 32],
     len: usize,
-) -> Zeroizing<Vec<u8>> {
+) -> Result<Zeroizing<Vec<u8>>, LocalError> {
     let mut seed = [0u8; 64];
     seed[..32].copy_from_slice(server_random);
     seed[32..].copy_from_slice(client_random);
     let mut out = Zeroizing::new(vec![0u8; len]);
-    prf(alg, &ms.0, b"key expansion", &seed, &mut out);
-    out
+    prf(alg, &ms.0, b"key expansion", &seed, &mut out)?;
+    Ok(out)
 }
 
 /// Finished.verify_data; `label` is `b"client finished"` or `b"server finished"`.
@@ -136,10 +139,10 @@ pub fn verify_data(
     ms: &MasterSecret,
     label: &[u8],
     handshake_hash: &[u8],
-) -> [u8; VERIFY_DATA_LEN] {
+) -> Result<[u8; VERIFY_DATA_LEN], LocalError> {
     let mut out = [0u8; VERIFY_DATA_LEN];
-    prf(alg, &ms.0, label, handshake_hash, &mut out);
-    out
+    prf(alg, &ms.0, label, handshake_hash, &mut out)?;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -161,7 +164,7 @@ mod tests {
              87347b66",
         );
         let mut out = [0u8; 100];
-        prf(HashAlg::Sha256, &secret, b"test label", &seed, &mut out);
+        prf(HashAlg::Sha256, &secret, b"test label", &seed, &mut out).unwrap();
         assert_eq!(out[..], want[..]);
     }
 
@@ -178,7 +181,7 @@ mod tests {
              91c8f3a26854308d5eaa3be85e0990703d73e56f",
         );
         let mut out = [0u8; 148];
-        prf(HashAlg::Sha384, &secret, b"test label", &seed, &mut out);
+        prf(HashAlg::Sha384, &secret, b"test label", &seed, &mut out).unwrap();
         assert_eq!(out[..], want[..]);
     }
 
@@ -187,8 +190,8 @@ mod tests {
     fn prf_output_is_a_prefix_stream() {
         let mut long = [0u8; 100];
         let mut short = [0u8; 33];
-        prf(HashAlg::Sha256, b"k", b"l", b"s", &mut long);
-        prf(HashAlg::Sha256, b"k", b"l", b"s", &mut short);
+        prf(HashAlg::Sha256, b"k", b"l", b"s", &mut long).unwrap();
+        prf(HashAlg::Sha256, b"k", b"l", b"s", &mut short).unwrap();
         assert_eq!(short[..], long[..33]);
     }
 
@@ -214,12 +217,12 @@ mod tests {
     #[test]
     fn recorded_session_master_secret_key_block_and_finished() {
         let (cr, sr) = randoms();
-        let ms = master_secret(HashAlg::Sha256, &unhex(XARGS_PRE_MASTER), &cr, &sr);
+        let ms = master_secret(HashAlg::Sha256, &unhex(XARGS_PRE_MASTER), &cr, &sr).unwrap();
         assert_eq!(ms.as_bytes()[..], unhex(XARGS_MASTER)[..]);
 
         // client MAC key, server MAC key (20 each), client key, server key (16 each),
         // client IV, server IV (16 each), as published.
-        let kb = key_block(HashAlg::Sha256, &ms, &cr, &sr, 104);
+        let kb = key_block(HashAlg::Sha256, &ms, &cr, &sr, 104).unwrap();
         let want = unhex(
             "1b7d117c7d5f690bc263cae8ef60af0f1878acc2
              2ad8bdd8c601a617126f63540eb20906f781fad2
@@ -232,7 +235,7 @@ mod tests {
 
         // Client Finished over SHA-256 of all handshake messages before it, as published.
         let hs_hash = unhex("061dda04b3c2217ff73bd79b9cf88a2bb6ec505404aac8722db03ef417b54cb4");
-        let vd = verify_data(HashAlg::Sha256, &ms, b"client finished", &hs_hash);
+        let vd = verify_data(HashAlg::Sha256, &ms, b"client finished", &hs_hash).unwrap();
         assert_eq!(vd[..], unhex("cf919626f1360c536aaad73a")[..]);
     }
 
@@ -254,7 +257,8 @@ mod tests {
                     b"extended master secret",
                     b"session hash",
                     &mut out,
-                );
+                )
+                .unwrap();
                 assert_eq!(out[..], *want.as_ref(), "{alg:?} len {len}");
             }
         }
@@ -265,7 +269,7 @@ mod tests {
         for alg in [HashAlg::Sha256, HashAlg::Sha384] {
             let pms = unhex(XARGS_PRE_MASTER);
             let session_hash = vec![0x5a; alg.output_len()];
-            let ems = extended_master_secret(alg, &pms, &session_hash);
+            let ems = extended_master_secret(alg, &pms, &session_hash).unwrap();
             let mut want = [0u8; 48];
             prf(
                 alg,
@@ -273,12 +277,13 @@ mod tests {
                 b"extended master secret",
                 &session_hash,
                 &mut want,
-            );
+            )
+            .unwrap();
             assert_eq!(ems.as_bytes(), &want);
             // And it differs from the RFC 5246 master secret for the same pre-master.
             let (cr, sr) = randoms();
             assert_ne!(
-                master_secret(alg, &pms, &cr, &sr).as_bytes(),
+                master_secret(alg, &pms, &cr, &sr).unwrap().as_bytes(),
                 ems.as_bytes()
             );
         }

@@ -30,7 +30,8 @@ pub(crate) fn install(
         client_random,
         server_random,
         suite.key_block_len(),
-    );
+    )
+    .map_err(prf_failed)?;
     //= https://www.rfc-editor.org/rfc/rfc5246#section-6.3
     //# client_write_MAC_key[SecurityParameters.mac_key_length]
     //# server_write_MAC_key[SecurityParameters.mac_key_length]
@@ -82,7 +83,7 @@ fn verify_data(
     let hash = transcript.current_hash().ok_or(ProtocolError::Internal(
         "Finished before the transcript hash started",
     ))?;
-    Ok(prf::verify_data(suite.hash, ms, label, hash.as_ref()))
+    prf::verify_data(suite.hash, ms, label, hash.as_ref()).map_err(prf_failed)
 }
 
 /// Sends our [ChangeCipherSpec] and our Finished over the transcript so far.
@@ -127,12 +128,8 @@ pub(crate) fn master_secret(
     server_random: &[u8; 32],
 ) -> Result<MasterSecret, ProtocolError> {
     if !extended {
-        return Ok(prf::master_secret(
-            suite.hash,
-            pre_master,
-            client_random,
-            server_random,
-        ));
+        return prf::master_secret(suite.hash, pre_master, client_random, server_random)
+            .map_err(prf_failed);
     }
     //= https://www.rfc-editor.org/rfc/rfc7627#section-4
     //# the "session_hash" is the hash of the handshake messages up to and
@@ -140,9 +137,9 @@ pub(crate) fn master_secret(
     let session_hash = transcript.current_hash().ok_or(ProtocolError::Internal(
         "ClientKeyExchange before the transcript hash started",
     ))?;
-    Ok(prf::extended_master_secret(
-        suite.hash,
-        pre_master,
-        session_hash.as_ref(),
-    ))
+    prf::extended_master_secret(suite.hash, pre_master, session_hash.as_ref()).map_err(prf_failed)
+}
+
+fn prf_failed(_: crate::error::LocalError) -> ProtocolError {
+    ProtocolError::Internal("TLS PRF failed")
 }

@@ -464,8 +464,7 @@ impl ClientHs12 {
         // Middleboxes expect the first record to claim TLS 1.0 (RFC 5246 Appendix E.1).
         ctx.writer.set_version(ProtocolVersion::TLS1_0);
         let payload = HandshakePayload::ClientHello(hello);
-        let detail = describe(&payload);
-        ctx.send_handshake(&payload, &mut self.transcript, || detail)?;
+        ctx.send_handshake(&payload, &mut self.transcript, || describe(&payload))?;
         ctx.writer.set_version(ProtocolVersion::TLS1_2);
         Ok(())
     }
@@ -495,8 +494,7 @@ impl ClientHs12 {
                 .map(|(ck, _)| ck.chain.clone())
                 .unwrap_or_default();
             let payload = HandshakePayload::Certificate(CertificateMsg { chain });
-            let detail = describe(&payload);
-            ctx.send_handshake(&payload, &mut self.transcript, || detail)?;
+            ctx.send_handshake(&payload, &mut self.transcript, || describe(&payload))?;
             self.client_cert_sent = chosen.is_some();
             signer = chosen;
         }

@@ -408,8 +408,7 @@ impl ServerHs12 {
             .suite
             .ok_or(ProtocolError::Internal("no suite chosen"))?;
         let hello = self.server_hello(suite);
-        let detail = describe(&hello);
-        ctx.send_handshake(&hello, &mut self.transcript, || detail)?;
+        ctx.send_handshake(&hello, &mut self.transcript, || describe(&hello))?;
 
         let certificate = self
             .certificate
@@ -417,8 +416,7 @@ impl ServerHs12 {
             .ok_or(ProtocolError::Internal("no certificate chosen"))?;
         let chain = certificate.chain.clone();
         let payload = HandshakePayload::Certificate(CertificateMsg { chain });
-        let detail = describe(&payload);
-        ctx.send_handshake(&payload, &mut self.transcript, || detail)?;
+        ctx.send_handshake(&payload, &mut self.transcript, || describe(&payload))?;
 
         let group = self
             .group
@@ -444,8 +442,7 @@ impl ServerHs12 {
             scheme,
             signature,
         });
-        let detail = describe(&payload);
-        ctx.send_handshake(&payload, &mut self.transcript, || detail)?;
+        ctx.send_handshake(&payload, &mut self.transcript, || describe(&payload))?;
         ctx.negotiated.group = Some(group);
         ctx.negotiated.signature_scheme = Some(scheme);
         self.kx = Some(kx);
@@ -459,8 +456,7 @@ impl ServerHs12 {
                 signature_algorithms: DEFAULT_VERIFY_SCHEMES.to_vec(),
                 ca_names: names_that_fit(roots.subjects()),
             });
-            let detail = describe(&payload);
-            ctx.send_handshake(&payload, &mut self.transcript, || detail)?;
+            ctx.send_handshake(&payload, &mut self.transcript, || describe(&payload))?;
         } else {
             self.transcript.discard_buffer();
         }
@@ -602,8 +598,7 @@ impl ServerHs12 {
         // The client's ID is echoed: that is how it learns we resumed (RFC 5246 §7.4.1.3).
         self.session_id = self.client_session_id;
         let hello = self.server_hello(suite);
-        let detail = describe(&hello);
-        ctx.send_handshake(&hello, &mut self.transcript, || detail)?;
+        ctx.send_handshake(&hello, &mut self.transcript, || describe(&hello))?;
         let ms = MasterSecret::from_bytes(session.master_secret);
         keys::install(
             ctx,
@@ -673,8 +668,7 @@ impl ServerHs12 {
             lifetime_hint,
             ticket,
         });
-        let detail = describe(&payload);
-        ctx.send_handshake(&payload, &mut self.transcript, || detail)
+        ctx.send_handshake(&payload, &mut self.transcript, || describe(&payload))
     }
 
     fn store_session(&mut self, session: &StoredSession) {
