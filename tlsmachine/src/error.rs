@@ -418,3 +418,7 @@ impl fmt::Display for LocalError {
 }
 
 impl std::error::Error for Error {}
+
+impl std::error::Error for LocalError {}
+
+impl std::error::Error for ProtocolError {}
