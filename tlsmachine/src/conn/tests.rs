@@ -1459,3 +1459,39 @@ fn exported_keying_material_agrees_and_depends_on_label_and_context() {
         .export_keying_material(&mut [0u8; 8], b"key expansion", None)
         .is_err());
 }
+
+#[test]
+fn a_session_exported_as_bytes_resumes_in_a_fresh_client() {
+    let fx = Fixture::new(KeyType::EcdsaP256);
+    let server = Arc::new(fx.server_config());
+    let first = Arc::new(fx.client_config());
+    let mut c = Connection::client(first.clone(), "localhost").unwrap();
+    let mut s = Connection::server(server.clone()).unwrap();
+    c.start().unwrap();
+    handshake(&mut c, &mut s).unwrap();
+    let saved = first
+        .session_cache
+        .as_ref()
+        .unwrap()
+        .export("localhost")
+        .unwrap();
+
+    let fresh = fx.client_config();
+    fresh
+        .session_cache
+        .as_ref()
+        .unwrap()
+        .import("localhost", &saved)
+        .unwrap();
+    assert!(fresh
+        .session_cache
+        .as_ref()
+        .unwrap()
+        .import("localhost", b"garbage")
+        .is_err());
+    let mut c = Connection::client(Arc::new(fresh), "localhost").unwrap();
+    let mut s = Connection::server(server).unwrap();
+    c.start().unwrap();
+    handshake(&mut c, &mut s).unwrap();
+    assert!(c.negotiated().resumed && s.negotiated().resumed);
+}

@@ -364,6 +364,18 @@ impl ClientSessionCache {
         self.lock().insert(key.to_owned(), Box::new(session));
     }
 
+    /// The session under `key` as bytes a program can keep across runs (they contain the
+    /// master secret: store them as carefully as a private key).
+    pub fn export(&self, key: &str) -> Option<Vec<u8>> {
+        self.get(key)?.to_bytes().ok()
+    }
+
+    /// Puts back a session saved with [`ClientSessionCache::export`].
+    pub fn import(&self, key: &str, bytes: &[u8]) -> Result<(), LocalError> {
+        self.put(key, ClientSession::from_bytes(bytes)?);
+        Ok(())
+    }
+
     /// Forgets the session under `key`, for example after the server refused to resume it.
     pub fn remove(&self, key: &str) {
         self.lock().remove(key);
