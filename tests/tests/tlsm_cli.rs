@@ -118,6 +118,19 @@ impl Split {
         drop(self.child.stdin.take());
     }
 
+    /// Waits (bounded) until standard output contains `needle`.
+    fn wait_for_stdout(&self, needle: &str) {
+        let deadline = Instant::now() + TIMEOUT;
+        while !self.stdout().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {needle:?} on stdout; stderr:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Waits (bounded) for the exit and for the output to drain; returns exit success.
     fn wait_exit(&mut self) -> bool {
         let deadline = Instant::now() + TIMEOUT;
@@ -367,6 +380,8 @@ fn client_against_openssl_s_server() {
         "10",
     ]));
     client.stdin().write_all(b"hello\n").expect("stdin");
+    // A TLS 1.2 close_notify ends both directions, so close only after the answer is in.
+    client.wait_for_stdout("olleh");
     client.close_stdin();
     let ok = client.wait_exit();
     let (stdout, stderr) = (client.stdout(), client.stderr());
@@ -502,6 +517,7 @@ fn tlsm_against_itself_with_client_certificates() {
         "--trace",
     ]));
     client.stdin().write_all(b"ping\n").expect("stdin");
+    client.wait_for_stdout("ping\n");
     client.close_stdin();
     let ok = client.wait_exit();
     let stderr = client.stderr();

@@ -5,18 +5,12 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 
-use tlsmachine::pki::{GeneratedPki, KeyType};
+use tlsmachine::pki::GeneratedPki;
 
-use crate::common::{CliError, CliResult};
+use crate::common::{parse_key_type, CliError, CliResult};
 
 pub fn generate(out: &Path, names: &str, key_type: &str, force: bool) -> CliResult<()> {
-    let key_type = KeyType::from_name(key_type).ok_or_else(|| {
-        let known: Vec<&str> = KeyType::ALL.iter().map(|k| k.name()).collect();
-        CliError(format!(
-            "--key-type: unknown key type '{key_type}'; one of {}",
-            known.join(", ")
-        ))
-    })?;
+    let key_type = parse_key_type(key_type)?;
     let names: Vec<String> = names
         .split(',')
         .map(str::trim)
@@ -76,8 +70,16 @@ fn write_file(path: &Path, body: &[u8], secret: bool) -> CliResult<()> {
     }
     #[cfg(not(unix))]
     let _ = secret;
-    options
+    let mut file = options
         .open(path)
-        .and_then(|mut f| f.write_all(body))
+        .map_err(|e| CliError(format!("writing {}: {e}", path.display())))?;
+    // `mode` applies only to new files; a key overwritten with --force is narrowed too.
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| CliError(format!("restricting {}: {e}", path.display())))?;
+    }
+    file.write_all(body)
         .map_err(|e| CliError(format!("writing {}: {e}", path.display())))
 }

@@ -28,7 +28,9 @@ Examples:
   tlsm client 127.0.0.1:4433 --insecure --cert certs/client.pem --key certs/client.key
 
 The negotiated parameters of each handshake go to standard error; what the server sends
-goes to standard output.")]
+goes to standard output. In TLS 1.2 a close_notify ends both directions (the peer drops
+what it has not sent yet), so at the end of standard input the client first waits for the
+server to go quiet (--linger) before closing.")]
 pub struct ClientArgs {
     /// The server to connect to, as HOST:PORT ([v6addr]:PORT for IPv6).
     #[arg(value_name = "HOST:PORT")]
@@ -69,6 +71,10 @@ pub struct ClientArgs {
     /// Seconds to wait for the connection, the handshake and the server's close_notify.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub timeout: u64,
+    /// After standard input ends, keep reading until the server has been quiet this long,
+    /// then send close_notify. 0 closes at once, like openssl s_client.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    pub linger: f64,
 }
 
 /// How long the data loop sleeps when neither side had anything for it.
@@ -106,7 +112,10 @@ pub fn run(args: ClientArgs) -> CliResult<()> {
 
         if round == 0 {
             let (conn, tcp) = tls.into_parts();
-            exchange(conn, tcp, args.trace, timeout)?;
+            let linger = Duration::try_from_secs_f64(args.linger).map_err(|_| {
+                CliError(format!("--linger: expected seconds, got {}", args.linger))
+            })?;
+            exchange(conn, tcp, args.trace, timeout, linger)?;
         } else {
             let closed = tls.close();
             if args.trace {
@@ -195,11 +204,15 @@ fn exchange(
     mut tcp: TcpStream,
     trace: bool,
     timeout: Duration,
+    linger: Duration,
 ) -> CliResult<()> {
     tcp.set_nonblocking(true)
         .map_err(|e| CliError(format!("configuring the socket: {e}")))?;
     let stdin = spawn_stdin_reader();
     let mut stdin_open = true;
+    // When standard input ended, and when the server last sent something.
+    let mut stdin_ended: Option<Instant> = None;
+    let mut last_received = Instant::now();
     let mut closing_since: Option<Instant> = None;
     let mut out = io::stdout().lock();
     let mut buf = vec![0u8; 64 * 1024];
@@ -217,11 +230,22 @@ fn exchange(
                 }
                 Ok(None) | Err(TryRecvError::Disconnected) => {
                     stdin_open = false;
-                    conn.close().map_err(|e| fail(explain(&e, Role::Client)))?;
-                    closing_since = Some(Instant::now());
+                    stdin_ended = Some(Instant::now());
                     progressed = true;
                 }
                 Err(TryRecvError::Empty) => {}
+            }
+        }
+
+        if let (Some(ended), None) = (stdin_ended, closing_since) {
+            let quiet_since = ended.max(last_received);
+            if conn.state() == Phase::AppData
+                && !conn.wants_write()
+                && quiet_since.elapsed() >= linger
+            {
+                conn.close().map_err(|e| fail(explain(&e, Role::Client)))?;
+                closing_since = Some(Instant::now());
+                progressed = true;
             }
         }
 
@@ -251,7 +275,10 @@ fn exchange(
                     None => Ok(()),
                 };
             }
-            Ok(_) => progressed = true,
+            Ok(_) => {
+                last_received = Instant::now();
+                progressed = true;
+            }
             Err(e) if would_block(&e) => {}
             Err(e) => {
                 let _ = conn.write_tls(&mut tcp);

@@ -64,6 +64,18 @@ pub enum Role {
     Server,
 }
 
+/// `--key-type`: the names `tlsmachine::pki::KeyType` knows.
+pub fn parse_key_type(name: &str) -> CliResult<tlsmachine::pki::KeyType> {
+    use tlsmachine::pki::KeyType;
+    KeyType::from_name(name).ok_or_else(|| {
+        let known: Vec<&str> = KeyType::ALL.iter().map(|k| k.name()).collect();
+        CliError(format!(
+            "--key-type: unknown key type '{name}'; one of {}",
+            known.join(", ")
+        ))
+    })
+}
+
 pub fn read_file(path: &Path, what: &str) -> CliResult<Vec<u8>> {
     std::fs::read(path).map_err(|e| CliError(format!("reading {what} {}: {e}", path.display())))
 }

@@ -12,14 +12,15 @@ use std::time::{Duration, Instant};
 use tlsmachine::codec::enums::AlertDescription;
 use tlsmachine::handshake::table::{Output, Row, Table, CLIENT_TLS12, SERVER_TLS12};
 use tlsmachine::handshake::{Msg, Phase};
-use tlsmachine::pki::{GeneratedPki, KeyType};
+use tlsmachine::pki::GeneratedPki;
 use tlsmachine::trace::Side;
 use tlsmachine::{
     ClientAuth, ClientConfig, Connection, Event, Negotiated, ServerConfig, Stream, TraceEvent,
 };
 
 use crate::common::{
-    explain_io, hex, peer_subject, suite_name, version_name, CliError, CliResult, Role,
+    explain_io, hex, parse_key_type, peer_subject, suite_name, version_name, CliError, CliResult,
+    Role,
 };
 
 /// Every socket operation of the demo is bounded by this, so a bug shows as an error rather
@@ -44,8 +45,7 @@ struct Round {
 }
 
 pub fn run(key_type: &str) -> CliResult<()> {
-    let key_type = KeyType::from_name(key_type)
-        .ok_or_else(|| CliError(format!("--key-type: unknown key type '{key_type}'")))?;
+    let key_type = parse_key_type(key_type)?;
     let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
     let pki = GeneratedPki::generate(key_type, &names)
         .map_err(|e| CliError(format!("generating the demo PKI: {e}")))?;

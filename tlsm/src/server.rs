@@ -225,9 +225,12 @@ fn accept_loop(
         let config = config.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("conn-{id}"))
-            .spawn(move || {
-                let _slot = slot;
-                serve(id, tcp, peer, config, mode, trace, timeout);
+            .spawn({
+                let stop = stop.clone();
+                move || {
+                    let _slot = slot;
+                    serve(id, tcp, peer, config, mode, trace, timeout, &stop);
+                }
             });
         if let Err(e) = spawned {
             // The closure (and the slot inside it) was dropped, so the count is already back.
@@ -256,9 +259,13 @@ enum Ending {
     /// The client dropped TCP without close_notify where that is harmless (between HTTP
     /// requests, as many HTTP clients do).
     HungUp,
+    /// The client's close_notify arrived together with data we could no longer echo:
+    /// TLS 1.2 closes both directions at once (RFC 5246 §7.2.1).
+    ClosedBeforeEcho,
     Failed(String),
 }
 
+#[allow(clippy::too_many_arguments)]
 fn serve(
     id: u64,
     tcp: TcpStream,
@@ -267,6 +274,7 @@ fn serve(
     mode: Mode,
     trace: bool,
     timeout: Duration,
+    stop: &AtomicBool,
 ) {
     let started = Instant::now();
     let prefix = format!("server #{id}");
@@ -318,6 +326,11 @@ fn serve(
     let result = match ending {
         Ending::Clean => "ok".to_string(),
         Ending::HungUp => "ok (client hung up without close_notify)".to_string(),
+        Ending::ClosedBeforeEcho => {
+            "ok (client closed before its last data was echoed)".to_string()
+        }
+        // The socket error is our own shutdown, not the client's doing.
+        Ending::Failed(_) if stop.load(Ordering::SeqCst) => "closed: server stopping".to_string(),
         Ending::Failed(e) => format!("error: {e}"),
     };
     eprintln!(
@@ -353,6 +366,9 @@ fn echo(tls: &mut Stream<TcpStream>, trace: bool, prefix: &str) -> io::Result<En
         }
         if n == 0 {
             return Ok(Ending::Clean);
+        }
+        if tls.connection().peer_closed() {
+            return Ok(Ending::ClosedBeforeEcho);
         }
         tls.write_all(&buf[..n])?;
     }
