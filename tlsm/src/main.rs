@@ -1,1 +1,137 @@
-fn main() {}
+//! tlsm: the command-line face of tlsmachine. `tlsm demo` shows a handshake end to end;
+//! `server` and `client` talk to real peers; `cert generate` makes test certificates;
+//! `states` prints the declared state machines.
+
+mod cert;
+mod client;
+mod common;
+mod demo;
+mod server;
+mod states;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use common::TlsVersion;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tlsm",
+    version,
+    about = "TLS 1.2 client, server, demo and state diagrams, built on tlsmachine",
+    after_help = "\
+Examples:
+  tlsm demo                                   a full, resumed and mutual-TLS handshake, traced
+  tlsm cert generate --out certs              a CA plus server and client certificates
+  tlsm server --cert certs/server.pem --key certs/server.key --http
+  tlsm client localhost:4433 --ca certs/ca.pem --trace < /dev/null
+  tlsm states --role client --format dot | dot -Tsvg > client.svg
+
+Run `tlsm <command> --help` for each command's options and examples."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a client and a server in this process over 127.0.0.1 and show each handshake.
+    #[command(after_help = "\
+Examples:
+  tlsm demo
+  tlsm demo --key-type rsa-2048
+
+Needs no files and no network beyond 127.0.0.1. Prints, for a full, a resumed and a
+mutual-TLS handshake: the flights (who sent what; optional messages sent or skipped, and
+why), both sides' state transitions, an echo, the orderly close and the timing.")]
+    Demo {
+        /// Key type of the generated certificates.
+        #[arg(long, value_name = "TYPE", default_value = "ecdsa-p256")]
+        key_type: String,
+    },
+    /// Serve TLS 1.2: echo or a minimal HTTP/1.1 responder.
+    Server(server::ServerArgs),
+    /// Connect to a TLS 1.2 server, send standard input, print what comes back.
+    Client(client::ClientArgs),
+    /// Make certificates for local testing.
+    Cert {
+        #[command(subcommand)]
+        command: CertCommand,
+    },
+    /// Print the declared handshake state machines (table, Graphviz dot or Mermaid).
+    #[command(after_help = "\
+Examples:
+  tlsm states
+  tlsm states --role server --format mermaid
+  tlsm states --role client --format dot | dot -Tsvg > client.svg")]
+    States {
+        /// Whose state machine.
+        #[arg(long, value_name = "ROLE", default_value = "both")]
+        role: states::RoleArg,
+        /// Protocol version.
+        #[arg(long, value_name = "VERSION", default_value = "1.2")]
+        version: TlsVersion,
+        /// Output format.
+        #[arg(long, value_name = "FORMAT", default_value = "table")]
+        format: states::Format,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CertCommand {
+    /// Write ca.pem, ca.key, server.pem, server.key, client.pem and client.key to a folder.
+    #[command(after_help = "\
+Examples:
+  tlsm cert generate --out certs
+  tlsm cert generate --out certs --names example.test,10.0.0.5 --key-type rsa-2048
+
+server.pem and client.pem hold the leaf followed by the CA certificate. For testing only:
+the CA key is written next to the certificates.")]
+    Generate {
+        /// Folder to write to (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// DNS names and IP addresses the server certificate is valid for.
+        #[arg(long, value_name = "LIST", default_value = "localhost,127.0.0.1")]
+        names: String,
+        /// ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072 or ed25519.
+        #[arg(long, value_name = "TYPE", default_value = "ecdsa-p256")]
+        key_type: String,
+        /// Overwrite files that already exist.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo { key_type } => demo::run(&key_type),
+        Command::Server(args) => server::run(args),
+        Command::Client(args) => client::run(args),
+        Command::Cert {
+            command:
+                CertCommand::Generate {
+                    out,
+                    names,
+                    key_type,
+                    force,
+                },
+        } => cert::generate(&out, &names, &key_type, force),
+        Command::States {
+            role,
+            version,
+            format,
+        } => states::run(role, version, format),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tlsm: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

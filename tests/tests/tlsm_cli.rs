@@ -1,0 +1,558 @@
+//! End-to-end tests of the `tlsm` binary: the demo, the state diagrams, the server against
+//! `openssl s_client` and `curl`, the client against `openssl s_server`, the key log against
+//! OpenSSL's own, and the tool against itself with client certificates. Everything runs on
+//! 127.0.0.1, each test on its own free port, every wait bounded.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tlsmachine::pki::KeyType;
+use tlsmachine_tests::{free_port, peer_available, wait_for_port, Peer, PkiDir, TIMEOUT};
+
+/// Building the binary from scratch can take minutes on a loaded machine; never longer.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// The `tlsm` binary, built once per test run.
+///
+/// `CARGO_BIN_EXE_*` exists only for binaries of the test's own package, so the tests build
+/// `tlsm` themselves, with the profile and target folder this test binary was built with.
+fn tlsm() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test executable path");
+        // target/<profile>/deps/tlsm_cli-<hash>
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test executable inside target/<profile>/deps")
+            .to_path_buf();
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("tests/ inside the workspace");
+        let target_dir = profile_dir.parent().expect("target dir");
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["build", "--quiet", "-p", "tlsm", "--target-dir"])
+            .arg(target_dir)
+            .current_dir(workspace);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let mut child = cmd.spawn().expect("running cargo build -p tlsm");
+        let deadline = Instant::now() + BUILD_TIMEOUT;
+        loop {
+            if let Some(status) = child.try_wait().expect("waiting for cargo") {
+                assert!(status.success(), "cargo build -p tlsm failed");
+                break;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("cargo build -p tlsm took longer than {BUILD_TIMEOUT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let bin = profile_dir.join(format!("tlsm{}", std::env::consts::EXE_SUFFIX));
+        assert!(bin.exists(), "{} missing after the build", bin.display());
+        bin
+    })
+}
+
+type Pipe = Box<dyn Read + Send>;
+type Sink = Arc<Mutex<Vec<u8>>>;
+
+/// A `tlsm` process whose standard output and standard error are kept apart (the client's
+/// data goes to one, its diagnostics to the other), killed by its PID when dropped.
+struct Split {
+    child: Child,
+    out: Sink,
+    err: Sink,
+    readers: Vec<JoinHandle<()>>,
+}
+
+impl Split {
+    fn spawn(mut cmd: Command) -> Split {
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+        let (out, err): (Sink, Sink) = (Arc::default(), Arc::default());
+        let mut readers = Vec::new();
+        let pipes = [
+            (child.stdout.take().map(|p| Box::new(p) as Pipe), &out),
+            (child.stderr.take().map(|p| Box::new(p) as Pipe), &err),
+        ];
+        for (pipe, sink) in pipes {
+            let (Some(mut pipe), sink) = (pipe, Arc::clone(sink)) else {
+                continue;
+            };
+            readers.push(std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    sink.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend_from_slice(&buf[..n]);
+                }
+            }));
+        }
+        Split {
+            child,
+            out,
+            err,
+            readers,
+        }
+    }
+
+    fn stdin(&mut self) -> &mut ChildStdin {
+        self.child.stdin.as_mut().expect("stdin piped")
+    }
+
+    fn close_stdin(&mut self) {
+        drop(self.child.stdin.take());
+    }
+
+    /// Waits (bounded) until standard output contains `needle`.
+    fn wait_for_stdout(&self, needle: &str) {
+        let deadline = Instant::now() + TIMEOUT;
+        while !self.stdout().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {needle:?} on stdout; stderr:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits (bounded) for the exit and for the output to drain; returns exit success.
+    fn wait_exit(&mut self) -> bool {
+        let deadline = Instant::now() + TIMEOUT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for tlsm") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tlsm did not exit in time; stderr so far:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        status.success()
+    }
+
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.err.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
+
+impl Drop for Split {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `tlsm` to completion (bounded) with empty input; returns (success, stdout, stderr).
+fn run_tlsm(args: &[&str]) -> (bool, String, String) {
+    let mut proc = Split::spawn(tlsm_cmd(args));
+    proc.close_stdin();
+    let ok = proc.wait_exit();
+    (ok, proc.stdout(), proc.stderr())
+}
+
+fn tlsm_cmd(args: &[&str]) -> Command {
+    let mut cmd = Command::new(tlsm());
+    cmd.args(args);
+    cmd
+}
+
+/// A user error is one line, not a panic or a backtrace.
+fn assert_clean_error(stderr: &str, needle: &str) {
+    assert!(stderr.contains(needle), "expected {needle:?} in:\n{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "a user error must not panic:\n{stderr}"
+    );
+}
+
+/// Starts `tlsm server` on a free port with the PKI's server certificate plus `extra` args.
+fn start_server(pki: &PkiDir, extra: &[&str]) -> (Peer, u16) {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let (cert, key) = (pki.path("server.pem"), pki.path("server.key"));
+    let mut args = vec![
+        "server",
+        "--listen",
+        &listen,
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "--timeout",
+        "10",
+    ];
+    args.extend_from_slice(extra);
+    let server = Peer::spawn(tlsm_cmd(&args));
+    wait_for_port(port);
+    (server, port)
+}
+
+#[test]
+fn demo_exits_zero_and_names_every_state() {
+    let (ok, stdout, stderr) = run_tlsm(&["demo"]);
+    assert!(ok, "tlsm demo failed:\n{stdout}\n{stderr}");
+    for state in [
+        "IDLE",
+        "WAIT_1",
+        "WAIT_2",
+        "CHECK_SESSION_CACHE",
+        "WAIT ",
+        "APP_DATA",
+        "HOST_INITIATED_CLOSING",
+        "SHUTDOWN",
+    ] {
+        assert!(
+            stdout.contains(state),
+            "demo output lacks {state}:\n{stdout}"
+        );
+    }
+    // The optional messages are accounted for: skipped in the plain handshake, sent with
+    // mutual TLS.
+    assert!(stdout.contains("CertificateRequest  skipped"), "{stdout}");
+    assert!(stdout.contains("CertificateRequest  sent"), "{stdout}");
+    assert!(stdout.contains("CertificateVerify   sent"), "{stdout}");
+    assert!(stdout.contains("time: handshake"), "{stdout}");
+}
+
+#[test]
+fn states_dot_is_accepted_by_graphviz() {
+    if !peer_available("dot") {
+        return;
+    }
+    for role in ["client", "server"] {
+        let (ok, dot_src, stderr) = run_tlsm(&["states", "--role", role, "--format", "dot"]);
+        assert!(ok, "tlsm states failed: {stderr}");
+        let mut dot = Command::new("dot")
+            .arg("-Tsvg")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawning dot");
+        dot.stdin
+            .take()
+            .expect("dot stdin")
+            .write_all(dot_src.as_bytes())
+            .expect("feeding dot");
+        let out = dot.wait_with_output().expect("dot output");
+        assert!(
+            out.status.success(),
+            "dot refused the {role} diagram: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("<svg"));
+    }
+}
+
+#[test]
+fn states_table_and_unimplemented_versions() {
+    let (ok, table, _) = run_tlsm(&["states"]);
+    assert!(ok);
+    assert!(
+        table.contains("CHECK_SESSION_CACHE") && table.contains("WAIT_2"),
+        "{table}"
+    );
+    let (ok, mermaid, _) = run_tlsm(&["states", "--role", "server", "--format", "mermaid"]);
+    assert!(ok && mermaid.contains("stateDiagram-v2"), "{mermaid}");
+
+    let (ok, _, stderr) = run_tlsm(&["states", "--version", "1.3"]);
+    assert!(!ok);
+    assert_clean_error(&stderr, "TLS 1.3 is not implemented yet");
+    let (ok, _, stderr) = run_tlsm(&[
+        "server", "--tls", "1.3", "--cert", "x.pem", "--key", "x.key",
+    ]);
+    assert!(!ok);
+    assert_clean_error(&stderr, "TLS 1.3 is not implemented yet");
+}
+
+#[test]
+fn server_echo_against_openssl_s_client() {
+    if !peer_available("openssl") {
+        return;
+    }
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(&pki, &["--echo"]);
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_client", "-tls1_2", "-connect"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-CAfile", &pki.path("ca.pem"), "-servername", "localhost"]);
+    let mut client = Peer::spawn(cmd);
+    client.wait_for_output("Verify return code: 0 (ok)");
+    client
+        .stdin()
+        .write_all(b"echo me, tlsm\n")
+        .expect("writing to s_client");
+    // The line only reaches the output by coming back from the server.
+    client.wait_for_output("echo me, tlsm");
+    client.close_stdin();
+    client.wait_exit();
+    let log = server.wait_for_output("result=ok");
+    let line = log
+        .lines()
+        .find(|l| l.contains("result=ok"))
+        .expect("a log line");
+    assert!(line.contains("version=TLSv1.2"), "{line}");
+    assert!(line.contains("suite=TLS_ECDHE_ECDSA_WITH_"), "{line}");
+    assert!(line.contains("resumed=no"), "{line}");
+}
+
+#[test]
+fn server_http_against_curl_keeps_the_connection_alive() {
+    if !peer_available("curl") {
+        return;
+    }
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (_server, port) = start_server(&pki, &["--http"]);
+    let url = format!("https://localhost:{port}/");
+    let mut cmd = Command::new("curl");
+    cmd.args(["--silent", "--show-error", "--max-time", "10", "--cacert"])
+        .arg(pki.path("ca.pem"))
+        .arg("--resolve")
+        .arg(format!("localhost:{port}:127.0.0.1"))
+        .args([
+            "--write-out",
+            "status=%{http_code} connects=%{num_connects}\n",
+        ])
+        .arg(&url)
+        .arg(format!("{url}again"));
+    let mut curl = Peer::spawn(cmd);
+    assert!(curl.wait_exit(), "curl failed:\n{}", curl.output());
+    let out = curl.output();
+    assert_eq!(out.matches("hello from tlsm").count(), 2, "{out}");
+    assert!(out.contains("status=200 connects=1"), "{out}");
+    // The second request reused the first connection: keep-alive was honoured.
+    assert!(out.contains("status=200 connects=0"), "{out}");
+}
+
+#[test]
+fn client_against_openssl_s_server() {
+    if !peer_available("openssl") {
+        return;
+    }
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let port = free_port();
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_server", "-tls1_2", "-rev", "-accept"])
+        .arg(port.to_string())
+        .args([
+            "-cert",
+            &pki.path("server.pem"),
+            "-key",
+            &pki.path("server.key"),
+        ]);
+    let server = Peer::spawn(cmd);
+    wait_for_port(port);
+    let addr = format!("127.0.0.1:{port}");
+
+    let mut client = Split::spawn(tlsm_cmd(&[
+        "client",
+        &addr,
+        "--servername",
+        "localhost",
+        "--ca",
+        &pki.path("ca.pem"),
+        "--timeout",
+        "10",
+    ]));
+    client.stdin().write_all(b"hello\n").expect("stdin");
+    // A TLS 1.2 close_notify ends both directions, so close only after the answer is in.
+    client.wait_for_stdout("olleh");
+    client.close_stdin();
+    let ok = client.wait_exit();
+    let (stdout, stderr) = (client.stdout(), client.stderr());
+    assert!(
+        ok,
+        "tlsm client failed:\n{stderr}\nserver:\n{}",
+        server.output()
+    );
+    assert!(
+        stdout.contains("olleh"),
+        "s_server -rev reverses lines: {stdout}"
+    );
+    for line in [
+        "protocol: TLSv1.2",
+        "cipher: TLS_ECDHE_ECDSA_WITH_",
+        "group: x25519",
+        "resumed: no",
+        "session_id: ",
+        "alpn: none",
+        "peer: CN=localhost, O=tlsmachine",
+    ] {
+        assert!(stderr.contains(line), "missing {line:?} in:\n{stderr}");
+    }
+
+    // Without --ca the test CA is unknown: one line, with the fix in it.
+    let mut client = Split::spawn(tlsm_cmd(&["client", &addr, "--servername", "localhost"]));
+    client.close_stdin();
+    assert!(!client.wait_exit());
+    let stderr = client.stderr();
+    assert_clean_error(&stderr, "unknown issuer");
+    assert_clean_error(&stderr, "pass --ca FILE or --insecure");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn keylog_matches_openssl_keylog() {
+    if !peer_available("openssl") {
+        return;
+    }
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let ours = pki.dir().join("tlsm.keylog");
+    let theirs = pki.dir().join("openssl.keylog");
+    let ours_arg = ours.to_string_lossy().into_owned();
+    let (server, port) = start_server(&pki, &["--echo", "--keylog", &ours_arg]);
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_client", "-tls1_2", "-connect"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-CAfile", &pki.path("ca.pem"), "-servername", "localhost"])
+        .arg("-keylogfile")
+        .arg(&theirs);
+    let mut client = Peer::spawn(cmd);
+    client.wait_for_output("Verify return code: 0 (ok)");
+    client.close_stdin();
+    client.wait_exit();
+    server.wait_for_output("result=ok");
+
+    let read = |path: &Path| {
+        std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+            .lines()
+            .filter(|l| l.starts_with("CLIENT_RANDOM "))
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let (ours, theirs) = (read(&ours), read(&theirs));
+    assert_eq!(theirs.len(), 1, "openssl's key log: {theirs:?}");
+    let fields = |line: &str| {
+        line.split(' ')
+            .map(|s| s.to_ascii_lowercase())
+            .collect::<Vec<_>>()
+    };
+    let expected = fields(&theirs[0]);
+    assert_eq!(expected.len(), 3);
+    let matching = ours
+        .iter()
+        .map(|l| fields(l))
+        .find(|f| f[1] == expected[1])
+        .unwrap_or_else(|| panic!("no CLIENT_RANDOM {} in {ours:?}", expected[1]));
+    // Same connection, same master secret: Wireshark could decrypt it with either file.
+    assert_eq!(matching, expected);
+}
+
+#[test]
+fn tlsm_against_itself_with_client_certificates() {
+    let out = std::env::temp_dir().join(format!("tlsm-cli-certs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let out_arg = out.to_string_lossy().into_owned();
+    let (ok, _, stderr) = run_tlsm(&["cert", "generate", "--out", &out_arg]);
+    assert!(ok, "{stderr}");
+    for name in [
+        "ca.pem",
+        "ca.key",
+        "server.pem",
+        "server.key",
+        "client.pem",
+        "client.key",
+    ] {
+        assert!(out.join(name).exists(), "{name} missing");
+    }
+    let (ok, _, stderr) = run_tlsm(&["cert", "generate", "--out", &out_arg]);
+    assert!(!ok);
+    assert_clean_error(&stderr, "pass --force");
+
+    let path = |name: &str| out.join(name).to_string_lossy().into_owned();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let server = Peer::spawn(tlsm_cmd(&[
+        "server",
+        "--listen",
+        &listen,
+        "--cert",
+        &path("server.pem"),
+        "--key",
+        &path("server.key"),
+        "--client-ca",
+        &path("ca.pem"),
+        "--require-client-cert",
+        "--trace",
+    ]));
+    wait_for_port(port);
+
+    let mut client = Split::spawn(tlsm_cmd(&[
+        "client",
+        &listen,
+        "--ca",
+        &path("ca.pem"),
+        "--cert",
+        &path("client.pem"),
+        "--key",
+        &path("client.key"),
+        "--resume",
+        "1",
+        "--trace",
+    ]));
+    client.stdin().write_all(b"ping\n").expect("stdin");
+    client.wait_for_stdout("ping\n");
+    client.close_stdin();
+    let ok = client.wait_exit();
+    let stderr = client.stderr();
+    assert!(ok, "{stderr}\nserver:\n{}", server.output());
+    assert_eq!(client.stdout(), "ping\n");
+    // One block per handshake: the first and one more for --resume 1.
+    assert_eq!(stderr.matches("protocol: TLSv1.2").count(), 2, "{stderr}");
+    assert!(stderr.contains("client: -> CertificateVerify"), "{stderr}");
+    assert!(
+        stderr.contains("client: == HOST_INITIATED_CLOSING -> SHUTDOWN"),
+        "{stderr}"
+    );
+    let log = server.wait_for_output("client_cert=yes");
+    assert!(
+        log.contains("server #"),
+        "--trace lines carry the role: {log}"
+    );
+
+    // Without a certificate the server refuses, and the client says what to do.
+    let mut client = Split::spawn(tlsm_cmd(&["client", &listen, "--ca", &path("ca.pem")]));
+    client.close_stdin();
+    assert!(!client.wait_exit());
+    assert_clean_error(&client.stderr(), "--cert FILE --key FILE");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn server_stops_cleanly_on_sigterm() {
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (mut server, _port) = start_server(&pki, &["--echo"]);
+    let status = Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(status.success());
+    assert!(server.wait_exit(), "{}", server.output());
+    assert!(server.output().contains("tlsm server: stopped"));
+}

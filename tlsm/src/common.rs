@@ -1,0 +1,362 @@
+//! What the commands share: the one-line error type, reading PEM files, the option parsers
+//! (suites, ALPN, version), the key log, the trace printer, the negotiated-parameters block
+//! and the hints that turn a library error into something a person can act on.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tlsmachine::codec::enums::{AlertDescription, ProtocolVersion};
+use tlsmachine::crypto::suites::Tls12Suite;
+use tlsmachine::error::{CertificateError, PeerIncompatible};
+use tlsmachine::verify::TrustStore;
+use tlsmachine::{CertifiedKey, Connection, Error, Event, KeyLog, Negotiated, ProtocolError};
+
+/// A failure of a command: one line for the user, printed by `main` as `tlsm: error: ...`.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for CliError {
+    fn from(msg: String) -> Self {
+        CliError(msg)
+    }
+}
+
+impl From<&str> for CliError {
+    fn from(msg: &str) -> Self {
+        CliError(msg.to_string())
+    }
+}
+
+pub type CliResult<T> = Result<T, CliError>;
+
+/// The protocol version asked for with `--tls`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TlsVersion {
+    #[value(name = "1.2")]
+    V12,
+    #[value(name = "1.3")]
+    V13,
+}
+
+/// Refuses versions the library cannot speak yet, before any file or socket is touched.
+pub fn check_version(version: Option<TlsVersion>) -> CliResult<()> {
+    match version {
+        Some(TlsVersion::V13) => {
+            Err("TLS 1.3 is not implemented yet; use --tls 1.2 (the default)".into())
+        }
+        Some(TlsVersion::V12) | None => Ok(()),
+    }
+}
+
+/// Which end of a connection, for trace prefixes and hints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Client,
+    Server,
+}
+
+/// `--key-type`: the names `tlsmachine::pki::KeyType` knows.
+pub fn parse_key_type(name: &str) -> CliResult<tlsmachine::pki::KeyType> {
+    use tlsmachine::pki::KeyType;
+    KeyType::from_name(name).ok_or_else(|| {
+        let known: Vec<&str> = KeyType::ALL.iter().map(|k| k.name()).collect();
+        CliError(format!(
+            "--key-type: unknown key type '{name}'; one of {}",
+            known.join(", ")
+        ))
+    })
+}
+
+pub fn read_file(path: &Path, what: &str) -> CliResult<Vec<u8>> {
+    std::fs::read(path).map_err(|e| CliError(format!("reading {what} {}: {e}", path.display())))
+}
+
+/// A certificate chain (leaf first) and its private key, checked to belong together.
+pub fn load_certified_key(cert: &Path, key: &Path) -> CliResult<Arc<CertifiedKey>> {
+    let chain = read_file(cert, "certificate")?;
+    let key_pem = read_file(key, "private key")?;
+    CertifiedKey::from_pem(&chain, &key_pem)
+        .map(Arc::new)
+        .map_err(|e| {
+            CliError(format!(
+                "loading {} with {}: {e}",
+                cert.display(),
+                key.display()
+            ))
+        })
+}
+
+/// Adds the CA certificates of a PEM file to `store`.
+pub fn add_ca_file(store: &mut TrustStore, path: &Path) -> CliResult<()> {
+    let pem = read_file(path, "CA file")?;
+    store
+        .add_pem(&pem)
+        .map(|_| ())
+        .map_err(|e| CliError(format!("loading CA file {}: {e}", path.display())))
+}
+
+/// `--ciphers`: comma-separated IANA names.
+pub fn parse_suites(list: &str) -> CliResult<Vec<&'static Tls12Suite>> {
+    let suites = tlsmachine::config::suites_from_names(list).map_err(|e| {
+        CliError(format!(
+            "--ciphers: {e}; supported: {}",
+            supported_suite_names().join(",")
+        ))
+    })?;
+    if suites.is_empty() {
+        return Err("--ciphers: no cipher suite given".into());
+    }
+    Ok(suites)
+}
+
+fn supported_suite_names() -> Vec<&'static str> {
+    tlsmachine::crypto::suites::DEFAULT_TLS12_SUITES
+        .iter()
+        .filter_map(|s| s.suite.name())
+        .collect()
+}
+
+/// `--alpn`: comma-separated protocol names, most preferred first.
+pub fn parse_alpn(list: &str) -> CliResult<Vec<Vec<u8>>> {
+    let protocols: Vec<Vec<u8>> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| p.as_bytes().to_vec())
+        .collect();
+    // RFC 7301 §3.1: each name is 1 to 255 bytes.
+    if protocols.is_empty() || protocols.iter().any(|p| p.len() > 255) {
+        return Err(format!(
+            "--alpn: expected names of 1 to 255 bytes like h2,http/1.1, got '{list}'"
+        )
+        .into());
+    }
+    Ok(protocols)
+}
+
+/// Writes NSS key log lines (`CLIENT_RANDOM <random> <master secret>`) so Wireshark can
+/// decrypt a capture. Lines are written whole under a lock, so concurrent connections never
+/// interleave within a line.
+#[derive(Debug)]
+pub struct KeyLogFile {
+    file: Mutex<File>,
+}
+
+impl KeyLog for KeyLogFile {
+    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+        let line = format!("{label} {} {}\n", hex(client_random), hex(secret));
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        // A key log is a debugging aid: failing to write it must not break the connection.
+        let _ = file.write_all(line.as_bytes()).and_then(|()| file.flush());
+    }
+}
+
+/// The key log asked for by `--keylog FILE` or, failing that, `SSLKEYLOGFILE`.
+pub fn open_key_log(flag: Option<&PathBuf>) -> CliResult<Option<Arc<dyn KeyLog>>> {
+    let path = match flag {
+        Some(p) => p.clone(),
+        None => match std::env::var_os("SSLKEYLOGFILE") {
+            Some(p) if !p.is_empty() => PathBuf::from(p),
+            _ => return Ok(None),
+        },
+    };
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| CliError(format!("opening key log {}: {e}", path.display())))?;
+    eprintln!(
+        "tlsm: writing TLS secrets to {} (anyone with this file can decrypt the traffic)",
+        path.display()
+    );
+    Ok(Some(Arc::new(KeyLogFile {
+        file: Mutex::new(file),
+    })))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Prints the trace events waiting on `conn` to stderr, one per line, prefixed by `prefix`
+/// (the role, and the connection number on a server).
+pub fn print_trace(conn: &mut Connection, prefix: &str) {
+    let mut err = std::io::stderr().lock();
+    while let Some(event) = conn.poll_event() {
+        if let Event::Trace(t) = event {
+            let line = t.to_string();
+            let _ = writeln!(err, "{prefix}: {}", line.trim_end());
+        }
+    }
+}
+
+/// `TLSv1.2`, the IANA suite name, and so on: the names people search for.
+pub fn version_name(v: Option<ProtocolVersion>) -> String {
+    v.map_or("none".into(), |v| v.to_string())
+}
+
+pub fn suite_name(n: &Negotiated) -> String {
+    n.cipher_suite.map_or("none".into(), |s| format!("{s:?}"))
+}
+
+/// The subject of the peer's leaf certificate, like `CN=localhost, O=tlsmachine`.
+pub fn peer_subject(n: &Negotiated) -> String {
+    match n.peer_certificates.first() {
+        None => "none".into(),
+        Some(der) => match x509_parser::parse_x509_certificate(der.as_ref()) {
+            Ok((_, cert)) => cert.subject().to_string(),
+            Err(_) => "unparsable certificate".into(),
+        },
+    }
+}
+
+/// The block `tlsm client` prints after each handshake (issue 3's format).
+pub fn negotiated_block(n: &Negotiated) -> String {
+    let session_id = if n.session_id.is_empty() {
+        "none".to_string()
+    } else {
+        hex(&n.session_id)
+    };
+    let alpn = n
+        .alpn_protocol
+        .as_ref()
+        .map_or("none".into(), |p| String::from_utf8_lossy(p).into_owned());
+    let group = n.group.map_or("none".into(), |g| g.to_string());
+    format!(
+        "protocol: {}\ncipher: {}\ngroup: {group}\nresumed: {}\nsession_id: {session_id}\nalpn: {alpn}\npeer: {}\n",
+        version_name(n.version),
+        suite_name(n),
+        yes_no(n.resumed),
+        peer_subject(n),
+    )
+}
+
+pub fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// The library error inside an I/O error from [`tlsmachine::Stream`], if there is one.
+pub fn tls_error(e: &std::io::Error) -> Option<&Error> {
+    e.get_ref().and_then(|inner| inner.downcast_ref::<Error>())
+}
+
+/// One line for an I/O error from a TLS stream: the library's own message plus a hint, or
+/// the I/O error said plainly.
+pub fn explain_io(e: &std::io::Error, role: Role) -> String {
+    if let Some(tls) = tls_error(e) {
+        return explain(tls, role);
+    }
+    match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+            "timed out waiting for the peer".to_string()
+        }
+        _ => e.to_string(),
+    }
+}
+
+/// The library's one-line error, followed by what to try when we can tell.
+pub fn explain(e: &Error, role: Role) -> String {
+    let root = root_cause(e);
+    match hint(root, role) {
+        Some(h) => format!("{root}; {h}"),
+        None => root.to_string(),
+    }
+}
+
+fn root_cause(mut e: &Error) -> &Error {
+    while let Error::Invalidated { cause } = e {
+        e = cause;
+    }
+    e
+}
+
+fn hint(e: &Error, role: Role) -> Option<&'static str> {
+    use AlertDescription as A;
+    match (e, role) {
+        (
+            Error::Protocol {
+                error: ProtocolError::Certificate(c),
+                ..
+            },
+            Role::Client,
+        ) => match c {
+            CertificateError::UnknownIssuer => Some("pass --ca FILE or --insecure"),
+            CertificateError::NotValidForName { .. } => {
+                Some("pass --servername with a name the certificate lists, or --insecure")
+            }
+            CertificateError::Expired | CertificateError::NotValidYet => {
+                Some("check the clock, or pass --insecure")
+            }
+            _ => Some("pass --insecure to look at this server anyway"),
+        },
+        (
+            Error::Protocol {
+                error: ProtocolError::Certificate(c),
+                ..
+            },
+            Role::Server,
+        ) => match c {
+            CertificateError::UnknownIssuer => {
+                Some("the client's certificate is not signed by a CA in --client-ca")
+            }
+            CertificateError::NoCertificates => Some("the client sent no certificate"),
+            _ => None,
+        },
+        (
+            Error::Protocol {
+                error: ProtocolError::Incompatible(i),
+                ..
+            },
+            _,
+        ) => match i {
+            PeerIncompatible::NoSharedCipherSuite => {
+                Some("no cipher suite in common; check --ciphers on both sides")
+            }
+            PeerIncompatible::ExtendedMasterSecretRequired => {
+                Some("the peer lacks RFC 7627 extended master secret, which tlsm requires")
+            }
+            PeerIncompatible::UnsupportedVersion(_) => Some("tlsm speaks TLS 1.2 only for now"),
+            PeerIncompatible::ClientCertificateRequired => {
+                Some("the client must pass --cert FILE --key FILE")
+            }
+            _ => None,
+        },
+        (Error::AlertReceived { alert }, Role::Client) => match *alert {
+            A::HANDSHAKE_FAILURE => Some(
+                "the server accepted nothing we offered; check --ciphers, or whether it wants a \
+                 client certificate (--cert FILE --key FILE)",
+            ),
+            A::PROTOCOL_VERSION => Some("the server does not speak TLS 1.2"),
+            A::CERTIFICATE_REQUIRED | A::BAD_CERTIFICATE | A::UNKNOWN_CA => Some(
+                "the server refused our client certificate or wants one; pass --cert FILE \
+                 --key FILE issued by a CA it trusts",
+            ),
+            A::NO_APPLICATION_PROTOCOL => Some("no ALPN protocol in common; check --alpn"),
+            A::UNRECOGNIZED_NAME => Some("the server has no certificate for --servername"),
+            _ => None,
+        },
+        (
+            Error::AlertReceived {
+                alert: A::UNKNOWN_CA | A::BAD_CERTIFICATE,
+            },
+            Role::Server,
+        ) => Some("the client does not trust our certificate (it needs our CA)"),
+        (Error::Truncated, Role::Client) => {
+            Some("the server hung up; is it a TLS 1.2 server on this port?")
+        }
+        _ => None,
+    }
+}
