@@ -14,7 +14,8 @@ use tlsmachine::{ClientConfig, Connection, Phase, ServerVerification, Stream};
 
 use crate::common::{
     add_ca_file, check_version, explain, explain_io, load_certified_key, negotiated_block,
-    open_key_log, parse_alpn, parse_suites, print_trace, CliError, CliResult, Role, TlsVersion,
+    open_key_log, parse_alpn, parse_suites, peer_issuer, print_trace, CliError, CliResult, Role,
+    TlsVersion,
 };
 
 /// Arguments of `tlsm client`.
@@ -101,11 +102,12 @@ pub fn run(args: ClientArgs) -> CliResult<()> {
             print_trace(tls.connection_mut(), "client");
         }
         result.map_err(|e| {
-            CliError(format!(
-                "handshake with {}: {}",
-                args.addr,
-                explain_io(&e, Role::Client)
-            ))
+            let mut line = explain_io(&e, Role::Client);
+            // "unknown issuer 'CN=…'": the CA to pass with --ca, or to distrust.
+            if let Some(issuer) = peer_issuer(tls.connection().negotiated()) {
+                line = line.replacen("unknown issuer", &format!("unknown issuer '{issuer}'"), 1);
+            }
+            CliError(format!("handshake with {}: {line}", args.addr))
         })?;
         eprint!("{}", negotiated_block(tls.connection().negotiated()));
         eprintln!("handshake: {:.1} ms", elapsed.as_secs_f64() * 1000.0);

@@ -219,6 +219,13 @@ pub fn peer_subject(n: &Negotiated) -> String {
     }
 }
 
+/// The issuer named by the peer's leaf certificate, to say which CA was not trusted.
+pub fn peer_issuer(n: &Negotiated) -> Option<String> {
+    let der = n.peer_certificates.first()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
+    Some(cert.issuer().to_string())
+}
+
 /// The block `tlsm client` prints after each handshake (issue 3's format).
 pub fn negotiated_block(n: &Negotiated) -> String {
     let session_id = if n.session_id.is_empty() {

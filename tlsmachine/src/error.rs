@@ -339,8 +339,8 @@ impl fmt::Display for ProtocolError {
                 )
             }
             ProtocolError::Decode(e) => write!(f, "malformed message: {e}"),
-            ProtocolError::Misbehaved(e) => write!(f, "peer misbehaved: {e:?}"),
-            ProtocolError::Incompatible(e) => write!(f, "peer incompatible: {e:?}"),
+            ProtocolError::Misbehaved(e) => write!(f, "{e}"),
+            ProtocolError::Incompatible(e) => write!(f, "{e}"),
             ProtocolError::Certificate(e) => write!(f, "{e}"),
             ProtocolError::BadRecordMac => f.write_str("record failed authentication"),
             ProtocolError::RecordOverflow { len, max } => {
@@ -375,6 +375,100 @@ impl fmt::Display for InvalidMessage {
             InvalidMessage::EmptyRecord => f.write_str("empty non-application-data record"),
             InvalidMessage::InterleavedRecord => {
                 f.write_str("record interleaved inside a fragmented handshake message")
+            }
+        }
+    }
+}
+
+impl fmt::Display for PeerMisbehaved {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use PeerMisbehaved as P;
+        match self {
+            P::SelectedUnofferedCipherSuite(s) => {
+                write!(f, "peer chose cipher suite {s:?}, which we did not offer")
+            }
+            P::SelectedUnofferedVersion(v) => {
+                write!(f, "peer chose version {v:?}, which we did not offer")
+            }
+            P::SelectedUnofferedApplicationProtocol => {
+                f.write_str("peer chose an ALPN protocol we did not offer")
+            }
+            P::SelectedNonNullCompression => {
+                f.write_str("peer chose compression, which we did not offer")
+            }
+            P::UnsolicitedExtension(t) => {
+                write!(f, "peer sent extension {t:?}, which we did not ask for")
+            }
+            P::KeyExchangeGroupNotOffered => {
+                f.write_str("peer used a key-exchange group we did not offer")
+            }
+            P::InvalidKeyExchangePoint => {
+                f.write_str("peer's key share is not a valid point for its group")
+            }
+            P::SignatureSchemeNotOffered => f.write_str(
+                "peer signed with a scheme we did not offer or that does not fit its key",
+            ),
+            P::BadServerKeyExchangeSignature => {
+                f.write_str("ServerKeyExchange signature does not verify")
+            }
+            P::BadCertificateVerifySignature => {
+                f.write_str("CertificateVerify signature does not verify")
+            }
+            P::IncorrectFinished => {
+                f.write_str("peer's Finished does not match the handshake transcript")
+            }
+            P::BadRenegotiationInfo => {
+                f.write_str("renegotiation_info is not empty on an initial handshake")
+            }
+            P::ResumptionChangedParameters => {
+                f.write_str("server resumed the session with other parameters than it had")
+            }
+            P::BadChangeCipherSpec => {
+                f.write_str("ChangeCipherSpec payload is not the single byte 1")
+            }
+            P::NoNullCompression => f.write_str("ClientHello does not offer null compression"),
+            P::TooManyEmptyOrWarningRecords => {
+                f.write_str("too many empty records or warning alerts in a row")
+            }
+            P::BadAlert => f.write_str("alert of an unknown level"),
+            P::DowngradeDetected => f.write_str("server signalled a TLS version downgrade"),
+            P::ApplicationDataDuringHandshake => {
+                f.write_str("application data before the handshake finished")
+            }
+            P::CertificateVerifyWithoutCertificate => {
+                f.write_str("CertificateVerify from a client that sent no certificate")
+            }
+        }
+    }
+}
+
+impl fmt::Display for PeerIncompatible {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use PeerIncompatible as P;
+        match self {
+            P::NoSharedCipherSuite => f.write_str("no cipher suite in common with the peer"),
+            P::NoSharedGroup => f.write_str("no key-exchange group in common with the peer"),
+            P::NoSharedSignatureScheme => {
+                f.write_str("no signature scheme in common with the peer")
+            }
+            P::NoSharedApplicationProtocol => {
+                f.write_str("no ALPN protocol in common with the peer")
+            }
+            P::UnsupportedVersion(v) => write!(f, "peer offers only {v:?}; TLS 1.2 is required"),
+            P::ExtendedMasterSecretRequired => {
+                f.write_str("peer does not support extended master secret (RFC 7627)")
+            }
+            P::SecureRenegotiationRequired => {
+                f.write_str("peer does not indicate secure renegotiation (RFC 5746)")
+            }
+            P::UnrecognizedName => {
+                f.write_str("no certificate for the server name the client asked for")
+            }
+            P::ClientCertificateRequired => {
+                f.write_str("client certificate required, but the client sent none")
+            }
+            P::ServerKeyExchangeMissingGroup => {
+                f.write_str("ServerKeyExchange names no usable group")
             }
         }
     }

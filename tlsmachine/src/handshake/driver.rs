@@ -137,6 +137,8 @@ pub(crate) struct Driver {
     /// The row whose peer flight is under way and the index of its next step, once the
     /// flight's first message has chosen the row.
     progress: Option<(&'static Row, usize)>,
+    /// The messages of the peer's flight so far, for the trace of the transition.
+    received: Vec<Msg>,
 }
 
 impl Driver {
@@ -145,6 +147,7 @@ impl Driver {
             table,
             phase: Phase::Idle,
             progress: None,
+            received: Vec::new(),
         }
     }
 
@@ -162,6 +165,7 @@ impl Driver {
         if from != Phase::Shutdown {
             self.phase = Phase::Shutdown;
             self.progress = None;
+            self.received.clear();
             ctx.trace(|| TraceEvent::Transition {
                 from,
                 to: Phase::Shutdown,
@@ -234,6 +238,7 @@ impl Driver {
         for skipped in &step.skipped {
             ctx.trace(|| skipped_event(*skipped, Side::Peer));
         }
+        self.received.push(got);
         let steps = flight_steps(row);
         if flight_complete(steps, step.next, &|c| hs.cond(c)) {
             self.progress = None;
@@ -280,8 +285,9 @@ impl Driver {
         ctx.trace(|| TraceEvent::Transition {
             from,
             to: row.to,
-            input: describe_input(row.input),
+            input: describe_input(row.input, &self.received),
         });
+        self.received.clear();
         match row.output {
             Output::Nothing => {}
             Output::Alert(description) => {
@@ -424,11 +430,12 @@ fn skipped_event(step: Step, by: Side) -> TraceEvent {
     }
 }
 
-fn describe_input(input: Input) -> String {
+/// The input of a transition as it happened: the event, or the messages that really came.
+fn describe_input(input: Input, received: &[Msg]) -> String {
     match input {
         Input::Event(e) => e.name().to_string(),
-        Input::Flight(branch, steps) => {
-            let names: Vec<&str> = steps.iter().map(|s| s.msg.name()).collect();
+        Input::Flight(branch, _) => {
+            let names: Vec<&str> = received.iter().map(|m| m.name()).collect();
             let prefix = match branch {
                 Branch::Full => "",
                 Branch::Resumed => "resumed: ",
@@ -519,6 +526,7 @@ mod tests {
             table,
             phase,
             progress: None,
+            received: Vec::new(),
         };
         driver.on_message(hs, &mut ctx, received(msg))
     }

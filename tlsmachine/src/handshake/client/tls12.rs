@@ -323,6 +323,8 @@ impl ClientHs12 {
         cert: CertificateMsg,
     ) -> Result<(), ProtocolError> {
         let chain = cert.chain;
+        // Published before the checks, so an application can say which chain it refused.
+        ctx.negotiated.peer_certificates = chain.clone();
         let verified = match &self.config.verification {
             ServerVerification::WebPki(roots) => verify::verify_server_chain(
                 roots,
@@ -341,7 +343,6 @@ impl ClientHs12 {
             Some(name.as_ref()),
         )?;
         self.cert_verified = Some(verified);
-        ctx.negotiated.peer_certificates = chain.clone();
         self.server_chain = chain;
         Ok(())
     }

@@ -492,11 +492,12 @@ impl ServerHs12 {
             self.transcript.discard_buffer();
             return Ok(());
         }
+        // Published before the checks, so an application can say which chain it refused.
+        ctx.negotiated.peer_certificates = cert.chain.clone();
         let verified =
             verify::verify_client_chain(roots, &cert.chain, self.config.provider.time.now())?;
         let verified = verified.run_hook(self.config.verify_hook.as_deref(), &cert.chain, None)?;
         self.client_cert = Some(verified);
-        ctx.negotiated.peer_certificates = cert.chain.clone();
         self.client_chain = cert.chain;
         Ok(())
     }
