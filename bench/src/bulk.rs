@@ -3,8 +3,9 @@
 //! After one untimed handshake (ECDSA P-256, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256), each
 //! iteration moves one 1 MiB write from client to server through a reused in-memory buffer:
 //!
-//! - send: plaintext in, ciphertext out. tlsmachine `write_data_to` (records sealed straight
-//!   into the transport buffer) or, for the `-buffered` line, `write_data` + `write_tls`;
+//! - send: plaintext in, ciphertext out. tlsmachine `write_data_into` (records sealed
+//!   straight into the reused transport buffer, plaintext read and ciphertext written in one
+//!   pass) or, for the `-buffered` line, `write_data` + `write_tls`;
 //!   rustls `writer().write` + `write_tls`, repeated while its 64 KiB send buffer fills.
 //! - recv: ciphertext in, plaintext out into a reused 1 MiB buffer. tlsmachine `read_tls` +
 //!   `read_data`; rustls `read_tls` + `process_new_packets` + `reader().read`.
@@ -43,7 +44,7 @@ pub enum Direction {
 /// How tlsmachine hands ciphertext to the transport when sending.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SendApi {
-    /// `write_data_to`: sealed straight into the caller's buffer.
+    /// `write_data_into`: sealed straight into the caller's buffer.
     IntoTransport,
     /// `write_data` then `write_tls`: sealed into ours, then copied out.
     Buffered,
@@ -98,7 +99,6 @@ impl Buffers {
         let stamp = self.iteration.to_be_bytes();
         self.sent[..8].copy_from_slice(&stamp);
         self.sent[WRITE_LEN - 8..].copy_from_slice(&stamp);
-        self.wire.clear();
     }
 
     fn check(&self) -> Result<(), Box<dyn Error>> {
@@ -115,7 +115,8 @@ impl Buffers {
 
 /// A connected client and server of one stack, moving one write from client to server.
 trait Pair {
-    /// Client: `sent` in, ciphertext appended to `wire`.
+    /// Client: `sent` in, `wire` replaced by the ciphertext. The buffer is reused from one
+    /// iteration to the next, so a stack may keep its length (and skip clearing memory).
     fn send(&mut self, sent: &[u8], wire: &mut Vec<u8>) -> Result<(), Box<dyn Error>>;
     /// Server: all of `wire` in, exactly `received.len()` bytes of plaintext out.
     fn recv(&mut self, wire: &[u8], received: &mut [u8]) -> Result<(), Box<dyn Error>>;
@@ -164,8 +165,14 @@ struct TlsmachinePair {
 impl Pair for TlsmachinePair {
     fn send(&mut self, sent: &[u8], wire: &mut Vec<u8>) -> Result<(), Box<dyn Error>> {
         match self.api {
-            SendApi::IntoTransport => self.client.write_data_to(sent, wire)?,
+            SendApi::IntoTransport => {
+                // Same size every iteration: after the first, the slice is reused as it is.
+                wire.resize(self.client.sealed_len(sent.len()), 0);
+                let n = self.client.write_data_into(sent, wire)?;
+                wire.truncate(n);
+            }
             SendApi::Buffered => {
+                wire.clear();
                 self.client.write_data(sent)?;
                 while self.client.wants_write() {
                     self.client.write_tls(wire)?;
@@ -201,6 +208,7 @@ struct RustlsPair {
 
 impl Pair for RustlsPair {
     fn send(&mut self, sent: &[u8], wire: &mut Vec<u8>) -> Result<(), Box<dyn Error>> {
+        wire.clear();
         let mut rest = sent;
         while !rest.is_empty() {
             // Takes what fits in the send buffer (64 KiB by default), sealing it as it goes.

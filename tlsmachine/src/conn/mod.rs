@@ -268,6 +268,35 @@ impl Connection {
         Ok(())
     }
 
+    /// Like [`Connection::write_data_to`], but into a slice the caller owns and reuses (no
+    /// growing, no clearing): returns how many bytes of `transport` now hold records to send.
+    /// `transport` needs [`Connection::sealed_len`] bytes; with less, nothing is written.
+    pub fn write_data_into(&mut self, data: &[u8], transport: &mut [u8]) -> Result<usize, Error> {
+        self.check_writable("write_data_into")?;
+        let queued = self.out.len();
+        if transport.len() < self.sealed_len(data.len()) {
+            return Err(LocalError::BufferFull {
+                what: "transport buffer given to write_data_into",
+                cap: transport.len(),
+            }
+            .into());
+        }
+        transport[..queued].copy_from_slice(&self.out);
+        self.out.clear();
+        let written = self.writer.write_into(
+            ContentType::APPLICATION_DATA,
+            data,
+            &mut transport[queued..],
+        )?;
+        Ok(queued + written)
+    }
+
+    /// The bytes [`Connection::write_data_into`] needs to send `len` bytes of data, counting
+    /// output already queued.
+    pub fn sealed_len(&self, len: usize) -> usize {
+        self.out.len() + self.writer.sealed_len(len)
+    }
+
     fn check_writable(&self, call: &'static str) -> Result<(), Error> {
         self.check_alive()?;
         match self.driver.phase() {

@@ -289,10 +289,9 @@ fn wrong_finished_is_decrypt_error() {
     message[4] ^= 0x01;
     let mut resealed = vec![0x16, 0x03, 0x03, 0, 0];
     resealed.extend_from_slice(&[0u8; 8]);
-    resealed.extend_from_slice(&message);
     RecordSealer::new(suite.aead, key, iv)
         .unwrap()
-        .seal_record(0, &mut resealed, 0)
+        .seal_record(0, &mut resealed, 0, &message)
         .unwrap();
 
     let mut altered = flight[..finished.start].to_vec();
@@ -1286,8 +1285,7 @@ mod renegotiation {
         move |typ, payload| {
             let mut out = vec![typ.0, 0x03, 0x03, 0, 0];
             out.resize(5 + sealer.explicit_nonce_len(), 0);
-            out.extend_from_slice(payload);
-            sealer.seal_record(seq, &mut out, 0).unwrap();
+            sealer.seal_record(seq, &mut out, 0, payload).unwrap();
             seq += 1;
             out
         }
@@ -1494,4 +1492,27 @@ fn a_session_exported_as_bytes_resumes_in_a_fresh_client() {
     c.start().unwrap();
     handshake(&mut c, &mut s).unwrap();
     assert!(c.negotiated().resumed && s.negotiated().resumed);
+}
+
+#[test]
+fn write_data_into_fills_a_reused_slice_and_refuses_one_too_small() {
+    let fx = Fixture::new(KeyType::EcdsaP256);
+    let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+    handshake(&mut c, &mut s).unwrap();
+    let data = vec![0x42u8; 40_000];
+    let mut transport = vec![0u8; c.sealed_len(data.len())];
+    let err = c.write_data_into(&data, &mut transport[..100]).unwrap_err();
+    assert!(matches!(err, Error::Local(LocalError::BufferFull { .. })));
+    for _ in 0..2 {
+        let n = c.write_data_into(&data, &mut transport).unwrap();
+        assert_eq!(
+            n,
+            transport.len(),
+            "three records exactly fill the computed length"
+        );
+        s.receive_data(&transport[..n]).unwrap();
+        let mut got = vec![0u8; 50_000];
+        assert_eq!(s.read_data(&mut got).unwrap(), data.len());
+        assert_eq!(&got[..data.len()], &data[..]);
+    }
 }

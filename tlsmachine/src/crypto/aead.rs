@@ -145,58 +145,86 @@ impl RecordSealer {
         self.0.alg
     }
 
-    /// Seals the record at `buf[record_start..]` in place.
+    /// Seals `plaintext` as the body of the record that starts at `buf[record_start..]`.
     ///
-    /// The caller has appended the 5-byte header (type, version, any length), then
-    /// [`explicit_nonce_len`](Self::explicit_nonce_len) placeholder bytes, then the plaintext.
-    /// This writes the explicit nonce, encrypts, appends the tag and sets the header length.
-    /// Appending the tag does not allocate when the caller reserved
-    /// [`overhead`](Self::overhead) spare capacity.
+    /// The caller has appended the 5-byte header (type, version, any length) and then
+    /// [`explicit_nonce_len`](Self::explicit_nonce_len) placeholder bytes. The record is
+    /// completed behind them as [`seal_into`](Self::seal_into) does. Nothing is allocated
+    /// when the caller reserved room for the plaintext plus [`overhead`](Self::overhead).
     pub fn seal_record(
         &self,
         seq: u64,
         buf: &mut Vec<u8>,
         record_start: usize,
+        plaintext: &[u8],
     ) -> Result<(), LocalError> {
-        let explicit_len = self.explicit_nonce_len();
-        let payload_start = record_start + RECORD_HEADER_LEN + explicit_len;
-        if buf.len() < payload_start {
+        if buf.len() != record_start + RECORD_HEADER_LEN + self.explicit_nonce_len() {
             return Err(LocalError::Crypto(
-                "record buffer shorter than header and explicit nonce",
+                "record buffer must end right after header and explicit nonce",
             ));
         }
-        let plain_len = buf.len() - payload_start;
+        let typ = ContentType(buf[record_start]);
+        let version = ProtocolVersion(u16::from_be_bytes([
+            buf[record_start + 1],
+            buf[record_start + 2],
+        ]));
+        buf.resize(record_start + self.record_len(plaintext.len()), 0);
+        self.seal_into(seq, typ, version, plaintext, &mut buf[record_start..])?;
+        Ok(())
+    }
+
+    /// The length of the record that carries `plain_len` bytes.
+    pub fn record_len(&self, plain_len: usize) -> usize {
+        RECORD_HEADER_LEN + self.overhead() + plain_len
+    }
+
+    /// Writes a whole protected record carrying `plaintext` at the start of `out`, and
+    /// returns its length. Encryption reads the plaintext and writes the ciphertext in one
+    /// pass, with no copy first; `out` must hold [`record_len`](Self::record_len) bytes.
+    pub fn seal_into(
+        &self,
+        seq: u64,
+        typ: ContentType,
+        version: ProtocolVersion,
+        plaintext: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, LocalError> {
+        let plain_len = plaintext.len();
         if plain_len > MAX_PLAINTEXT {
             return Err(LocalError::BufferFull {
                 what: "record plaintext",
                 cap: MAX_PLAINTEXT,
             });
         }
-
-        // RFC 5288 §3 lets the explicit nonce be the sequence number, which can never repeat
-        // under one key, so no nonce state is needed beyond `seq`.
-        let explicit = &mut buf[record_start + RECORD_HEADER_LEN..payload_start];
-        let seq_bytes = seq.to_be_bytes();
-        explicit.copy_from_slice(&seq_bytes[..explicit_len]);
-        let nonce = self.0.nonce(seq, &seq_bytes[..explicit_len]);
-
-        let typ = buf[record_start];
-        let version = [buf[record_start + 1], buf[record_start + 2]];
-        // Checked against MAX_PLAINTEXT above, so this cannot truncate.
-        let aad = aad(seq, typ, version, plain_len as u16);
-
-        let tag = self
-            .0
-            .key
-            .seal_in_place_separate_tag(nonce, Aad::from(aad), &mut buf[payload_start..])
-            .map_err(|_| LocalError::Crypto("AEAD seal failed"))?;
-        buf.extend_from_slice(tag.as_ref());
+        let record_len = self.record_len(plain_len);
+        let explicit_len = self.explicit_nonce_len();
+        let Some(record) = out.get_mut(..record_len) else {
+            return Err(LocalError::BufferFull {
+                what: "record output",
+                cap: out.len(),
+            });
+        };
+        let (header, body) = record.split_at_mut(RECORD_HEADER_LEN);
+        let (explicit, body) = body.split_at_mut(explicit_len);
+        let (ciphertext, tag) = body.split_at_mut(plain_len);
 
         // explicit + plaintext + tag <= 8 + 2^14 + 16, well inside u16.
         let body_len = (explicit_len + plain_len + TAG_LEN) as u16;
-        buf[record_start + 3..record_start + RECORD_HEADER_LEN]
-            .copy_from_slice(&body_len.to_be_bytes());
-        Ok(())
+        header[0] = typ.0;
+        header[1..3].copy_from_slice(&version.0.to_be_bytes());
+        header[3..].copy_from_slice(&body_len.to_be_bytes());
+        // RFC 5288 §3 lets the explicit nonce be the sequence number, which can never repeat
+        // under one key, so no nonce state is needed beyond `seq`.
+        let seq_bytes = seq.to_be_bytes();
+        explicit.copy_from_slice(&seq_bytes[..explicit_len]);
+        let nonce = self.0.nonce(seq, &seq_bytes[..explicit_len]);
+        // Checked against MAX_PLAINTEXT above, so this cannot truncate.
+        let aad = aad(seq, typ.0, version.0.to_be_bytes(), plain_len as u16);
+        self.0
+            .key
+            .seal_out_of_place_scatter(nonce, Aad::from(aad), plaintext, ciphertext, &[], tag)
+            .map_err(|_| LocalError::Crypto("AEAD seal failed"))?;
+        Ok(record_len)
     }
 }
 
@@ -290,11 +318,10 @@ mod tests {
     }
 
     /// Appends a record the way the record layer will: header, nonce room, plaintext.
-    fn start_record(buf: &mut Vec<u8>, sealer: &RecordSealer, typ: u8, plain: &[u8]) -> usize {
+    fn start_record(buf: &mut Vec<u8>, sealer: &RecordSealer, typ: u8) -> usize {
         let start = buf.len();
         buf.extend_from_slice(&[typ, 0x03, 0x03, 0x00, 0x00]);
         buf.extend(core::iter::repeat_n(0u8, sealer.explicit_nonce_len()));
-        buf.extend_from_slice(plain);
         start
     }
 
@@ -302,8 +329,8 @@ mod tests {
         let (key, iv) = keys(alg);
         let sealer = RecordSealer::new(alg, &key, &iv).unwrap();
         let mut buf = Vec::new();
-        let start = start_record(&mut buf, &sealer, typ, plain);
-        sealer.seal_record(seq, &mut buf, start).unwrap();
+        let start = start_record(&mut buf, &sealer, typ);
+        sealer.seal_record(seq, &mut buf, start, plain).unwrap();
         buf
     }
 
@@ -368,11 +395,11 @@ mod tests {
             let (key, iv) = keys(alg);
             let sealer = RecordSealer::new(alg, &key, &iv).unwrap();
             let mut buf = Vec::with_capacity(2 * (RECORD_HEADER_LEN + sealer.overhead() + 3));
-            let first = start_record(&mut buf, &sealer, 0x17, b"one");
-            sealer.seal_record(0, &mut buf, first).unwrap();
-            let second = start_record(&mut buf, &sealer, 0x17, b"two");
+            let first = start_record(&mut buf, &sealer, 0x17);
+            sealer.seal_record(0, &mut buf, first, b"one").unwrap();
+            let second = start_record(&mut buf, &sealer, 0x17);
             let ptr = buf.as_ptr();
-            sealer.seal_record(1, &mut buf, second).unwrap();
+            sealer.seal_record(1, &mut buf, second, b"two").unwrap();
             assert_eq!(ptr, buf.as_ptr(), "reserved capacity is enough");
             assert_eq!(open(alg, 0, &mut buf[..second]).unwrap(), b"one");
             assert_eq!(open(alg, 1, &mut buf[second..]).unwrap(), b"two");
@@ -429,9 +456,9 @@ mod tests {
             let (key, iv) = keys(alg);
             let sealer = RecordSealer::new(alg, &key, &iv).unwrap();
             let mut buf = Vec::new();
-            let start = start_record(&mut buf, &sealer, 0x17, &[0; MAX_PLAINTEXT + 1]);
+            let start = start_record(&mut buf, &sealer, 0x17);
             assert!(matches!(
-                sealer.seal_record(0, &mut buf, start),
+                sealer.seal_record(0, &mut buf, start, &[0; MAX_PLAINTEXT + 1]),
                 Err(LocalError::BufferFull { .. })
             ));
 
@@ -487,8 +514,8 @@ mod tests {
         let want = unhex(want);
         let sealer = RecordSealer::new(alg, key, iv).unwrap();
         let mut buf = Vec::new();
-        let start = start_record(&mut buf, &sealer, typ, HTTP_GET);
-        sealer.seal_record(seq, &mut buf, start).unwrap();
+        let start = start_record(&mut buf, &sealer, typ);
+        sealer.seal_record(seq, &mut buf, start, HTTP_GET).unwrap();
         assert_eq!(buf, want, "{alg:?} seal");
 
         let opener = RecordOpener::new(alg, key, iv).unwrap();

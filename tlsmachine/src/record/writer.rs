@@ -65,6 +65,39 @@ impl RecordWriter {
         Ok(())
     }
 
+    /// Bytes [`RecordWriter::write_into`] produces for `len` bytes of payload.
+    pub(crate) fn sealed_len(&self, len: usize) -> usize {
+        let overhead = RECORD_HEADER_LEN + self.sealer.as_ref().map_or(0, RecordSealer::overhead);
+        len + len.div_ceil(self.max_fragment) * overhead
+    }
+
+    /// Seals `payload` as protected records straight into `out`, with no buffer of ours in
+    /// between; returns the bytes written. Needs [`RecordWriter::sealed_len`] bytes of room
+    /// and active keys (this path is for application data, never sent in the clear).
+    pub(crate) fn write_into(
+        &mut self,
+        typ: ContentType,
+        payload: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, LocalError> {
+        if out.len() < self.sealed_len(payload.len()) {
+            return Err(LocalError::BufferFull {
+                what: "record output",
+                cap: out.len(),
+            });
+        }
+        let mut at = 0;
+        for chunk in payload.chunks(self.max_fragment) {
+            let sealer = self
+                .sealer
+                .as_ref()
+                .ok_or(LocalError::Crypto("no write keys"))?;
+            at += sealer.seal_into(self.seq, typ, self.version, chunk, &mut out[at..])?;
+            self.seq = self.next_seq()?;
+        }
+        Ok(at)
+    }
+
     fn write_fragment(
         &mut self,
         typ: ContentType,
@@ -85,8 +118,7 @@ impl RecordWriter {
                 // The sealer patches the length once it knows the ciphertext size.
                 out.extend_from_slice(&[0, 0]);
                 out.resize(out.len() + sealer.explicit_nonce_len(), 0);
-                out.extend_from_slice(chunk);
-                sealer.seal_record(self.seq, out, start)?;
+                sealer.seal_record(self.seq, out, start, chunk)?;
                 self.seq = self.next_seq()?;
             }
         }
