@@ -13,7 +13,8 @@ use crate::handshake::proof::{self, FinishedVerified};
 use crate::handshake::transcript::Transcript;
 
 /// Derives the key block and installs the pending keys of both directions; each switches on
-/// with the ChangeCipherSpec that direction sends.
+/// with the ChangeCipherSpec that direction sends. The master secret goes to the key log,
+/// when one is configured, at the same moment.
 pub(crate) fn install(
     ctx: &mut Ctx<'_>,
     suite: &Tls12Suite,
@@ -21,7 +22,11 @@ pub(crate) fn install(
     client_random: &[u8; 32],
     server_random: &[u8; 32],
     we_are_client: bool,
+    key_log: &Option<Arc<dyn KeyLog>>,
 ) -> Result<(), ProtocolError> {
+    if let Some(key_log) = key_log {
+        key_log.log("CLIENT_RANDOM", client_random, ms.as_bytes());
+    }
     let key_len = suite.aead.key_len();
     let iv_len = suite.aead.fixed_iv_len();
     let block = prf::key_block(
@@ -54,13 +59,6 @@ pub(crate) fn install(
     ctx.reader
         .set_pending(RecordOpener::new(suite.aead, read_key, read_iv).map_err(bad)?);
     Ok(())
-}
-
-/// Writes the CLIENT_RANDOM line of the NSS key log format, so Wireshark can decrypt.
-pub(crate) fn log(key_log: &Option<Arc<dyn KeyLog>>, client_random: &[u8; 32], ms: &MasterSecret) {
-    if let Some(key_log) = key_log {
-        key_log.log("CLIENT_RANDOM", client_random, ms.as_bytes());
-    }
 }
 
 /// Whose Finished message: the label mixed into verify_data (RFC 5246 §7.4.9).

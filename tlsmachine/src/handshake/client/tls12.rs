@@ -304,8 +304,8 @@ impl ClientHs12 {
             &self.client_random,
             &self.server_random,
             true,
+            &self.config.key_log,
         )?;
-        keys::log(&self.config.key_log, &self.client_random, &ms);
         self.master_secret = Some(ms);
         self.resumed = true;
         ctx.negotiated.resumed = true;
@@ -542,8 +542,8 @@ impl ClientHs12 {
             &self.client_random,
             &self.server_random,
             true,
+            &self.config.key_log,
         )?;
-        keys::log(&self.config.key_log, &self.client_random, &ms);
         keys::send_ccs_and_finished(ctx, &mut self.transcript, suite, &ms, FinishedBy::Client)?;
         self.master_secret = Some(ms);
         Ok(())

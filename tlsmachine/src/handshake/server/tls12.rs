@@ -530,8 +530,8 @@ impl ServerHs12 {
             &self.client_random,
             &self.server_random,
             false,
+            &self.config.key_log,
         )?;
-        keys::log(&self.config.key_log, &self.client_random, &ms);
         self.master_secret = Some(ms);
         Ok(())
     }
@@ -608,8 +608,8 @@ impl ServerHs12 {
             &self.client_random,
             &self.server_random,
             false,
+            &self.config.key_log,
         )?;
-        keys::log(&self.config.key_log, &self.client_random, &ms);
         if self.ticket_promised() {
             self.send_ticket(ctx, &session)?;
         }
