@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::codec::enums::{CipherSuite, SignatureScheme};
+use crate::codec::enums::{CipherSuite, NamedGroup, SignatureScheme};
 use crate::config::CertifiedKey;
+use crate::crypto::sign::KeyKind;
 use crate::crypto::suites;
 
 /// What the server knows about the client when it picks a certificate.
@@ -17,14 +18,28 @@ pub struct ClientHelloInfo<'a> {
     /// The client's signature_algorithms.
     pub signature_schemes: &'a [SignatureScheme],
     pub cipher_suites: &'a [CipherSuite],
+    /// The client's supported_groups; `None` when it sent none.
+    pub groups: Option<&'a [NamedGroup]>,
 }
 
 impl ClientHelloInfo<'_> {
     /// Whether `key` can serve this client: it can sign with a scheme the client accepts,
-    /// for a suite the client offers.
+    /// for a suite the client offers, and an ECDSA key lies on a curve the client lists.
     pub fn can_use(&self, key: &CertifiedKey) -> bool {
         let kind = key.key.kind();
-        key.key.choose_scheme(self.signature_schemes).is_some()
+        // RFC 8422 §5.1: the curve of an ECDSA certificate must be one the client listed in
+        // supported_groups (OpenSSL clients enforce it).
+        let curve = match kind {
+            KeyKind::EcdsaP256 => Some(NamedGroup::SECP256R1),
+            KeyKind::EcdsaP384 => Some(NamedGroup::SECP384R1),
+            KeyKind::Rsa | KeyKind::Ed25519 => None,
+        };
+        let curve_ok = match (curve, self.groups) {
+            (Some(curve), Some(groups)) => groups.contains(&curve),
+            _ => true,
+        };
+        curve_ok
+            && key.key.choose_scheme(self.signature_schemes).is_some()
             && self
                 .cipher_suites
                 .iter()
@@ -160,6 +175,7 @@ mod tests {
             server_name: name,
             signature_schemes: schemes,
             cipher_suites: suites,
+            groups: None,
         }
     }
 
@@ -210,6 +226,20 @@ mod tests {
             .resolve(&hello(Some("both.example"), ALL_SCHEMES, ALL_SUITES))
             .unwrap();
         assert!(Arc::ptr_eq(&got, &ecdsa));
+    }
+
+    #[test]
+    fn an_ecdsa_certificate_must_be_on_a_curve_the_client_lists() {
+        let p256 = key(KeyType::EcdsaP256, "both.example");
+        let rsa = key(KeyType::Rsa2048, "both.example");
+        let mut r = SniResolver::new();
+        r.add("both.example", p256.clone());
+        r.add("both.example", rsa.clone());
+        let mut info = hello(Some("both.example"), ALL_SCHEMES, ALL_SUITES);
+        info.groups = Some(&[NamedGroup::X25519, NamedGroup::SECP384R1]);
+        assert!(Arc::ptr_eq(&r.resolve(&info).unwrap(), &rsa));
+        info.groups = Some(&[NamedGroup::X25519, NamedGroup::SECP256R1]);
+        assert!(Arc::ptr_eq(&r.resolve(&info).unwrap(), &p256));
     }
 
     #[test]

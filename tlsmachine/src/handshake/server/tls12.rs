@@ -237,6 +237,7 @@ impl ServerHs12 {
                 server_name: self.server_name.as_deref(),
                 signature_schemes: client_schemes,
                 cipher_suites: &hello.cipher_suites,
+                groups: hello.supported_groups(),
             })
             .ok_or(PeerIncompatible::UnrecognizedName)?;
         let scheme = certificate
