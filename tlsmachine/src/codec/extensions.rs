@@ -179,7 +179,11 @@ impl ServerExtension {
             }
             ExtensionType::ALPN => {
                 //= https://www.rfc-editor.org/rfc/rfc7301#section-3.1
-                //# The "ProtocolNameList" MUST contain exactly one "ProtocolName".
+                //# The "extension_data" field of the
+                //# ("application_layer_protocol_negotiation(16)") extension is
+                //# structured the same as described above for the client
+                //# "extension_data", except that the "ProtocolNameList" MUST contain
+                //# exactly one "ProtocolName".
                 let mut list = body.sub_u16("ALPN protocol_name_list")?;
                 let protocol = read_nonempty_u8(&mut list, "ALPN protocol name")?.to_vec();
                 list.finish("ALPN protocol selection")?;

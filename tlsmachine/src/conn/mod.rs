@@ -327,9 +327,7 @@ impl Connection {
                 .into())
             }
         };
-        //= https://www.rfc-editor.org/rfc/rfc5705#section-4
-        //# Labels here have the same definition as in TLS, i.e., an ASCII string
-        //# with no terminating NULL.
+        // RFC 5705 §4: exporter labels may collide with TLS PRF labels; refuse those.
         const RESERVED: [&[u8]; 5] = [
             b"client finished",
             b"server finished",

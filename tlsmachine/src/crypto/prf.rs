@@ -15,7 +15,13 @@ pub const VERIFY_DATA_LEN: usize = 12;
 /// aws-lc's own TLS PRF, which keys HMAC once instead of once per output block.
 //= https://www.rfc-editor.org/rfc/rfc5246#section-5
 //# P_hash(secret, seed) = HMAC_hash(secret, A(1) + seed) +
-//#                        HMAC_hash(secret, A(2) + seed) + ...
+//#                        HMAC_hash(secret, A(2) + seed) +
+//#                        HMAC_hash(secret, A(3) + seed) + ...
+//#
+//# where + indicates concatenation.
+//#
+//# A() is defined as:
+//#
 //# A(0) = seed
 //# A(i) = HMAC_hash(secret, A(i-1))
 pub fn prf(

@@ -129,9 +129,15 @@ pub(crate) fn master_secret(
         return prf::master_secret(suite.hash, pre_master, client_random, server_random)
             .map_err(prf_failed);
     }
-    //= https://www.rfc-editor.org/rfc/rfc7627#section-4
-    //# the "session_hash" is the hash of the handshake messages up to and
-    //# including the ClientKeyExchange
+    //= https://www.rfc-editor.org/rfc/rfc7627#section-3
+    //# When a full TLS handshake takes place, we define
+    //#
+    //#       session_hash = Hash(handshake_messages)
+    //#
+    //# where "handshake_messages" refers to all handshake messages sent or
+    //# received, starting at the ClientHello up to and including the
+    //# ClientKeyExchange message, including the type and length fields of
+    //# the handshake messages.
     let session_hash = transcript.current_hash().ok_or(ProtocolError::Internal(
         "ClientKeyExchange before the transcript hash started",
     ))?;

@@ -285,8 +285,8 @@ impl ClientHs12 {
             return Err(ProtocolError::Internal("echoed session vanished"));
         };
         //= https://www.rfc-editor.org/rfc/rfc5246#section-7.4.1.3
-        //# If a new session is being resumed, the
-        //# server MUST use the same cipher suite as the session.
+        //# If a session is resumed, it must be resumed using the same cipher suite it was
+        //# originally negotiated with.
         if session.suite != suite.suite || session.version != ProtocolVersion::TLS1_2 {
             return Err(PeerMisbehaved::ResumptionChangedParameters.into());
         }

@@ -187,14 +187,12 @@ impl ServerHs12 {
             Some(versions) => versions.contains(&ProtocolVersion::TLS1_2),
             None => hello.legacy_version >= ProtocolVersion::TLS1_2,
         };
-        //= https://www.rfc-editor.org/rfc/rfc8996#section-5
-        //# TLS servers MUST NOT reply with a ServerHello bearing a version less than 0x0303
-        //# (TLS 1.2)
+        // RFC 8996 §5: do not negotiate below TLS 1.2; refuse a ClientHello not offering it.
         if !offers_tls12 {
             return Err(PeerIncompatible::UnsupportedVersion(hello.legacy_version).into());
         }
         //= https://www.rfc-editor.org/rfc/rfc5246#section-7.4.1.2
-        //# this vector MUST contain, and all implementations MUST support,
+        //# This vector MUST contain, and all implementations MUST support,
         //# CompressionMethod.null.
         if !hello.compression_methods.contains(&CompressionMethod::NULL) {
             return Err(PeerMisbehaved::NoNullCompression.into());
