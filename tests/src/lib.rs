@@ -216,9 +216,9 @@ impl PkiDir {
         for (name, body) in [
             ("ca.pem", &pki.ca_pem),
             ("server.pem", &pki.server_chain_pem),
-            ("server.key", &pkcs8_v1_pem(&pki.server_key_pem)),
+            ("server.key", &pki.server_key_pem),
             ("client.pem", &pki.client_chain_pem),
-            ("client.key", &pkcs8_v1_pem(&pki.client_key_pem)),
+            ("client.key", &pki.client_key_pem),
         ] {
             std::fs::write(dir.join(name), body).unwrap();
         }
@@ -264,61 +264,6 @@ impl Drop for PkiDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// The PKCS#8 v2 (RFC 5958) prefix aws-lc-rs writes for an Ed25519 key: version 1, the
-/// Ed25519 OID, then the 32-byte seed; the public key follows the seed.
-const ED25519_PKCS8_V2_PREFIX: &[u8] = &[
-    0x30, 0x51, 0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
-];
-
-/// The same with version 0 (PKCS#8 v1, RFC 5208) and no public key: 48 bytes in all.
-const ED25519_PKCS8_V1_PREFIX: &[u8] = &[
-    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
-];
-
-/// A private key PEM that OpenSSL before 3.5 and GnuTLS can load. They refuse the PKCS#8
-/// v2 encoding (with the public key) that aws-lc-rs, and so `GeneratedPki`, uses for
-/// Ed25519 (`openssl pkey`: "STORE routines::unsupported"; openssl/openssl PR #27076
-/// added v2 parsing in 3.5.0). Ed25519 v2 keys are rewritten as v1 (the seed alone); every
-/// other key is returned unchanged.
-pub fn pkcs8_v1_pem(key_pem: &str) -> String {
-    let der = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("PEM private key");
-    let der = der.secret_der();
-    match der.strip_prefix(ED25519_PKCS8_V2_PREFIX) {
-        Some(rest) if rest.len() >= 32 => {
-            let mut v1 = ED25519_PKCS8_V1_PREFIX.to_vec();
-            v1.extend_from_slice(&rest[..32]);
-            pem_encode("PRIVATE KEY", &v1)
-        }
-        _ => key_pem.to_string(),
-    }
-}
-
-/// PEM armour around `der`, 64 base64 characters a line.
-pub fn pem_encode(label: &str, der: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut b64 = String::new();
-    for chunk in der.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                b64.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                b64.push('=');
-            }
-        }
-    }
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(line).unwrap());
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
 }
 
 /// The key-exchange groups we implement, in our default order.
@@ -732,26 +677,5 @@ impl RustlsPair {
             }
             got.extend_from_slice(&buf[..n]);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tlsmachine::CertifiedKey;
-
-    /// The rewritten Ed25519 key is still the certificate's key (our own loader checks that
-    /// by signing and verifying), and other keys pass through untouched.
-    #[test]
-    fn pkcs8_v1_pem_keeps_the_key() {
-        let pki = GeneratedPki::generate(KeyType::Ed25519, &["localhost".into()]).unwrap();
-        let v1 = pkcs8_v1_pem(&pki.server_key_pem);
-        assert_ne!(v1, pki.server_key_pem);
-        let der = PrivateKeyDer::from_pem_slice(v1.as_bytes()).unwrap();
-        assert_eq!(der.secret_der().len(), 48);
-        CertifiedKey::from_pem(pki.server_chain_pem.as_bytes(), v1.as_bytes())
-            .expect("v1 key matches the certificate");
-        let ecdsa = GeneratedPki::generate(KeyType::EcdsaP256, &["localhost".into()]).unwrap();
-        assert_eq!(pkcs8_v1_pem(&ecdsa.server_key_pem), ecdsa.server_key_pem);
     }
 }

@@ -57,7 +57,11 @@ impl KeyType {
             KeyType::Rsa3072 => {
                 KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_3072)
             }
-            KeyType::Ed25519 => KeyPair::generate_for(&rcgen::PKCS_ED25519),
+            // PKCS#8 v1, the form OpenSSL 3.0 reads (it refuses rcgen's v2 Ed25519 keys).
+            KeyType::Ed25519 => aws_lc_rs::signature::Ed25519KeyPair::generate()
+                .and_then(|key| key.to_pkcs8v1())
+                .map_err(|_| rcgen::Error::KeyGenerationUnavailable)
+                .and_then(|v1| KeyPair::try_from(v1.as_ref())),
         };
         result.map_err(|e| LocalError::Config(format!("generating a {} key: {e}", self.name())))
     }
@@ -158,4 +162,20 @@ fn name(cn: &str) -> DistinguishedName {
     dn.push(DnType::CommonName, cn);
     dn.push(DnType::OrganizationName, "tlsmachine");
     dn
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// OpenSSL before 3.5 refuses PKCS#8 v2 Ed25519 keys; v1 is the 48-byte form with the
+    /// seed alone. The key must still be the certificate's (CertifiedKey signs and checks).
+    #[test]
+    fn ed25519_keys_are_written_as_pkcs8_v1_and_match_their_certificates() {
+        let pki = GeneratedPki::generate(KeyType::Ed25519, &["localhost".into()]).unwrap();
+        let key = crate::pem::private_key_from_pem(pki.server_key_pem.as_bytes()).unwrap();
+        assert_eq!(key.secret_der().len(), 48);
+        assert!(pki.server_key().is_ok());
+        assert!(pki.client_key().is_ok());
+    }
 }
