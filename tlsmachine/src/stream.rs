@@ -2,6 +2,7 @@
 
 use std::io::{self, Read, Write};
 
+use crate::codec::limits::MAX_PLAINTEXT;
 use crate::conn::Connection;
 use crate::error::Error;
 use crate::handshake::Phase;
@@ -12,13 +13,23 @@ use crate::handshake::Phase;
 pub struct Stream<T: Read + Write> {
     conn: Connection,
     io: T,
+    /// Records are sealed straight into this reused buffer and written from it, so
+    /// application data is read once and written once on its way to the transport.
+    sealed: Vec<u8>,
 }
+
+/// Plaintext taken per `write` call: four full records, so `sealed` stays small.
+const WRITE_CHUNK: usize = 4 * MAX_PLAINTEXT;
 
 impl<T: Read + Write> Stream<T> {
     /// Wraps a connection; a client connection's ClientHello is queued right away.
     pub fn new(mut conn: Connection, io: T) -> Result<Self, Error> {
         conn.start()?;
-        Ok(Self { conn, io })
+        Ok(Self {
+            conn,
+            io,
+            sealed: Vec::new(),
+        })
     }
 
     pub fn connection(&self) -> &Connection {
@@ -113,9 +124,17 @@ impl<T: Read + Write> Read for Stream<T> {
 impl<T: Read + Write> Write for Stream<T> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.handshake()?;
-        self.conn.write_data(buf).map_err(io::Error::other)?;
-        self.flush_tls()?;
-        Ok(buf.len())
+        let chunk = &buf[..buf.len().min(WRITE_CHUNK)];
+        let needed = self.conn.sealed_len(chunk.len());
+        if self.sealed.len() < needed {
+            self.sealed.resize(needed, 0);
+        }
+        let n = self
+            .conn
+            .write_data_into(chunk, &mut self.sealed)
+            .map_err(io::Error::other)?;
+        self.io.write_all(&self.sealed[..n])?;
+        Ok(chunk.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
