@@ -18,5 +18,7 @@ pub const MAX_CERTIFICATES: usize = 16;
 pub const MAX_EMPTY_OR_WARNING_RECORDS: usize = 32;
 /// Default cap on received bytes buffered but not yet read by the application.
 pub const DEFAULT_MAX_BUFFERED_RECEIVE: usize = 1 << 20;
+/// Events (mostly trace lines) held for an application that does not poll them.
+pub const MAX_QUEUED_EVENTS: usize = 4096;
 /// Largest session ID (RFC 5246 §7.4.1.2).
 pub const MAX_SESSION_ID: usize = 32;

@@ -1350,6 +1350,33 @@ mod renegotiation {
     }
 
     #[test]
+    fn an_unpolled_trace_queue_stays_bounded_whatever_the_peer_sends() {
+        let (c, mut s, keys) = established();
+        let mut forge = forger(&c, &keys, 1);
+        let mut hello = Connection::client(
+            Arc::new(Fixture::new(KeyType::EcdsaP256).client_config()),
+            "localhost",
+        )
+        .unwrap();
+        hello.start().unwrap();
+        let hello_record = hello.take_outgoing();
+        for _ in 0..2000 {
+            s.receive_data(&forge(ContentType::HANDSHAKE, &hello_record[5..]))
+                .unwrap();
+            s.take_outgoing();
+        }
+        let mut queued = 0;
+        while s.poll_event().is_some() {
+            queued += 1;
+        }
+        assert!(
+            queued <= crate::codec::limits::MAX_QUEUED_EVENTS,
+            "{queued} events queued"
+        );
+        assert_eq!(s.state(), Phase::AppData);
+    }
+
+    #[test]
     fn client_refuses_a_hello_request_with_a_warning() {
         let (mut c, s, keys) = established();
         // The server's Finished used write sequence 0.

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use crate::codec::alert::Alert;
 use crate::codec::enums::{AlertDescription, AlertLevel, ContentType, HandshakeType};
 use crate::codec::handshake::{read_handshake, HandshakePayload};
-use crate::codec::limits::HANDSHAKE_HEADER_LEN;
+use crate::codec::limits::{HANDSHAKE_HEADER_LEN, MAX_QUEUED_EVENTS};
 use crate::conn::{Event as ConnEvent, Negotiated};
 use crate::error::{InvalidMessage, LocalError, ProtocolError};
 use crate::handshake::table::{
@@ -116,8 +116,10 @@ impl Ctx<'_> {
         self.writer.write(ContentType::ALERT, &body, self.out)
     }
 
+    /// Queues a trace event when tracing is on. An application that never polls must not
+    /// let a peer grow the queue without end, so past the cap trace events are dropped.
     pub(crate) fn trace(&mut self, event: impl FnOnce() -> TraceEvent) {
-        if self.tracing {
+        if self.tracing && self.events.len() < MAX_QUEUED_EVENTS {
             self.events.push_back(ConnEvent::Trace(event()));
         }
     }
@@ -306,17 +308,16 @@ impl Driver {
                 ctx.flush_handshake()?;
                 let cond = |c: Cond| hs.cond(c);
                 let mut pos = 0;
+                let mut skipped = Vec::new();
                 for &msg in &ctx.sent {
                     let step = advance(steps, pos, msg, &cond).ok_or(ProtocolError::Internal(
                         "a handler sent a message its row does not list",
                     ))?;
-                    for skipped in &step.skipped {
-                        if ctx.tracing {
-                            ctx.events
-                                .push_back(ConnEvent::Trace(skipped_event(*skipped, Side::Us)));
-                        }
-                    }
+                    skipped.extend(step.skipped);
                     pos = step.next;
+                }
+                for step in skipped {
+                    ctx.trace(|| skipped_event(step, Side::Us));
                 }
                 if !flight_complete(steps, pos, &cond) {
                     return Err(ProtocolError::Internal(
