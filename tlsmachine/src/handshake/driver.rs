@@ -29,16 +29,6 @@ pub(crate) enum Received {
     ChangeCipherSpec,
 }
 
-/// A message from the peer, as the driver hands it to a handler.
-#[derive(Debug)]
-pub(crate) enum Incoming {
-    Handshake {
-        payload: HandshakePayload,
-        raw: Vec<u8>,
-    },
-    ChangeCipherSpec,
-}
-
 /// What handlers may touch: the record layer, the output buffer, the negotiated parameters
 /// and the event queue.
 pub(crate) struct Ctx<'a> {
@@ -218,15 +208,27 @@ impl Driver {
         }
 
         // Only a message the table allows here is parsed at all.
-        let msg = match msg {
+        let branch = match msg {
             Received::Handshake { typ, raw } => {
                 let payload =
                     read_handshake(typ, raw.get(HANDSHAKE_HEADER_LEN..).unwrap_or_default())?;
-                Incoming::Handshake { payload, raw }
+                ctx.trace(|| TraceEvent::Received {
+                    msg: got,
+                    detail: describe(&payload),
+                });
+                hs.on_message(ctx, self.phase, payload, &raw)?
             }
-            Received::ChangeCipherSpec => Incoming::ChangeCipherSpec,
+            // The table only admits ChangeCipherSpec right before Finished, so switching the
+            // peer's direction to its pending keys is all there is to do, for either role.
+            Received::ChangeCipherSpec => {
+                ctx.trace(|| TraceEvent::Received {
+                    msg: got,
+                    detail: String::new(),
+                });
+                ctx.reader.activate_pending()?;
+                None
+            }
         };
-        let branch = hs.on_message(ctx, self.phase, msg)?;
         let (row, step) = match (matching.as_slice(), branch) {
             ([only], None) => only,
             (rows, Some(branch)) => rows
@@ -444,6 +446,66 @@ fn describe_input(input: Input, received: &[Msg]) -> String {
             };
             format!("{prefix}{}", names.join(", "))
         }
+    }
+}
+
+/// The key fields of a message, for the trace.
+pub(crate) fn describe(payload: &HandshakePayload) -> String {
+    fn names<T: core::fmt::Debug>(items: &[T]) -> String {
+        items
+            .iter()
+            .map(|i| format!("{i:?}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+    match payload {
+        HandshakePayload::ClientHello(h) => {
+            let exts: Vec<String> = h
+                .extensions
+                .iter()
+                .map(|e| format!("{:?}", e.typ()))
+                .collect();
+            format!(
+                "version={:?} session_id={:?} suites=[{}] extensions=[{}]",
+                h.legacy_version,
+                h.session_id,
+                names(&h.cipher_suites),
+                exts.join(",")
+            )
+        }
+        HandshakePayload::ServerHello(h) => {
+            let exts: Vec<String> = h
+                .extensions
+                .iter()
+                .map(|e| format!("{:?}", e.typ()))
+                .collect();
+            format!(
+                "version={:?} suite={:?} session_id={:?} extensions=[{}]",
+                h.legacy_version,
+                h.cipher_suite,
+                h.session_id,
+                exts.join(",")
+            )
+        }
+        HandshakePayload::Certificate(c) => format!("{} certificate(s)", c.chain.len()),
+        HandshakePayload::ServerKeyExchange(s) => {
+            format!("group={:?} scheme={:?}", s.group, s.scheme)
+        }
+        HandshakePayload::CertificateRequest(r) => format!(
+            "types=[{}] schemes=[{}] {} CA name(s)",
+            names(&r.certificate_types),
+            names(&r.signature_algorithms),
+            r.ca_names.len()
+        ),
+        HandshakePayload::CertificateVerify(c) => format!("scheme={:?}", c.scheme),
+        HandshakePayload::NewSessionTicket(t) => {
+            format!(
+                "lifetime_hint={}s ticket={} bytes",
+                t.lifetime_hint,
+                t.ticket.len()
+            )
+        }
+        _ => String::new(),
     }
 }
 

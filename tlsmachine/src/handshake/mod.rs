@@ -15,8 +15,9 @@ pub use phase::Phase;
 pub(crate) use server::tls12::ServerHs12;
 pub use table::Msg;
 
+use crate::codec::handshake::HandshakePayload;
 use crate::error::ProtocolError;
-use driver::{Ctx, Incoming};
+use driver::Ctx;
 use table::{Branch, Cond, Event, Row};
 
 /// The handler of a connection: one per role and version, a closed set.
@@ -40,11 +41,12 @@ impl Handshake {
         &mut self,
         ctx: &mut Ctx<'_>,
         phase: Phase,
-        msg: Incoming,
+        payload: HandshakePayload,
+        raw: &[u8],
     ) -> Result<Option<Branch>, ProtocolError> {
         match self {
-            Handshake::Client12(h) => h.on_message(ctx, phase, msg),
-            Handshake::Server12(h) => h.on_message(ctx, phase, msg),
+            Handshake::Client12(h) => h.on_message(ctx, phase, payload, raw),
+            Handshake::Server12(h) => h.on_message(ctx, phase, payload, raw),
         }
     }
 

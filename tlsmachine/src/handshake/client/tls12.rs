@@ -20,7 +20,7 @@ use crate::crypto::prf::MasterSecret;
 use crate::crypto::sigverify::{verify_signature, DEFAULT_VERIFY_SCHEMES};
 use crate::crypto::suites::{SuiteAuth, Tls12Suite};
 use crate::error::{CertificateError, PeerIncompatible, PeerMisbehaved, ProtocolError};
-use crate::handshake::driver::{Ctx, Incoming};
+use crate::handshake::driver::{describe, Ctx};
 use crate::handshake::keys::{self, FinishedBy};
 use crate::handshake::proof::{self, Established, FinishedVerified, PeerAuth, SigVerified};
 use crate::handshake::table::{Branch, Cond, Phase, Row};
@@ -115,57 +115,43 @@ impl ClientHs12 {
         &mut self,
         ctx: &mut Ctx<'_>,
         phase: Phase,
-        msg: Incoming,
+        payload: HandshakePayload,
+        raw: &[u8],
     ) -> Result<Option<Branch>, ProtocolError> {
-        let (payload, raw) = match msg {
-            Incoming::ChangeCipherSpec => {
-                ctx.trace(|| crate::TraceEvent::Received {
-                    msg: crate::handshake::Msg::ChangeCipherSpec,
-                    detail: String::new(),
-                });
-                ctx.reader.activate_pending()?;
-                return Ok(None);
-            }
-            Incoming::Handshake { payload, raw } => (payload, raw),
-        };
-        ctx.trace(|| crate::TraceEvent::Received {
-            msg: payload.msg(),
-            detail: describe(&payload),
-        });
         match payload {
             HandshakePayload::ServerHello(hello) => {
                 self.transcript_start(&hello)?;
-                self.transcript.add(&raw);
+                self.transcript.add(raw);
                 self.on_server_hello(ctx, &hello).map(Some)
             }
             HandshakePayload::Certificate(cert) => {
-                self.transcript.add(&raw);
+                self.transcript.add(raw);
                 self.on_certificate(ctx, cert)?;
                 Ok(None)
             }
             HandshakePayload::ServerKeyExchange(skx) => {
-                self.transcript.add(&raw);
+                self.transcript.add(raw);
                 self.on_server_key_exchange(ctx, skx)?;
                 Ok(None)
             }
             HandshakePayload::CertificateRequest(req) => {
-                self.transcript.add(&raw);
+                self.transcript.add(raw);
                 ctx.negotiated.client_certificate_requested = true;
                 self.cert_request = Some(req);
                 Ok(None)
             }
             HandshakePayload::ServerHelloDone => {
-                self.transcript.add(&raw);
+                self.transcript.add(raw);
                 Ok(None)
             }
             HandshakePayload::NewSessionTicket(nst) => {
-                self.transcript.add(&raw);
+                self.transcript.add(raw);
                 self.ticket = Some((nst.ticket, nst.lifetime_hint));
                 Ok(None)
             }
             HandshakePayload::Finished(fin) => {
                 self.on_finished(fin)?;
-                self.transcript.add(&raw);
+                self.transcript.add(raw);
                 Ok(None)
             }
             // RFC 5246 §7.4.1.1: HelloRequest is not part of the transcript; the table
@@ -654,65 +640,5 @@ fn scheme_fits_auth(scheme: SignatureScheme, auth: SuiteAuth) -> bool {
     match auth {
         SuiteAuth::Rsa => rsa,
         SuiteAuth::Ecdsa => !rsa,
-    }
-}
-
-/// The key fields of a message, for the trace.
-pub(crate) fn describe(payload: &HandshakePayload) -> String {
-    fn names<T: core::fmt::Debug>(items: &[T]) -> String {
-        items
-            .iter()
-            .map(|i| format!("{i:?}"))
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-    match payload {
-        HandshakePayload::ClientHello(h) => {
-            let exts: Vec<String> = h
-                .extensions
-                .iter()
-                .map(|e| format!("{:?}", e.typ()))
-                .collect();
-            format!(
-                "version={:?} session_id={:?} suites=[{}] extensions=[{}]",
-                h.legacy_version,
-                h.session_id,
-                names(&h.cipher_suites),
-                exts.join(",")
-            )
-        }
-        HandshakePayload::ServerHello(h) => {
-            let exts: Vec<String> = h
-                .extensions
-                .iter()
-                .map(|e| format!("{:?}", e.typ()))
-                .collect();
-            format!(
-                "version={:?} suite={:?} session_id={:?} extensions=[{}]",
-                h.legacy_version,
-                h.cipher_suite,
-                h.session_id,
-                exts.join(",")
-            )
-        }
-        HandshakePayload::Certificate(c) => format!("{} certificate(s)", c.chain.len()),
-        HandshakePayload::ServerKeyExchange(s) => {
-            format!("group={:?} scheme={:?}", s.group, s.scheme)
-        }
-        HandshakePayload::CertificateRequest(r) => format!(
-            "types=[{}] schemes=[{}] {} CA name(s)",
-            names(&r.certificate_types),
-            names(&r.signature_algorithms),
-            r.ca_names.len()
-        ),
-        HandshakePayload::CertificateVerify(c) => format!("scheme={:?}", c.scheme),
-        HandshakePayload::NewSessionTicket(t) => {
-            format!(
-                "lifetime_hint={}s ticket={} bytes",
-                t.lifetime_hint,
-                t.ticket.len()
-            )
-        }
-        _ => String::new(),
     }
 }

@@ -21,15 +21,14 @@ use crate::crypto::prf::MasterSecret;
 use crate::crypto::sigverify::{verify_signature, DEFAULT_VERIFY_SCHEMES};
 use crate::crypto::suites::Tls12Suite;
 use crate::error::{PeerIncompatible, PeerMisbehaved, ProtocolError};
-use crate::handshake::client::tls12::describe;
-use crate::handshake::driver::{Ctx, Incoming};
+use crate::handshake::driver::describe;
+use crate::handshake::driver::Ctx;
 use crate::handshake::keys::{self, FinishedBy};
 use crate::handshake::proof::{self, Established, FinishedVerified, PeerAuth, SigVerified};
-use crate::handshake::table::{Branch, Cond, Event, Msg, Phase, Row};
+use crate::handshake::table::{Branch, Cond, Event, Phase, Row};
 use crate::handshake::transcript::Transcript;
 use crate::resolve::ClientHelloInfo;
 use crate::session::StoredSession;
-use crate::trace::TraceEvent;
 use crate::verify::{self, CertVerified};
 
 pub(crate) struct ServerHs12 {
@@ -123,49 +122,35 @@ impl ServerHs12 {
         &mut self,
         ctx: &mut Ctx<'_>,
         phase: Phase,
-        msg: Incoming,
+        payload: HandshakePayload,
+        raw: &[u8],
     ) -> Result<Option<Branch>, ProtocolError> {
-        let (payload, raw) = match msg {
-            Incoming::ChangeCipherSpec => {
-                ctx.trace(|| TraceEvent::Received {
-                    msg: Msg::ChangeCipherSpec,
-                    detail: String::new(),
-                });
-                ctx.reader.activate_pending()?;
-                return Ok(None);
-            }
-            Incoming::Handshake { payload, raw } => (payload, raw),
-        };
-        ctx.trace(|| TraceEvent::Received {
-            msg: payload.msg(),
-            detail: describe(&payload),
-        });
         match payload {
             // The table answers with no_renegotiation; the hello itself is not processed.
             HandshakePayload::ClientHello(_) if phase == Phase::AppData => Ok(None),
             HandshakePayload::ClientHello(hello) => {
-                self.on_client_hello(ctx, &hello, &raw)?;
+                self.on_client_hello(ctx, &hello, raw)?;
                 Ok(None)
             }
             HandshakePayload::Certificate(cert) => {
-                self.transcript.add(&raw);
+                self.transcript.add(raw);
                 self.on_certificate(ctx, cert)?;
                 Ok(None)
             }
             HandshakePayload::ClientKeyExchange(ckx) => {
-                self.transcript.add(&raw);
+                self.transcript.add(raw);
                 self.on_client_key_exchange(ctx, &ckx.public)?;
                 Ok(None)
             }
             HandshakePayload::CertificateVerify(cv) => {
                 self.on_certificate_verify(cv.scheme, &cv.signature)?;
-                self.transcript.add(&raw);
+                self.transcript.add(raw);
                 self.transcript.discard_buffer();
                 Ok(None)
             }
             HandshakePayload::Finished(fin) => {
                 self.on_finished(fin)?;
-                self.transcript.add(&raw);
+                self.transcript.add(raw);
                 Ok(None)
             }
             _ => Err(ProtocolError::Internal(
