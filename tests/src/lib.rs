@@ -2,8 +2,9 @@
 //! that are killed by PID when dropped, a generated PKI on disk, a policy for missing peers
 //! (`TLSM_REQUIRE_PEERS=1`, set by CI, makes a missing peer a failure), a one-connection
 //! server thread on our [`Stream`] (and a several-connection one, for resumption), OpenSSL
-//! `s_client`/`s_server` command lines, rustls configs from our generated PEM, and an
-//! in-memory pump between our [`Connection`] and a rustls connection.
+//! `s_client`/`s_server` command lines, rustls configs from our generated PEM, an
+//! in-memory pump between our [`Connection`] and a rustls connection, and `cargo build` of
+//! workspace binaries and examples for end-to-end tests.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -164,6 +165,49 @@ impl Drop for Peer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Building a workspace binary from scratch can take minutes on a loaded machine; never
+/// longer.
+pub const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// Runs `cargo build --quiet <args>` in this workspace with the profile and target folder the
+/// running test binary was built with (`CARGO_BIN_EXE_*` exists only for binaries of the
+/// test's own package), bounded by [`BUILD_TIMEOUT`]. Returns the profile folder, e.g.
+/// `target/debug`, where binaries land (examples under `examples/`).
+pub fn cargo_build(args: &[&str]) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test>-<hash>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable inside target/<profile>/deps")
+        .to_path_buf();
+    let target_dir = profile_dir.parent().expect("target dir");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ inside the workspace");
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(["build", "--quiet", "--target-dir"])
+        .arg(target_dir)
+        .args(args)
+        .current_dir(workspace);
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    }
+    let mut child = cmd.spawn().expect("running cargo build");
+    let deadline = Instant::now() + BUILD_TIMEOUT;
+    loop {
+        if let Some(status) = child.try_wait().expect("waiting for cargo") {
+            assert!(status.success(), "cargo build {args:?} failed");
+            return profile_dir;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("cargo build {args:?} took longer than {BUILD_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
