@@ -220,6 +220,13 @@ impl<IO> TlsStream<IO> {
         &self.conn
     }
 
+    /// The TLS connection, for [`Connection::poll_event`] (trace lines, when the config
+    /// asks for them) and the like. Output it queues (a `close`, say) goes out behind the
+    /// stream's own, with the next write, flush, read or shutdown.
+    pub fn connection_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
     /// The transport.
     pub fn get_ref(&self) -> &IO {
         &self.io

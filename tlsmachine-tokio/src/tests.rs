@@ -15,7 +15,7 @@ use tlsmachine::codec::enums::AlertDescription;
 use tlsmachine::codec::limits::{MAX_CIPHERTEXT, MAX_PLAINTEXT};
 use tlsmachine::error::CertificateError;
 use tlsmachine::pki::{GeneratedPki, KeyType};
-use tlsmachine::{ClientConfig, Error, Phase, ProtocolError, ServerConfig};
+use tlsmachine::{ClientConfig, Error, Event, Phase, ProtocolError, ServerConfig};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
 
 use crate::{TlsAcceptor, TlsConnector, TlsStream};
@@ -202,13 +202,22 @@ fn tls_error(e: &io::Error) -> &Error {
 #[tokio::test]
 async fn handshake_and_echo_over_duplex_with_alpn() {
     let pki = pki();
+    let mut traced = client_config(&pki);
+    traced.trace = true;
     tokio::time::timeout(LIMIT, async {
-        let (mut client, _, mut server, _) =
-            duplex_pair(&pki, client_config(&pki), 64 * 1024).await;
+        let (mut client, _, mut server, _) = duplex_pair(&pki, traced, 64 * 1024).await;
         for side in [client.connection(), server.connection()] {
             assert_eq!(side.state(), Phase::AppData);
             assert_eq!(side.negotiated().alpn_protocol.as_deref(), Some(&b"h2"[..]));
         }
+        // The handshake's events wait in the connection for the application.
+        let events: Vec<Event> =
+            std::iter::from_fn(|| client.connection_mut().poll_event()).collect();
+        assert!(events.contains(&Event::HandshakeComplete), "{events:?}");
+        assert!(
+            events.iter().any(|e| matches!(e, Event::Trace(_))),
+            "{events:?}"
+        );
         client.write_all(b"hello over tokio").await.unwrap();
         client.flush().await.unwrap();
         let mut buf = [0u8; 16];
