@@ -115,13 +115,13 @@ impl Certs {
         let suite = self.kind.tlsmachine_suite();
 
         let mut client = tlsmachine::ClientConfig::new(self.pki.trust_store().map_err(local)?);
-        client.cipher_suites = vec![suite];
+        client.cipher_suites = vec![suite.into()];
         client.groups = vec![NamedGroup::X25519];
         client.session_cache = None;
         client.enable_tickets = false;
 
         let mut server = tlsmachine::ServerConfig::new(self.pki.server_key().map_err(local)?);
-        server.cipher_suites = vec![suite];
+        server.cipher_suites = vec![suite.into()];
         server.groups = vec![NamedGroup::X25519];
         server.session_store = None;
         server.ticketer = None;

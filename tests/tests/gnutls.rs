@@ -36,7 +36,7 @@ fn our_client_against_gnutls_serv() {
             for group in ALL_GROUPS {
                 let what = format!("{key_type:?}/{:?}/{group:?}", suite.suite);
                 let mut config = ClientConfig::new(pki.pki.trust_store().unwrap());
-                config.cipher_suites = vec![suite];
+                config.cipher_suites = vec![suite.into()];
                 config.groups = vec![group];
                 let conn = Connection::client(Arc::new(config), "localhost").unwrap();
                 let mut tls = Stream::new(conn, connect(port)).unwrap();
@@ -72,7 +72,7 @@ fn gnutls_cli_against_our_server() {
             for group in ALL_GROUPS {
                 let what = format!("{key_type:?}/{:?}/{group:?}", suite.suite);
                 let mut config = ServerConfig::new(certificate.clone());
-                config.cipher_suites = vec![suite];
+                config.cipher_suites = vec![suite.into()];
                 config.groups = vec![group];
                 let (port, server) = echo_server(Arc::new(config));
 

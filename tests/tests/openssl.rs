@@ -49,7 +49,7 @@ fn our_client_against_openssl_s_server() {
             wait_for_port(port);
             for suite in suites_for(key_type) {
                 let mut config = ClientConfig::new(pki.pki.trust_store().unwrap());
-                config.cipher_suites = vec![suite];
+                config.cipher_suites = vec![suite.into()];
                 config.groups = vec![group, NamedGroup::SECP256R1];
                 let conn = Connection::client(Arc::new(config), "localhost").unwrap();
                 let mut tls = Stream::new(conn, connect(port)).unwrap();

@@ -76,7 +76,7 @@ fn python_client_against_our_server() {
         for suite in suites_for(key_type) {
             let what = format!("{key_type:?}/{:?}", suite.suite);
             let mut config = ServerConfig::new(certificate.clone());
-            config.cipher_suites = vec![suite];
+            config.cipher_suites = vec![suite.into()];
             let (port, server) = echo_server(Arc::new(config));
 
             let mut cmd = Command::new("python3");
@@ -118,7 +118,7 @@ fn our_client_against_python_server() {
                 .unwrap();
 
             let mut config = ClientConfig::new(pki.pki.trust_store().unwrap());
-            config.cipher_suites = vec![suite];
+            config.cipher_suites = vec![suite.into()];
             let conn = Connection::client(Arc::new(config), "localhost").unwrap();
             let mut tls = Stream::new(conn, connect(port)).unwrap();
             tls.handshake()

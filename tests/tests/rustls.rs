@@ -37,7 +37,7 @@ fn our_client_against_rustls_server() {
                     .unwrap();
                 let server = rustls::ServerConnection::new(Arc::new(server)).unwrap();
                 let mut config = ClientConfig::new(pki.trust_store().unwrap());
-                config.cipher_suites = vec![suite];
+                config.cipher_suites = vec![suite.into()];
                 config.groups = vec![group];
                 let client = Connection::client(Arc::new(config), "localhost").unwrap();
                 let mut pair = RustlsPair::new(client, server);
@@ -75,7 +75,7 @@ fn rustls_client_against_our_server() {
                 let what = format!("{key_type:?}/{:?}/{group:?}", suite.suite);
                 let client = rustls_client(&pki.ca_pem, &[suite], group);
                 let mut config = ServerConfig::new(certificate.clone());
-                config.cipher_suites = vec![suite];
+                config.cipher_suites = vec![suite.into()];
                 config.groups = vec![group];
                 let server = Connection::server(Arc::new(config)).unwrap();
                 let mut pair = RustlsPair::new(server, client);
@@ -113,7 +113,7 @@ fn rustls_client_offering_only_a_suite_we_do_not_enable_gets_handshake_failure()
         NamedGroup::X25519,
     );
     let mut config = ServerConfig::new(pki.server_key().unwrap());
-    config.cipher_suites = vec![&TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256];
+    config.cipher_suites = vec![(&TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256).into()];
     let server = Connection::server(Arc::new(config)).unwrap();
     let mut pair = RustlsPair::new(server, client);
 

@@ -270,7 +270,7 @@ fn states_dot_is_accepted_by_graphviz() {
 }
 
 #[test]
-fn states_table_and_unimplemented_versions() {
+fn states_table_for_both_versions() {
     let (ok, table, _) = run_tlsm(&["states"]);
     assert!(ok);
     assert!(
@@ -280,14 +280,16 @@ fn states_table_and_unimplemented_versions() {
     let (ok, mermaid, _) = run_tlsm(&["states", "--role", "server", "--format", "mermaid"]);
     assert!(ok && mermaid.contains("stateDiagram-v2"), "{mermaid}");
 
-    let (ok, _, stderr) = run_tlsm(&["states", "--version", "1.3"]);
-    assert!(!ok);
-    assert_clean_error(&stderr, "TLS 1.3 is not implemented yet");
-    let (ok, _, stderr) = run_tlsm(&[
-        "server", "--tls", "1.3", "--cert", "x.pem", "--key", "x.key",
-    ]);
-    assert!(!ok);
-    assert_clean_error(&stderr, "TLS 1.3 is not implemented yet");
+    let (ok, table13, _) = run_tlsm(&["states", "--version", "1.3"]);
+    assert!(ok);
+    assert!(
+        table13.contains("client TLS 1.3")
+            && table13.contains("HelloRetryRequest")
+            && !table13.contains("WAIT_2"),
+        "{table13}"
+    );
+    let (ok, _, stderr) = run_tlsm(&["states", "--version", "1.1"]);
+    assert!(!ok, "{stderr}");
 }
 
 #[test]
@@ -524,7 +526,7 @@ fn tlsm_against_itself_with_client_certificates() {
     assert!(ok, "{stderr}\nserver:\n{}", server.output());
     assert_eq!(client.stdout(), "ping\n");
     // One block per handshake: the first and one more for --resume 1.
-    assert_eq!(stderr.matches("protocol: TLSv1.2").count(), 2, "{stderr}");
+    assert_eq!(stderr.matches("protocol: TLSv1.3").count(), 2, "{stderr}");
     assert!(stderr.contains("client: -> CertificateVerify"), "{stderr}");
     assert!(
         stderr.contains("client: == HOST_INITIATED_CLOSING -> SHUTDOWN"),

@@ -13,8 +13,8 @@ use tlsmachine::verify::TrustStore;
 use tlsmachine::{ClientConfig, Connection, Phase, ServerVerification, Stream};
 
 use crate::common::{
-    add_ca_file, check_version, explain, explain_io, load_certified_key, negotiated_block,
-    open_key_log, parse_alpn, parse_suites, peer_issuer, print_trace, CliError, CliResult, Role,
+    add_ca_file, explain, explain_io, load_certified_key, negotiated_block, open_key_log,
+    parse_alpn, parse_suites, peer_issuer, print_trace, versions, CliError, CliResult, Role,
     TlsVersion,
 };
 
@@ -84,7 +84,6 @@ const IDLE_POLL: Duration = Duration::from_millis(2);
 const MAX_PENDING_OUT: usize = 256 * 1024;
 
 pub fn run(args: ClientArgs) -> CliResult<()> {
-    check_version(args.tls)?;
     let (host, _) = split_host_port(&args.addr)?;
     let server_name = args.servername.clone().unwrap_or(host);
     let config = Arc::new(build_config(&args)?);
@@ -140,6 +139,7 @@ fn build_config(args: &ClientArgs) -> CliResult<ClientConfig> {
         }
         ClientConfig::new(roots)
     };
+    config.versions = versions(args.tls);
     if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
         config.client_certificate = Some(load_certified_key(cert, key)?);
     }

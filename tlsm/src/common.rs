@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use tlsmachine::codec::enums::{AlertDescription, ProtocolVersion};
-use tlsmachine::crypto::suites::Tls12Suite;
+use tlsmachine::crypto::suites::SupportedSuite;
 use tlsmachine::error::{CertificateError, PeerIncompatible};
 use tlsmachine::verify::TrustStore;
+use tlsmachine::Version;
 use tlsmachine::{CertifiedKey, Connection, Error, Event, KeyLog, Negotiated, ProtocolError};
 
 /// A failure of a command: one line for the user, printed by `main` as `tlsm: error: ...`.
@@ -47,13 +48,12 @@ pub enum TlsVersion {
     V13,
 }
 
-/// Refuses versions the library cannot speak yet, before any file or socket is touched.
-pub fn check_version(version: Option<TlsVersion>) -> CliResult<()> {
+/// `--tls`: the one version to speak, or both (TLS 1.3 preferred) when absent.
+pub fn versions(version: Option<TlsVersion>) -> Vec<Version> {
     match version {
-        Some(TlsVersion::V13) => {
-            Err("TLS 1.3 is not implemented yet; use --tls 1.2 (the default)".into())
-        }
-        Some(TlsVersion::V12) | None => Ok(()),
+        Some(TlsVersion::V12) => vec![Version::Tls12],
+        Some(TlsVersion::V13) => vec![Version::Tls13],
+        None => tlsmachine::config::DEFAULT_VERSIONS.to_vec(),
     }
 }
 
@@ -104,8 +104,8 @@ pub fn add_ca_file(store: &mut TrustStore, path: &Path) -> CliResult<()> {
         .map_err(|e| CliError(format!("loading CA file {}: {e}", path.display())))
 }
 
-/// `--ciphers`: comma-separated IANA names.
-pub fn parse_suites(list: &str) -> CliResult<Vec<&'static Tls12Suite>> {
+/// `--ciphers`: comma-separated IANA names, TLS 1.3 and TLS 1.2 suites alike.
+pub fn parse_suites(list: &str) -> CliResult<Vec<SupportedSuite>> {
     let suites = tlsmachine::config::suites_from_names(list).map_err(|e| {
         CliError(format!(
             "--ciphers: {e}; supported: {}",
@@ -119,9 +119,9 @@ pub fn parse_suites(list: &str) -> CliResult<Vec<&'static Tls12Suite>> {
 }
 
 fn supported_suite_names() -> Vec<&'static str> {
-    tlsmachine::crypto::suites::DEFAULT_TLS12_SUITES
+    tlsmachine::crypto::suites::DEFAULT_SUITES
         .iter()
-        .filter_map(|s| s.suite.name())
+        .filter_map(|s| s.suite().name())
         .collect()
 }
 

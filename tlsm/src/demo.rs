@@ -59,6 +59,8 @@ pub fn run(key_type: &str) -> CliResult<()> {
 
     let mut client = ClientConfig::new(pki.trust_store().map_err(pki_err)?);
     client.trace = true;
+    // The flight table below is drawn for TLS 1.2's four flights; TLS 1.3 rounds come next.
+    client.versions = vec![tlsmachine::Version::Tls12];
     let client = Arc::new(client);
     let mut mutual_client = (*client).clone();
     mutual_client.client_certificate = Some(pki.client_key().map_err(pki_err)?);
@@ -233,7 +235,7 @@ fn flights_of(events: &[TraceEvent], table: &Table, sender: Role) -> Vec<Flight>
         };
         i += 1;
         let Some(steps) = flight_row(table, *from, *to).and_then(|row| match row.output {
-            Output::Flight(steps) if from.is_handshaking() => Some(steps),
+            Output::Flight(flight) if from.is_handshaking() => Some(flight.steps),
             _ => None,
         }) else {
             continue;

@@ -14,9 +14,9 @@ use tlsmachine::verify::TrustStore;
 use tlsmachine::{ClientAuth, Connection, Error, ServerConfig, Stream};
 
 use crate::common::{
-    add_ca_file, check_version, explain_io, load_certified_key, open_key_log, parse_alpn,
-    parse_suites, print_trace, suite_name, tls_error, version_name, yes_no, CliError, CliResult,
-    Role, TlsVersion,
+    add_ca_file, explain_io, load_certified_key, open_key_log, parse_alpn, parse_suites,
+    print_trace, suite_name, tls_error, version_name, versions, yes_no, CliError, CliResult, Role,
+    TlsVersion,
 };
 
 /// Arguments of `tlsm server`.
@@ -94,7 +94,6 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 type Registry = Arc<Mutex<HashMap<u64, TcpStream>>>;
 
 pub fn run(args: ServerArgs) -> CliResult<()> {
-    check_version(args.tls)?;
     let mode = if args.http { Mode::Http } else { Mode::Echo };
     let config = Arc::new(build_config(&args, mode)?);
     let timeout = Duration::from_secs(args.timeout.max(1));
@@ -154,6 +153,7 @@ pub fn run(args: ServerArgs) -> CliResult<()> {
 
 fn build_config(args: &ServerArgs, mode: Mode) -> CliResult<ServerConfig> {
     let mut config = ServerConfig::new(load_certified_key(&args.cert, &args.key)?);
+    config.versions = versions(args.tls);
     if let Some(ca) = &args.client_ca {
         let mut roots = TrustStore::empty();
         add_ca_file(&mut roots, ca)?;

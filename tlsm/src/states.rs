@@ -1,9 +1,10 @@
 //! `tlsm states`: the declared state machines, printed straight from the library's tables
 //! with the same renderers the golden-file test uses, so what you see is what runs.
 
-use tlsmachine::handshake::table::{render, Table, CLIENT_TLS12, SERVER_TLS12};
+use tlsmachine::handshake::table::{self, render, Table};
+use tlsmachine::Version;
 
-use crate::common::{check_version, CliResult, TlsVersion};
+use crate::common::{CliResult, TlsVersion};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum RoleArg {
@@ -24,11 +25,14 @@ pub enum Format {
 }
 
 pub fn run(role: RoleArg, version: TlsVersion, format: Format) -> CliResult<()> {
-    check_version(Some(version))?;
-    let tables: &[&Table] = match role {
-        RoleArg::Client => &[&CLIENT_TLS12],
-        RoleArg::Server => &[&SERVER_TLS12],
-        RoleArg::Both => &[&CLIENT_TLS12, &SERVER_TLS12],
+    let version = match version {
+        TlsVersion::V12 => Version::Tls12,
+        TlsVersion::V13 => Version::Tls13,
+    };
+    let tables: Vec<&Table> = match role {
+        RoleArg::Client => vec![table::table(true, version)],
+        RoleArg::Server => vec![table::table(false, version)],
+        RoleArg::Both => vec![table::table(true, version), table::table(false, version)],
     };
     let rendered: Vec<String> = tables
         .iter()

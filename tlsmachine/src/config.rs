@@ -8,9 +8,10 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use crate::codec::enums::NamedGroup;
 use crate::codec::limits::{DEFAULT_MAX_BUFFERED_RECEIVE, DEFAULT_MAX_HANDSHAKE_MESSAGE};
 use crate::crypto::sign::SigningKey;
-use crate::crypto::suites::{self, Tls12Suite};
-use crate::crypto::Provider;
+use crate::crypto::suites::{self, SupportedSuite};
+use crate::crypto::{Provider, DEFAULT_KEY_SHARE_GROUPS};
 use crate::error::LocalError;
+use crate::names::Version;
 #[cfg(doc)]
 use crate::resolve::SniResolver;
 use crate::resolve::{ResolvesClientCert, ResolvesServerCert, SingleCert};
@@ -95,14 +96,25 @@ pub enum ClientAuth {
     Required(TrustStore),
 }
 
+/// The versions enabled by default: both, TLS 1.3 preferred.
+pub const DEFAULT_VERSIONS: &[Version] = &[Version::Tls13, Version::Tls12];
+
 /// Settings for client connections.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
     pub provider: Provider,
-    /// Suites we offer, in our order of preference.
-    pub cipher_suites: Vec<&'static Tls12Suite>,
+    /// Versions we offer; TLS 1.3 and 1.2 by default.
+    pub versions: Vec<Version>,
+    /// Suites we offer, in our order of preference; each version uses its own.
+    pub cipher_suites: Vec<SupportedSuite>,
     /// Key-exchange groups we offer, in our order of preference.
     pub groups: Vec<NamedGroup>,
+    /// TLS 1.3: the groups (among `groups`) whose key shares the first ClientHello carries.
+    /// A server that wants another asks with a HelloRetryRequest.
+    pub key_share_groups: Vec<NamedGroup>,
+    /// TLS 1.3 middlebox compatibility (RFC 8446 §D.4): a legacy session ID and a dummy
+    /// ChangeCipherSpec, which some middleboxes need to let TLS 1.3 through.
+    pub middlebox_compat: bool,
     pub verification: ServerVerification,
     /// Runs after the built-in checks pass; may still refuse the server.
     pub verify_hook: Option<Arc<dyn VerifyHook>>,
@@ -135,8 +147,11 @@ impl ClientConfig {
     pub fn with_verification(verification: ServerVerification) -> Self {
         let provider = Provider::default();
         Self {
+            versions: DEFAULT_VERSIONS.to_vec(),
             cipher_suites: provider.suites.to_vec(),
             groups: provider.groups.to_vec(),
+            key_share_groups: DEFAULT_KEY_SHARE_GROUPS.to_vec(),
+            middlebox_compat: true,
             provider,
             verification,
             verify_hook: None,
@@ -158,8 +173,10 @@ impl ClientConfig {
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     pub provider: Provider,
-    /// Suites we accept, in our order of preference.
-    pub cipher_suites: Vec<&'static Tls12Suite>,
+    /// Versions we accept; TLS 1.3 and 1.2 by default, 1.3 preferred.
+    pub versions: Vec<Version>,
+    /// Suites we accept, in our order of preference; each version uses its own.
+    pub cipher_suites: Vec<SupportedSuite>,
     /// Pick the first suite in the client's order that we accept, instead of ours.
     pub honour_client_order: bool,
     pub groups: Vec<NamedGroup>,
@@ -194,6 +211,7 @@ impl ServerConfig {
     pub fn with_resolver(cert_resolver: Arc<dyn ResolvesServerCert>) -> Self {
         let provider = Provider::default();
         Self {
+            versions: DEFAULT_VERSIONS.to_vec(),
             cipher_suites: provider.suites.to_vec(),
             honour_client_order: false,
             groups: provider.groups.to_vec(),
@@ -219,8 +237,32 @@ impl ServerConfig {
     }
 }
 
+/// The versions in effect, most preferred first: those listed that also have a suite
+/// enabled (restricting the suites to TLS 1.2 ones restricts a connection to TLS 1.2, as
+/// with OpenSSL).
+fn effective_versions(versions: &[Version], suites: &[SupportedSuite]) -> Vec<Version> {
+    [Version::Tls13, Version::Tls12]
+        .into_iter()
+        .filter(|v| versions.contains(v) && suites.iter().any(|s| s.version() == *v))
+        .collect()
+}
+
+impl ClientConfig {
+    /// The versions this client offers, most preferred first.
+    pub fn enabled_versions(&self) -> Vec<Version> {
+        effective_versions(&self.versions, &self.cipher_suites)
+    }
+}
+
+impl ServerConfig {
+    /// The versions this server accepts, most preferred first.
+    pub fn enabled_versions(&self) -> Vec<Version> {
+        effective_versions(&self.versions, &self.cipher_suites)
+    }
+}
+
 /// Parses a comma-separated list of IANA suite names into suites we implement.
-pub fn suites_from_names(list: &str) -> Result<Vec<&'static Tls12Suite>, LocalError> {
+pub fn suites_from_names(list: &str) -> Result<Vec<SupportedSuite>, LocalError> {
     list.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())

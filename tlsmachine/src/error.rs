@@ -7,8 +7,10 @@
 
 use core::fmt;
 
-use crate::codec::enums::{AlertDescription, CipherSuite, ExtensionType, ProtocolVersion};
-use crate::handshake::{Msg, Phase};
+use crate::codec::enums::{
+    AlertDescription, CipherSuite, ExtensionType, NamedGroup, ProtocolVersion,
+};
+use crate::names::{Msg, Phase};
 
 /// Everything that can go wrong with a connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,6 +92,8 @@ pub enum InvalidMessage {
     EmptyRecord,
     /// A handshake message was split and something else was interleaved before its end.
     InterleavedRecord,
+    /// A TLS 1.3 record whose decrypted content is all zeros: no content type.
+    NoContentType,
 }
 
 /// The peer broke a rule of the protocol.
@@ -131,6 +135,40 @@ pub enum PeerMisbehaved {
     ApplicationDataDuringHandshake,
     /// CertificateVerify arrived although the client sent no certificate.
     CertificateVerifyWithoutCertificate,
+    /// A ServerHello or ClientHello with a legacy_version TLS 1.3 forbids.
+    IllegalLegacyVersion(ProtocolVersion),
+    /// A TLS 1.3 ClientHello whose compression_methods is not exactly `null`.
+    IllegalCompressionMethods,
+    /// The ServerHello does not echo the legacy_session_id we sent.
+    SessionIdNotEchoed,
+    /// A key share for a group we sent no share for (ServerHello).
+    KeyShareGroupNotOffered(NamedGroup),
+    /// A ClientHello key share for a group missing from its supported_groups.
+    KeyShareGroupNotSupported(NamedGroup),
+    /// Two key shares for the same group.
+    DuplicateKeyShare(NamedGroup),
+    /// A HelloRetryRequest for a group we did not offer, or one we already sent a share for.
+    RetryRequestGroupNotUsable(NamedGroup),
+    /// A HelloRetryRequest that would not change our ClientHello.
+    RetryRequestChangesNothing,
+    /// The ServerHello after a HelloRetryRequest chose another suite.
+    SuiteChangedAfterRetryRequest,
+    /// The second ClientHello does not answer the HelloRetryRequest as RFC 8446 §4.1.2 asks.
+    SecondClientHelloChanged(&'static str),
+    /// A recognised extension in a message that may not carry it (RFC 8446 §4.2).
+    ExtensionNotAllowed(ExtensionType),
+    /// An extension the handshake cannot go without is absent (for example a TLS 1.3
+    /// ClientHello without signature_algorithms).
+    MissingExtension(ExtensionType),
+    /// A TLS 1.3 server sent an empty Certificate.
+    EmptyServerCertificate,
+    /// A certificate_request_context that is not the one expected.
+    BadCertificateRequestContext,
+    /// A handshake message shares a record with data protected by other keys (RFC 8446
+    /// §5.1): everything before a key change must end at a record boundary.
+    HandshakeSpansKeyChange,
+    /// A record in the clear after protection began.
+    UnprotectedRecord,
 }
 
 /// The peer asked for something we do not support or allow.
@@ -153,6 +191,8 @@ pub enum PeerIncompatible {
     ClientCertificateRequired,
     /// The server asked for a client certificate in a form we cannot provide.
     ServerKeyExchangeMissingGroup,
+    /// TLS 1.3: a client certificate is required and the client sent none.
+    CertificateRequired,
 }
 
 /// Why a peer's certificate was refused.
@@ -215,7 +255,8 @@ impl ProtocolError {
                 InvalidMessage::UnknownContentType(_)
                 | InvalidMessage::UnknownHandshakeType(_)
                 | InvalidMessage::EmptyRecord
-                | InvalidMessage::InterleavedRecord => A::UNEXPECTED_MESSAGE,
+                | InvalidMessage::InterleavedRecord
+                | InvalidMessage::NoContentType => A::UNEXPECTED_MESSAGE,
             },
             ProtocolError::Misbehaved(e) => match e {
                 PeerMisbehaved::SelectedUnofferedCipherSuite(_)
@@ -228,7 +269,27 @@ impl ProtocolError {
                 | PeerMisbehaved::ResumptionChangedParameters
                 | PeerMisbehaved::NoNullCompression
                 | PeerMisbehaved::BadAlert
-                | PeerMisbehaved::DowngradeDetected => A::ILLEGAL_PARAMETER,
+                | PeerMisbehaved::DowngradeDetected
+                | PeerMisbehaved::IllegalLegacyVersion(_)
+                | PeerMisbehaved::IllegalCompressionMethods
+                | PeerMisbehaved::SessionIdNotEchoed
+                | PeerMisbehaved::KeyShareGroupNotOffered(_)
+                | PeerMisbehaved::KeyShareGroupNotSupported(_)
+                | PeerMisbehaved::DuplicateKeyShare(_)
+                | PeerMisbehaved::RetryRequestGroupNotUsable(_)
+                | PeerMisbehaved::RetryRequestChangesNothing
+                | PeerMisbehaved::SuiteChangedAfterRetryRequest
+                | PeerMisbehaved::SecondClientHelloChanged(_)
+                | PeerMisbehaved::ExtensionNotAllowed(_)
+                | PeerMisbehaved::BadCertificateRequestContext => A::ILLEGAL_PARAMETER,
+                PeerMisbehaved::MissingExtension(_) => A::MISSING_EXTENSION,
+                //= https://www.rfc-editor.org/rfc/rfc8446#section-4.4.2.4
+                //# If the server supplies an empty Certificate message, the client MUST
+                //# abort the handshake with a "decode_error" alert.
+                PeerMisbehaved::EmptyServerCertificate => A::DECODE_ERROR,
+                PeerMisbehaved::HandshakeSpansKeyChange | PeerMisbehaved::UnprotectedRecord => {
+                    A::UNEXPECTED_MESSAGE
+                }
                 PeerMisbehaved::UnsolicitedExtension(_) => A::UNSUPPORTED_EXTENSION,
                 PeerMisbehaved::BadServerKeyExchangeSignature
                 | PeerMisbehaved::BadCertificateVerifySignature
@@ -250,6 +311,7 @@ impl ProtocolError {
                 PeerIncompatible::NoSharedApplicationProtocol => A::NO_APPLICATION_PROTOCOL,
                 PeerIncompatible::UnsupportedVersion(_) => A::PROTOCOL_VERSION,
                 PeerIncompatible::UnrecognizedName => A::UNRECOGNIZED_NAME,
+                PeerIncompatible::CertificateRequired => A::CERTIFICATE_REQUIRED,
             },
             ProtocolError::Certificate(e) => match e {
                 CertificateError::NoCertificates
@@ -376,6 +438,9 @@ impl fmt::Display for InvalidMessage {
             InvalidMessage::InterleavedRecord => {
                 f.write_str("record interleaved inside a fragmented handshake message")
             }
+            InvalidMessage::NoContentType => {
+                f.write_str("TLS 1.3 record with no content type (all padding)")
+            }
         }
     }
 }
@@ -438,6 +503,57 @@ impl fmt::Display for PeerMisbehaved {
             P::CertificateVerifyWithoutCertificate => {
                 f.write_str("CertificateVerify from a client that sent no certificate")
             }
+            P::IllegalLegacyVersion(v) => {
+                write!(
+                    f,
+                    "legacy_version {v:?} where TLS 1.3 requires TLSv1.2 (0x0303)"
+                )
+            }
+            P::IllegalCompressionMethods => {
+                f.write_str("TLS 1.3 ClientHello compression_methods is not exactly [null]")
+            }
+            P::SessionIdNotEchoed => {
+                f.write_str("ServerHello does not echo the legacy_session_id we sent")
+            }
+            P::KeyShareGroupNotOffered(g) => {
+                write!(
+                    f,
+                    "server's key share is for {g:?}, for which we sent no share"
+                )
+            }
+            P::KeyShareGroupNotSupported(g) => {
+                write!(
+                    f,
+                    "key share for {g:?}, which supported_groups does not list"
+                )
+            }
+            P::DuplicateKeyShare(g) => write!(f, "two key shares for {g:?}"),
+            P::RetryRequestGroupNotUsable(g) => write!(
+                f,
+                "HelloRetryRequest asks for {g:?}, which we did not offer or already sent"
+            ),
+            P::RetryRequestChangesNothing => {
+                f.write_str("HelloRetryRequest would not change the ClientHello")
+            }
+            P::SuiteChangedAfterRetryRequest => {
+                f.write_str("ServerHello chose another suite than its HelloRetryRequest")
+            }
+            P::SecondClientHelloChanged(what) => {
+                write!(
+                    f,
+                    "second ClientHello does not answer the HelloRetryRequest: {what}"
+                )
+            }
+            P::ExtensionNotAllowed(t) => write!(f, "extension {t:?} is not allowed here"),
+            P::MissingExtension(t) => write!(f, "required extension {t:?} is missing"),
+            P::EmptyServerCertificate => f.write_str("server sent an empty Certificate"),
+            P::BadCertificateRequestContext => {
+                f.write_str("certificate_request_context is not the expected one")
+            }
+            P::HandshakeSpansKeyChange => {
+                f.write_str("handshake data shares a record across a key change")
+            }
+            P::UnprotectedRecord => f.write_str("record in the clear after encryption began"),
         }
     }
 }
@@ -454,7 +570,9 @@ impl fmt::Display for PeerIncompatible {
             P::NoSharedApplicationProtocol => {
                 f.write_str("no ALPN protocol in common with the peer")
             }
-            P::UnsupportedVersion(v) => write!(f, "peer offers only {v:?}; TLS 1.2 is required"),
+            P::UnsupportedVersion(v) => {
+                write!(f, "peer offers only {v:?}; TLS 1.2 or 1.3 is required")
+            }
             P::ExtendedMasterSecretRequired => {
                 f.write_str("peer does not support extended master secret (RFC 7627)")
             }
@@ -469,6 +587,9 @@ impl fmt::Display for PeerIncompatible {
             }
             P::ServerKeyExchangeMissingGroup => {
                 f.write_str("ServerKeyExchange names no usable group")
+            }
+            P::CertificateRequired => {
+                f.write_str("client certificate required, but the client sent none")
             }
         }
     }

@@ -1,4 +1,5 @@
-//! tlsmachine: a TLS 1.2 library whose handshake is an explicit, declared state machine.
+//! tlsmachine: a TLS 1.2 and 1.3 library whose handshake is an explicit, declared state
+//! machine.
 //!
 //! The core is sans-IO: bytes in ([`Connection::receive_data`]), bytes out
 //! ([`Connection::take_outgoing`]), no sockets or threads inside. Every handshake
@@ -52,7 +53,10 @@ pub mod config;
 pub mod conn;
 pub mod crypto;
 pub mod error;
+pub mod event;
 pub mod handshake;
+pub mod names;
+pub mod negotiated;
 pub mod pem;
 #[cfg(any(test, feature = "pki"))]
 pub mod pki;
@@ -66,8 +70,10 @@ pub mod verify;
 pub use config::{
     CertifiedKey, ClientAuth, ClientConfig, KeyLog, ServerConfig, ServerVerification,
 };
-pub use conn::{Connection, Event, Negotiated};
+pub use conn::Connection;
 pub use error::{Error, LocalError, ProtocolError};
-pub use handshake::Phase;
+pub use event::Event;
+pub use names::{Msg, Phase, Version};
+pub use negotiated::Negotiated;
 pub use stream::Stream;
 pub use trace::TraceEvent;

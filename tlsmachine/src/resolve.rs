@@ -8,11 +8,14 @@ use crate::codec::enums::{CipherSuite, NamedGroup, SignatureScheme};
 use crate::config::CertifiedKey;
 use crate::crypto::sign::KeyKind;
 use crate::crypto::suites;
+use crate::names::Version;
 
 /// What the server knows about the client when it picks a certificate.
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub struct ClientHelloInfo<'a> {
+    /// The version the handshake speaks: it decides which keys can sign.
+    pub version: Version,
     /// The SNI name, lower-cased; `None` when the client sent none.
     pub server_name: Option<&'a str>,
     /// The client's signature_algorithms.
@@ -23,9 +26,16 @@ pub struct ClientHelloInfo<'a> {
 }
 
 impl ClientHelloInfo<'_> {
-    /// Whether `key` can serve this client: it can sign with a scheme the client accepts,
-    /// for a suite the client offers, and an ECDSA key lies on a curve the client lists.
+    /// Whether `key` can serve this client: it can sign with a scheme the client accepts;
+    /// in TLS 1.2 also for a suite the client offers, with an ECDSA key on a curve the client
+    /// lists. (In TLS 1.3 a scheme names its curve and suites do not name keys.)
     pub fn can_use(&self, key: &CertifiedKey) -> bool {
+        if self.version == Version::Tls13 {
+            return key
+                .key
+                .choose_scheme_tls13(self.signature_schemes)
+                .is_some();
+        }
         let kind = key.key.kind();
         // RFC 8422 §5.1: the curve of an ECDSA certificate must be one the client listed in
         // supported_groups (OpenSSL clients enforce it).
@@ -43,7 +53,7 @@ impl ClientHelloInfo<'_> {
             && self
                 .cipher_suites
                 .iter()
-                .filter_map(|s| suites::lookup(*s))
+                .filter_map(|s| suites::lookup(*s)?.tls12())
                 .any(|s| s.auth.accepts(kind))
     }
 }
@@ -172,6 +182,7 @@ mod tests {
         suites: &'a [CipherSuite],
     ) -> ClientHelloInfo<'a> {
         ClientHelloInfo {
+            version: Version::Tls12,
             server_name: name,
             signature_schemes: schemes,
             cipher_suites: suites,

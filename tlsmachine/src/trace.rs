@@ -5,7 +5,7 @@
 use core::fmt;
 
 use crate::codec::enums::{AlertDescription, AlertLevel};
-use crate::handshake::{Msg, Phase};
+use crate::names::{Msg, Phase};
 
 /// One line of a connection's trace.
 #[derive(Clone, Debug, PartialEq, Eq)]

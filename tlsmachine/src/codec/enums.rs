@@ -1,6 +1,8 @@
 //! Wire enumerations. Each is a newtype over its integer with named constants, so an unknown
 //! code received from a peer stays a value (printed in hex) rather than a parse failure.
 
+use crate::names::{Msg, Version};
+
 macro_rules! wire_enum {
     (
         $(#[$meta:meta])*
@@ -60,20 +62,33 @@ wire_enum! {
     }
 }
 
-wire_enum! {
-    /// HandshakeType (RFC 5246 §7.4, RFC 5077 §3.3).
-    pub struct HandshakeType(u8) {
-        HELLO_REQUEST = 0x00 => "HelloRequest",
-        CLIENT_HELLO = 0x01 => "ClientHello",
-        SERVER_HELLO = 0x02 => "ServerHello",
-        NEW_SESSION_TICKET = 0x04 => "NewSessionTicket",
-        CERTIFICATE = 0x0b => "Certificate",
-        SERVER_KEY_EXCHANGE = 0x0c => "ServerKeyExchange",
-        CERTIFICATE_REQUEST = 0x0d => "CertificateRequest",
-        SERVER_HELLO_DONE = 0x0e => "ServerHelloDone",
-        CERTIFICATE_VERIFY = 0x0f => "CertificateVerify",
-        CLIENT_KEY_EXCHANGE = 0x10 => "ClientKeyExchange",
-        FINISHED = 0x14 => "Finished",
+/// HandshakeType: the `msg_type` byte of a handshake message. The codes and their names are
+/// those of [`Msg`], listed once in `crate::names`; an unknown code stays a value.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HandshakeType(pub u8);
+
+impl HandshakeType {
+    /// The kind this code names; `None` for a code no version we speak defines.
+    pub fn msg(self) -> Option<Msg> {
+        Msg::from_wire_type(self.0)
+    }
+}
+
+impl From<Msg> for HandshakeType {
+    /// The `msg_type` of a handshake message kind. Only a table step that is a record rather
+    /// than a handshake message (ChangeCipherSpec, ApplicationData) has no code; it maps to
+    /// 0xff, which no version defines, so it can never be mistaken for a real message.
+    fn from(msg: Msg) -> Self {
+        HandshakeType(msg.wire_type().unwrap_or(0xff))
+    }
+}
+
+impl core::fmt::Debug for HandshakeType {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.msg() {
+            Some(msg) => f.write_str(msg.name()),
+            None => write!(f, "HandshakeType(0x{:02x})", self.0),
+        }
     }
 }
 
@@ -158,7 +173,14 @@ wire_enum! {
         SECP521R1 = 0x0019 => "secp521r1",
         X25519 = 0x001d => "x25519",
         X448 = 0x001e => "x448",
+        FFDHE2048 = 0x0100 => "ffdhe2048",
+        FFDHE3072 = 0x0101 => "ffdhe3072",
+        FFDHE4096 = 0x0102 => "ffdhe4096",
+        FFDHE6144 = 0x0103 => "ffdhe6144",
+        FFDHE8192 = 0x0104 => "ffdhe8192",
+        SECP256R1MLKEM768 = 0x11eb => "SecP256r1MLKEM768",
         X25519MLKEM768 = 0x11ec => "X25519MLKEM768",
+        SECP384R1MLKEM1024 = 0x11ed => "SecP384r1MLKEM1024",
     }
 }
 
@@ -204,6 +226,8 @@ wire_enum! {
         COOKIE = 0x002c => "cookie",
         PSK_KEY_EXCHANGE_MODES = 0x002d => "psk_key_exchange_modes",
         SIGNATURE_ALGORITHMS_CERT = 0x0032 => "signature_algorithms_cert",
+        CERTIFICATE_AUTHORITIES = 0x002f => "certificate_authorities",
+        OID_FILTERS = 0x0030 => "oid_filters",
         POST_HANDSHAKE_AUTH = 0x0031 => "post_handshake_auth",
         KEY_SHARE = 0x0033 => "key_share",
         ENCRYPTED_CLIENT_HELLO = 0xfe0d => "encrypted_client_hello",
@@ -234,23 +258,50 @@ wire_enum! {
 }
 
 wire_enum! {
+    /// KeyUpdateRequest (RFC 8446 §4.6.3).
+    pub struct KeyUpdateRequest(u8) {
+        UPDATE_NOT_REQUESTED = 0x00 => "update_not_requested",
+        UPDATE_REQUESTED = 0x01 => "update_requested",
+    }
+}
+
+wire_enum! {
+    /// PskKeyExchangeMode (RFC 8446 §4.2.9).
+    pub struct PskKeyExchangeMode(u8) {
+        PSK_KE = 0x00 => "psk_ke",
+        PSK_DHE_KE = 0x01 => "psk_dhe_ke",
+    }
+}
+
+wire_enum! {
     /// ECCurveType (RFC 8422 §5.4).
     pub struct EcCurveType(u8) {
         NAMED_CURVE = 0x03 => "named_curve",
     }
 }
 
-impl ProtocolVersion {
-    /// TLS 1.0 through 1.3 (and SSL 3.0), which ClientHello.legacy_version may carry.
-    pub fn is_tls_family(self) -> bool {
-        self.0 >> 8 == 0x03
+impl From<Version> for ProtocolVersion {
+    fn from(v: Version) -> Self {
+        match v {
+            Version::Tls12 => ProtocolVersion::TLS1_2,
+            Version::Tls13 => ProtocolVersion::TLS1_3,
+        }
     }
 }
 
-impl HandshakeType {
-    /// Whether this type can come from a peer in TLS 1.2 (RFC 5246 §7.4).
-    pub fn is_tls12(self) -> bool {
-        self.name().is_some()
+impl ProtocolVersion {
+    /// The version we speak that this code names, if any.
+    pub fn known(self) -> Option<Version> {
+        match self {
+            ProtocolVersion::TLS1_2 => Some(Version::Tls12),
+            ProtocolVersion::TLS1_3 => Some(Version::Tls13),
+            _ => None,
+        }
+    }
+
+    /// TLS 1.0 through 1.3 (and SSL 3.0), which ClientHello.legacy_version may carry.
+    pub fn is_tls_family(self) -> bool {
+        self.0 >> 8 == 0x03
     }
 }
 

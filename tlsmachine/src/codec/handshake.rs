@@ -12,23 +12,26 @@ use rustls_pki_types::CertificateDer;
 
 use super::enums::{
     CipherSuite, ClientCertificateType, CompressionMethod, EcCurveType, EcPointFormat,
-    ExtensionType, HandshakeType, NamedGroup, ProtocolVersion, SignatureScheme,
+    ExtensionType, HandshakeType, KeyUpdateRequest, NamedGroup, ProtocolVersion, SignatureScheme,
 };
 use super::extensions::{
-    read_extension_block, write_extension_block, ClientExtension, ServerExtension,
+    read_extension_block, read_extensions, write_extension_block, write_extensions,
+    ClientExtension, KeyShareEntry, OfferedPsks, ServerExtContext, ServerExtension,
 };
 use super::{
     fmt_hex, limits, read_nonempty_list_u16, read_nonempty_list_u8, read_nonempty_u16,
     read_nonempty_u8, write_list_u16, write_list_u8, Codec, Reader, Writer,
 };
 use crate::error::InvalidMessage;
-use crate::handshake::Msg;
+use crate::names::{Msg, Version};
 
-/// A handshake message body, parsed.
+/// A handshake message body, parsed. Where TLS 1.2 and 1.3 give one kind of message two
+/// layouts (Certificate, CertificateRequest, NewSessionTicket), each layout is a variant.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HandshakePayload {
     HelloRequest,
     ClientHello(ClientHello),
+    /// A ServerHello, or a HelloRetryRequest when its random says so.
     ServerHello(ServerHello),
     Certificate(CertificateMsg),
     ServerKeyExchange(ServerKeyExchange),
@@ -38,58 +41,89 @@ pub enum HandshakePayload {
     CertificateVerify(CertificateVerify),
     NewSessionTicket(NewSessionTicket),
     Finished(Finished),
+    EncryptedExtensions(EncryptedExtensions),
+    Certificate13(Certificate13),
+    CertificateRequest13(CertificateRequest13),
+    NewSessionTicket13(NewSessionTicket13),
+    KeyUpdate(KeyUpdateRequest),
+    EndOfEarlyData,
 }
 
-/// Parses one handshake message body (without its 4-byte header) of type `typ`.
+/// Parses one handshake message body (without its 4-byte header) of type `typ`, in the
+/// layout of `version` (`None` before the version is chosen, when only hellos can come).
 ///
-/// The whole body must be consumed: leftover bytes are `TrailingData` (decode_error). Types
-/// that TLS 1.2 does not define are `UnknownHandshakeType` (unexpected_message).
-pub fn read_handshake(typ: HandshakeType, body: &[u8]) -> Result<HandshakePayload, InvalidMessage> {
+/// The whole body must be consumed: leftover bytes are `TrailingData` (decode_error). A type
+/// the version does not define is `UnknownHandshakeType` (unexpected_message).
+pub fn read_handshake(
+    typ: HandshakeType,
+    body: &[u8],
+    version: Option<Version>,
+) -> Result<HandshakePayload, InvalidMessage> {
+    use Version::{Tls12, Tls13};
     let mut r = Reader::new(body);
-    let payload = match typ {
-        HandshakeType::HELLO_REQUEST => HandshakePayload::HelloRequest,
-        HandshakeType::CLIENT_HELLO => HandshakePayload::ClientHello(ClientHello::read(&mut r)?),
-        HandshakeType::SERVER_HELLO => HandshakePayload::ServerHello(ServerHello::read(&mut r)?),
-        HandshakeType::CERTIFICATE => HandshakePayload::Certificate(CertificateMsg::read(&mut r)?),
-        HandshakeType::SERVER_KEY_EXCHANGE => {
-            HandshakePayload::ServerKeyExchange(ServerKeyExchange::read(&mut r)?)
+    let unknown = InvalidMessage::UnknownHandshakeType(typ.0);
+    let msg = typ.msg().ok_or(unknown.clone())?;
+    let payload = match (msg, version) {
+        (Msg::ClientHello, _) => HandshakePayload::ClientHello(ClientHello::read(&mut r)?),
+        (Msg::ServerHello | Msg::HelloRetryRequest, _) => {
+            HandshakePayload::ServerHello(ServerHello::read(&mut r)?)
         }
-        HandshakeType::CERTIFICATE_REQUEST => {
-            HandshakePayload::CertificateRequest(CertificateRequest::read(&mut r)?)
-        }
-        HandshakeType::SERVER_HELLO_DONE => HandshakePayload::ServerHelloDone,
-        HandshakeType::CLIENT_KEY_EXCHANGE => {
-            HandshakePayload::ClientKeyExchange(ClientKeyExchange::read(&mut r)?)
-        }
-        HandshakeType::CERTIFICATE_VERIFY => {
+        (Msg::CertificateVerify, Some(_)) => {
             HandshakePayload::CertificateVerify(CertificateVerify::read(&mut r)?)
         }
-        HandshakeType::NEW_SESSION_TICKET => {
+        (Msg::Finished, Some(_)) => HandshakePayload::Finished(Finished::read(&mut r)?),
+        (Msg::HelloRequest, Some(Tls12)) => HandshakePayload::HelloRequest,
+        (Msg::Certificate, Some(Tls12)) => {
+            HandshakePayload::Certificate(CertificateMsg::read(&mut r)?)
+        }
+        (Msg::ServerKeyExchange, Some(Tls12)) => {
+            HandshakePayload::ServerKeyExchange(ServerKeyExchange::read(&mut r)?)
+        }
+        (Msg::CertificateRequest, Some(Tls12)) => {
+            HandshakePayload::CertificateRequest(CertificateRequest::read(&mut r)?)
+        }
+        (Msg::ServerHelloDone, Some(Tls12)) => HandshakePayload::ServerHelloDone,
+        (Msg::ClientKeyExchange, Some(Tls12)) => {
+            HandshakePayload::ClientKeyExchange(ClientKeyExchange::read(&mut r)?)
+        }
+        (Msg::NewSessionTicket, Some(Tls12)) => {
             HandshakePayload::NewSessionTicket(NewSessionTicket::read(&mut r)?)
         }
-        HandshakeType::FINISHED => HandshakePayload::Finished(Finished::read(&mut r)?),
-        _ => return Err(InvalidMessage::UnknownHandshakeType(typ.0)),
+        (Msg::EncryptedExtensions, Some(Tls13)) => {
+            HandshakePayload::EncryptedExtensions(EncryptedExtensions::read(&mut r)?)
+        }
+        (Msg::Certificate, Some(Tls13)) => {
+            HandshakePayload::Certificate13(Certificate13::read(&mut r)?)
+        }
+        (Msg::CertificateRequest, Some(Tls13)) => {
+            HandshakePayload::CertificateRequest13(CertificateRequest13::read(&mut r)?)
+        }
+        (Msg::NewSessionTicket, Some(Tls13)) => {
+            HandshakePayload::NewSessionTicket13(NewSessionTicket13::read(&mut r)?)
+        }
+        //= https://www.rfc-editor.org/rfc/rfc8446#section-4.6.3
+        //# If an implementation receives any other value, it MUST terminate the connection
+        //# with an "illegal_parameter" alert.
+        (Msg::KeyUpdate, Some(Tls13)) => {
+            let request = KeyUpdateRequest::read(&mut r)?;
+            if request.name().is_none() {
+                return Err(InvalidMessage::IllegalValue {
+                    what: "KeyUpdateRequest",
+                });
+            }
+            HandshakePayload::KeyUpdate(request)
+        }
+        (Msg::EndOfEarlyData, Some(Tls13)) => HandshakePayload::EndOfEarlyData,
+        _ => return Err(unknown),
     };
-    r.finish(typ.name().unwrap_or("handshake message"))?;
+    r.finish(msg.name())?;
     Ok(payload)
 }
 
 impl HandshakePayload {
     /// The msg_type this payload is sent with.
     pub fn typ(&self) -> HandshakeType {
-        match self {
-            HandshakePayload::HelloRequest => HandshakeType::HELLO_REQUEST,
-            HandshakePayload::ClientHello(_) => HandshakeType::CLIENT_HELLO,
-            HandshakePayload::ServerHello(_) => HandshakeType::SERVER_HELLO,
-            HandshakePayload::Certificate(_) => HandshakeType::CERTIFICATE,
-            HandshakePayload::ServerKeyExchange(_) => HandshakeType::SERVER_KEY_EXCHANGE,
-            HandshakePayload::CertificateRequest(_) => HandshakeType::CERTIFICATE_REQUEST,
-            HandshakePayload::ServerHelloDone => HandshakeType::SERVER_HELLO_DONE,
-            HandshakePayload::ClientKeyExchange(_) => HandshakeType::CLIENT_KEY_EXCHANGE,
-            HandshakePayload::CertificateVerify(_) => HandshakeType::CERTIFICATE_VERIFY,
-            HandshakePayload::NewSessionTicket(_) => HandshakeType::NEW_SESSION_TICKET,
-            HandshakePayload::Finished(_) => HandshakeType::FINISHED,
-        }
+        HandshakeType::from(self.msg())
     }
 
     /// The name the state tables use for this message.
@@ -97,15 +131,25 @@ impl HandshakePayload {
         match self {
             HandshakePayload::HelloRequest => Msg::HelloRequest,
             HandshakePayload::ClientHello(_) => Msg::ClientHello,
+            HandshakePayload::ServerHello(h) if h.is_retry_request() => Msg::HelloRetryRequest,
             HandshakePayload::ServerHello(_) => Msg::ServerHello,
-            HandshakePayload::Certificate(_) => Msg::Certificate,
+            HandshakePayload::Certificate(_) | HandshakePayload::Certificate13(_) => {
+                Msg::Certificate
+            }
             HandshakePayload::ServerKeyExchange(_) => Msg::ServerKeyExchange,
-            HandshakePayload::CertificateRequest(_) => Msg::CertificateRequest,
+            HandshakePayload::CertificateRequest(_) | HandshakePayload::CertificateRequest13(_) => {
+                Msg::CertificateRequest
+            }
             HandshakePayload::ServerHelloDone => Msg::ServerHelloDone,
             HandshakePayload::ClientKeyExchange(_) => Msg::ClientKeyExchange,
             HandshakePayload::CertificateVerify(_) => Msg::CertificateVerify,
-            HandshakePayload::NewSessionTicket(_) => Msg::NewSessionTicket,
+            HandshakePayload::NewSessionTicket(_) | HandshakePayload::NewSessionTicket13(_) => {
+                Msg::NewSessionTicket
+            }
             HandshakePayload::Finished(_) => Msg::Finished,
+            HandshakePayload::EncryptedExtensions(_) => Msg::EncryptedExtensions,
+            HandshakePayload::KeyUpdate(_) => Msg::KeyUpdate,
+            HandshakePayload::EndOfEarlyData => Msg::EndOfEarlyData,
         }
     }
 
@@ -120,7 +164,9 @@ impl HandshakePayload {
     /// Writes only the body, without the 4-byte header.
     pub fn encode_body(&self, w: &mut Writer<'_>) {
         match self {
-            HandshakePayload::HelloRequest | HandshakePayload::ServerHelloDone => {}
+            HandshakePayload::HelloRequest
+            | HandshakePayload::ServerHelloDone
+            | HandshakePayload::EndOfEarlyData => {}
             HandshakePayload::ClientHello(m) => m.encode(w),
             HandshakePayload::ServerHello(m) => m.encode(w),
             HandshakePayload::Certificate(m) => m.encode(w),
@@ -130,6 +176,11 @@ impl HandshakePayload {
             HandshakePayload::CertificateVerify(m) => m.encode(w),
             HandshakePayload::NewSessionTicket(m) => m.encode(w),
             HandshakePayload::Finished(m) => m.encode(w),
+            HandshakePayload::EncryptedExtensions(m) => m.encode(w),
+            HandshakePayload::Certificate13(m) => m.encode(w),
+            HandshakePayload::CertificateRequest13(m) => m.encode(w),
+            HandshakePayload::NewSessionTicket13(m) => m.encode(w),
+            HandshakePayload::KeyUpdate(m) => m.encode(w),
         }
     }
 }
@@ -295,6 +346,34 @@ impl ClientHello {
         })
     }
 
+    pub fn key_shares(&self) -> Option<&[KeyShareEntry]> {
+        self.find(|e| match e {
+            ClientExtension::KeyShare(shares) => Some(shares.as_slice()),
+            _ => None,
+        })
+    }
+
+    pub fn psk_modes(&self) -> Option<&[crate::codec::enums::PskKeyExchangeMode]> {
+        self.find(|e| match e {
+            ClientExtension::PskKeyExchangeModes(modes) => Some(modes.as_slice()),
+            _ => None,
+        })
+    }
+
+    pub fn cookie(&self) -> Option<&[u8]> {
+        self.find(|e| match e {
+            ClientExtension::Cookie(cookie) => Some(cookie.as_slice()),
+            _ => None,
+        })
+    }
+
+    pub fn offered_psks(&self) -> Option<&OfferedPsks> {
+        self.find(|e| match e {
+            ClientExtension::PreSharedKey(psks) => Some(psks),
+            _ => None,
+        })
+    }
+
     pub fn has_extension(&self, typ: ExtensionType) -> bool {
         self.extensions.iter().any(|e| e.typ() == typ)
     }
@@ -334,39 +413,23 @@ pub struct ServerHello {
     pub extensions: Vec<ServerExtension>,
 }
 
+/// The value of ServerHello.random that makes it a HelloRetryRequest: SHA-256 of
+/// "HelloRetryRequest" (RFC 8446 §4.1.3).
+pub const HELLO_RETRY_REQUEST_RANDOM: [u8; 32] = [
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+];
+
+/// The last eight bytes of ServerHello.random of a TLS 1.3 server that negotiated TLS 1.2
+/// (RFC 8446 §4.1.3), and of one that negotiated TLS 1.1 or below.
+pub const DOWNGRADE_TLS12: [u8; 8] = [0x44, 0x4f, 0x57, 0x4e, 0x47, 0x52, 0x44, 0x01];
+pub const DOWNGRADE_TLS11: [u8; 8] = [0x44, 0x4f, 0x57, 0x4e, 0x47, 0x52, 0x44, 0x00];
+
 /// Accessors give the first matching extension; a decoded hello never has two of a type.
 impl ServerHello {
-    pub fn server_name_ack(&self) -> bool {
-        self.has_extension(ExtensionType::SERVER_NAME)
-    }
-
-    pub fn ec_point_formats(&self) -> Option<&[EcPointFormat]> {
-        self.extensions.iter().find_map(|e| match e {
-            ServerExtension::EcPointFormats(formats) => Some(formats.as_slice()),
-            _ => None,
-        })
-    }
-
-    pub fn ems(&self) -> bool {
-        self.has_extension(ExtensionType::EXTENDED_MASTER_SECRET)
-    }
-
-    pub fn renegotiation_info(&self) -> Option<&[u8]> {
-        self.extensions.iter().find_map(|e| match e {
-            ServerExtension::RenegotiationInfo(data) => Some(data.as_slice()),
-            _ => None,
-        })
-    }
-
-    pub fn alpn(&self) -> Option<&[u8]> {
-        self.extensions.iter().find_map(|e| match e {
-            ServerExtension::Alpn(protocol) => Some(protocol.as_slice()),
-            _ => None,
-        })
-    }
-
-    pub fn session_ticket_ack(&self) -> bool {
-        self.has_extension(ExtensionType::SESSION_TICKET)
+    /// Whether this is a HelloRetryRequest (RFC 8446 §4.1.4).
+    pub fn is_retry_request(&self) -> bool {
+        self.random.0 == HELLO_RETRY_REQUEST_RANDOM
     }
 
     pub fn supported_versions(&self) -> Option<ProtocolVersion> {
@@ -376,8 +439,12 @@ impl ServerHello {
         })
     }
 
-    pub fn has_extension(&self, typ: ExtensionType) -> bool {
-        self.extensions.iter().any(|e| e.typ() == typ)
+    /// The server's key share (ServerHello) or the group it asks for (HelloRetryRequest).
+    pub fn key_share(&self) -> Option<&KeyShareEntry> {
+        self.extensions.iter().find_map(|e| match e {
+            ServerExtension::KeyShare(entry) => Some(entry),
+            _ => None,
+        })
     }
 }
 
@@ -392,13 +459,29 @@ impl Codec for ServerHello {
     }
 
     fn read(r: &mut Reader<'_>) -> Result<Self, InvalidMessage> {
+        let legacy_version = ProtocolVersion::read(r)?;
+        let random = Random::read(r)?;
+        let session_id = SessionId::read(r)?;
+        let cipher_suite = CipherSuite::read(r)?;
+        let compression_method = CompressionMethod::read(r)?;
+        // A HelloRetryRequest's key_share names a group instead of carrying a share.
+        let ctx = if random.0 == HELLO_RETRY_REQUEST_RANDOM {
+            ServerExtContext::HelloRetryRequest
+        } else {
+            ServerExtContext::ServerHello
+        };
+        let extensions = if r.is_empty() {
+            Vec::new()
+        } else {
+            read_extensions(r, |r| ServerExtension::read_in(r, ctx))?
+        };
         Ok(ServerHello {
-            legacy_version: ProtocolVersion::read(r)?,
-            random: Random::read(r)?,
-            session_id: SessionId::read(r)?,
-            cipher_suite: CipherSuite::read(r)?,
-            compression_method: CompressionMethod::read(r)?,
-            extensions: read_extension_block(r)?,
+            legacy_version,
+            random,
+            session_id,
+            cipher_suite,
+            compression_method,
+            extensions,
         })
     }
 }
@@ -448,15 +531,6 @@ pub struct ServerKeyExchange {
     pub public: Vec<u8>,
     pub scheme: SignatureScheme,
     pub signature: Vec<u8>,
-}
-
-impl ServerKeyExchange {
-    /// The ServerECDHParams bytes (curve_type, named_curve, public) exactly as sent.
-    pub fn signed_params(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        write_ecdh_params(&mut Writer::new(&mut out), self.group, &self.public);
-        out
-    }
 }
 
 /// What the ServerKeyExchange signature covers (RFC 8422 §5.4):
@@ -626,6 +700,196 @@ impl Codec for NewSessionTicket {
         Ok(NewSessionTicket {
             lifetime_hint: r.u32("ticket_lifetime_hint")?,
             ticket: r.vec_u16("ticket")?.to_vec(),
+        })
+    }
+}
+
+/// EncryptedExtensions (RFC 8446 §4.3.1): the extensions that do not set up keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncryptedExtensions {
+    pub extensions: Vec<ServerExtension>,
+}
+
+impl Codec for EncryptedExtensions {
+    fn encode(&self, w: &mut Writer<'_>) {
+        write_extensions(w, &self.extensions);
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, InvalidMessage> {
+        Ok(EncryptedExtensions {
+            extensions: read_extensions(r, |r| {
+                ServerExtension::read_in(r, ServerExtContext::EncryptedExtensions)
+            })?,
+        })
+    }
+}
+
+/// One certificate of a TLS 1.3 Certificate message with its extensions (OCSP, SCT), which
+/// tlsmachine keeps but does not interpret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertificateEntry {
+    pub cert: CertificateDer<'static>,
+    pub extensions: Vec<ServerExtension>,
+}
+
+/// Certificate in its TLS 1.3 form (RFC 8446 §4.4.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Certificate13 {
+    /// Empty during the handshake; echoes the CertificateRequest's context.
+    pub context: Vec<u8>,
+    pub entries: Vec<CertificateEntry>,
+}
+
+impl Certificate13 {
+    /// A Certificate for `chain` with no per-certificate extensions.
+    pub fn new(context: Vec<u8>, chain: &[CertificateDer<'static>]) -> Self {
+        Certificate13 {
+            context,
+            entries: chain
+                .iter()
+                .map(|cert| CertificateEntry {
+                    cert: cert.clone(),
+                    extensions: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The chain, end-entity first.
+    pub fn chain(&self) -> Vec<CertificateDer<'static>> {
+        self.entries.iter().map(|e| e.cert.clone()).collect()
+    }
+}
+
+impl Codec for Certificate13 {
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.len_u8(|w| w.bytes(&self.context));
+        w.len_u24(|w| {
+            for entry in &self.entries {
+                w.len_u24(|w| w.bytes(entry.cert.as_ref()));
+                write_extensions(w, &entry.extensions);
+            }
+        });
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, InvalidMessage> {
+        let context = r.vec_u8("certificate_request_context")?.to_vec();
+        let mut list = r.sub_u24("certificate_list")?;
+        let mut entries = Vec::new();
+        while !list.is_empty() {
+            if entries.len() == limits::MAX_CERTIFICATES {
+                return Err(InvalidMessage::LimitExceeded {
+                    what: "certificate chain length",
+                    max: limits::MAX_CERTIFICATES,
+                });
+            }
+            let der = list.vec_u24("cert_data")?;
+            if der.is_empty() {
+                return Err(InvalidMessage::EmptyList { what: "cert_data" });
+            }
+            let extensions = read_extensions(&mut list, |r| {
+                ServerExtension::read_in(r, ServerExtContext::CertificateEntry)
+            })?;
+            entries.push(CertificateEntry {
+                cert: CertificateDer::from(der.to_vec()),
+                extensions,
+            });
+        }
+        Ok(Certificate13 { context, entries })
+    }
+}
+
+/// CertificateRequest in its TLS 1.3 form (RFC 8446 §4.3.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertificateRequest13 {
+    pub context: Vec<u8>,
+    /// signature_algorithms (required), certificate_authorities and others, in the
+    /// ClientHello's formats.
+    pub extensions: Vec<ClientExtension>,
+}
+
+impl CertificateRequest13 {
+    pub fn signature_algorithms(&self) -> Option<&[SignatureScheme]> {
+        self.extensions.iter().find_map(|e| match e {
+            ClientExtension::SignatureAlgorithms(schemes) => Some(schemes.as_slice()),
+            _ => None,
+        })
+    }
+
+    /// The CA names the server accepts; empty when it did not say.
+    pub fn ca_names(&self) -> &[Vec<u8>] {
+        self.extensions
+            .iter()
+            .find_map(|e| match e {
+                ClientExtension::CertificateAuthorities(names) => Some(names.as_slice()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Codec for CertificateRequest13 {
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.len_u8(|w| w.bytes(&self.context));
+        write_extensions(w, &self.extensions);
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, InvalidMessage> {
+        Ok(CertificateRequest13 {
+            context: r.vec_u8("certificate_request_context")?.to_vec(),
+            extensions: read_extensions(r, ClientExtension::read)?,
+        })
+    }
+}
+
+/// NewSessionTicket in its TLS 1.3 form (RFC 8446 §4.6.1).
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewSessionTicket13 {
+    pub lifetime: u32,
+    pub age_add: u32,
+    pub nonce: Vec<u8>,
+    pub ticket: Vec<u8>,
+    pub extensions: Vec<ServerExtension>,
+}
+
+impl NewSessionTicket13 {
+    /// The 0-RTT allowance of this ticket, if it allows early data.
+    pub fn max_early_data(&self) -> Option<u32> {
+        self.extensions.iter().find_map(|e| match e {
+            ServerExtension::MaxEarlyData(max) => Some(*max),
+            _ => None,
+        })
+    }
+}
+
+impl fmt::Debug for NewSessionTicket13 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewSessionTicket13")
+            .field("lifetime", &self.lifetime)
+            .field("ticket_len", &self.ticket.len())
+            .field("extensions", &self.extensions)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Codec for NewSessionTicket13 {
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.u32(self.lifetime);
+        w.u32(self.age_add);
+        w.len_u8(|w| w.bytes(&self.nonce));
+        w.len_u16(|w| w.bytes(&self.ticket));
+        write_extensions(w, &self.extensions);
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, InvalidMessage> {
+        Ok(NewSessionTicket13 {
+            lifetime: r.u32("ticket_lifetime")?,
+            age_add: r.u32("ticket_age_add")?,
+            nonce: r.vec_u8("ticket_nonce")?.to_vec(),
+            ticket: read_nonempty_u16(r, "ticket")?.to_vec(),
+            extensions: read_extensions(r, |r| {
+                ServerExtension::read_in(r, ServerExtContext::NewSessionTicket)
+            })?,
         })
     }
 }

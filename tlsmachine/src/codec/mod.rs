@@ -15,8 +15,8 @@ pub use writer::Writer;
 use crate::error::InvalidMessage;
 use enums::{
     AlertDescription, AlertLevel, CipherSuite, ClientCertificateType, CompressionMethod,
-    ContentType, EcCurveType, EcPointFormat, ExtensionType, HandshakeType, NamedGroup,
-    ProtocolVersion, SignatureScheme,
+    ContentType, EcCurveType, EcPointFormat, ExtensionType, HandshakeType, KeyUpdateRequest,
+    NamedGroup, ProtocolVersion, PskKeyExchangeMode, SignatureScheme,
 };
 
 /// A wire structure that can be written and read back.
@@ -46,7 +46,8 @@ macro_rules! codec_for_wire_enum {
 }
 
 codec_for_wire_enum!(u8: ContentType, HandshakeType, AlertLevel, AlertDescription,
-    EcPointFormat, CompressionMethod, ClientCertificateType, EcCurveType);
+    EcPointFormat, CompressionMethod, ClientCertificateType, EcCurveType, KeyUpdateRequest,
+    PskKeyExchangeMode);
 codec_for_wire_enum!(u16: ProtocolVersion, CipherSuite, NamedGroup, SignatureScheme,
     ExtensionType);
 

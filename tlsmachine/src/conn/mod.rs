@@ -16,58 +16,21 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::ServerName;
 
 use crate::codec::alert::Alert;
-use crate::codec::enums::{
-    AlertDescription, AlertLevel, CipherSuite, ContentType, NamedGroup, ProtocolVersion,
-    SignatureScheme,
-};
+use crate::codec::enums::{AlertDescription, AlertLevel, ContentType};
 use crate::codec::limits::{MAX_EMPTY_OR_WARNING_RECORDS, MAX_PLAINTEXT};
 use crate::config::{ClientConfig, ServerConfig};
 use crate::error::{Error, InvalidMessage, LocalError, PeerMisbehaved, ProtocolError};
 use crate::handshake::driver::{Ctx, Driver, Received};
 use crate::handshake::table::{self, Event as TableEvent};
-use crate::handshake::{ClientHs12, Handshake, Phase, ServerHs12};
+use crate::handshake::{ExportSecrets, Handshake, Phase, Version};
 use crate::record::{Deframer, RecordWriter};
 use crate::trace::TraceEvent;
 
-/// Something the application should know about, returned by [`Connection::poll_event`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Event {
-    /// The handshake finished; [`Connection::negotiated`] is complete.
-    HandshakeComplete,
-    /// The peer sent close_notify: no more data will come.
-    PeerClosed,
-    /// One line of the trace (only with tracing enabled in the config).
-    Trace(TraceEvent),
-}
-
-/// What the handshake settled, filled in as it runs.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Negotiated {
-    pub version: Option<ProtocolVersion>,
-    pub cipher_suite: Option<CipherSuite>,
-    pub group: Option<NamedGroup>,
-    /// The scheme the server signed its key exchange with.
-    pub signature_scheme: Option<SignatureScheme>,
-    pub session_id: Vec<u8>,
-    /// The peer's certificate chain, leaf first; empty when it sent none.
-    pub peer_certificates: Vec<CertificateDer<'static>>,
-    pub alpn_protocol: Option<Vec<u8>>,
-    pub resumed: bool,
-    /// The SNI name: the one we sent (client) or received (server).
-    pub server_name: Option<String>,
-    pub extended_master_secret: bool,
-    /// Server side: the client presented a certificate that verified.
-    pub client_authenticated: bool,
-    /// Client side: the server asked for a certificate.
-    pub client_certificate_requested: bool,
-    pub client_random: Option<[u8; 32]>,
-    pub server_random: Option<[u8; 32]>,
-}
+pub use crate::event::Event;
+pub use crate::negotiated::Negotiated;
 
 /// A TLS connection, client or server.
 pub struct Connection {
@@ -93,10 +56,11 @@ impl Connection {
     pub fn client(config: Arc<ClientConfig>, server_name: &str) -> Result<Self, Error> {
         let name = ServerName::try_from(server_name.to_string())
             .map_err(|_| LocalError::Config(format!("invalid server name '{server_name}'")))?;
-        let hs = Handshake::Client12(Box::new(ClientHs12::new(config.clone(), name)?));
+        let tables = enabled_tables(true, config.enabled_versions())?;
+        let hs = Handshake::client(config.clone(), name)?;
         Ok(Self::new(
             hs,
-            &table::CLIENT_TLS12,
+            tables,
             config.trace,
             config.max_buffered_receive,
             config.max_handshake_message,
@@ -106,10 +70,10 @@ impl Connection {
 
     /// A server connection, in IDLE, waiting for a ClientHello.
     pub fn server(config: Arc<ServerConfig>) -> Result<Self, Error> {
-        let hs = Handshake::Server12(Box::new(ServerHs12::new(config.clone())));
+        let tables = enabled_tables(false, config.enabled_versions())?;
         Ok(Self::new(
-            hs,
-            &table::SERVER_TLS12,
+            Handshake::server(config.clone()),
+            tables,
             config.trace,
             config.max_buffered_receive,
             config.max_handshake_message,
@@ -119,14 +83,14 @@ impl Connection {
 
     fn new(
         hs: Handshake,
-        table: &'static table::Table,
+        tables: Vec<&'static table::Table>,
         tracing: bool,
         max_buffered: usize,
         max_handshake_message: usize,
         client: bool,
     ) -> Self {
         Self {
-            driver: Driver::new(table),
+            driver: Driver::new(tables),
             hs,
             writer: RecordWriter::new(),
             deframer: Deframer::new(max_buffered, max_handshake_message),
@@ -177,9 +141,15 @@ impl Connection {
         self.peer_closed
     }
 
-    /// The state table this connection follows.
+    /// The state table this connection follows: the negotiated version's, or before the
+    /// hellos the most preferred enabled version's.
     pub fn table(&self) -> &'static table::Table {
         self.driver.table()
+    }
+
+    /// The negotiated version, once the hellos have settled it.
+    pub fn version(&self) -> Option<Version> {
+        self.driver.version()
     }
 
     /// Feeds bytes received from the peer. Whole records are processed at once; a partial
@@ -206,10 +176,8 @@ impl Connection {
             return Ok(());
         }
         self.check_alive()?;
-        let from = self.driver.phase();
         self.with_ctx(|driver, _, ctx| driver.shut_down(ctx, "end of stream without close_notify"));
         self.hs.on_fatal();
-        let _ = from;
         self.error = Some(Error::Truncated);
         Err(Error::Truncated)
     }
@@ -249,6 +217,7 @@ impl Connection {
     pub fn write_data(&mut self, data: &[u8]) -> Result<(), Error> {
         self.check_writable("write_data")?;
         for chunk in data.chunks(MAX_PLAINTEXT) {
+            self.update_worn_out_keys(1)?;
             self.writer
                 .write(ContentType::APPLICATION_DATA, chunk, &mut self.out)?;
         }
@@ -260,6 +229,7 @@ impl Connection {
     /// (alerts, handshake records) is moved into `transport` first, so the wire order holds.
     pub fn write_data_to(&mut self, data: &[u8], transport: &mut Vec<u8>) -> Result<(), Error> {
         self.check_writable("write_data_to")?;
+        self.update_worn_out_keys(data.len().div_ceil(MAX_PLAINTEXT))?;
         transport.append(&mut self.out);
         for chunk in data.chunks(MAX_PLAINTEXT) {
             self.writer
@@ -273,6 +243,7 @@ impl Connection {
     /// `transport` needs [`Connection::sealed_len`] bytes; with less, nothing is written.
     pub fn write_data_into(&mut self, data: &[u8], transport: &mut [u8]) -> Result<usize, Error> {
         self.check_writable("write_data_into")?;
+        self.update_worn_out_keys(data.len().div_ceil(MAX_PLAINTEXT))?;
         let queued = self.out.len();
         if transport.len() < self.sealed_len(data.len()) {
             return Err(LocalError::BufferFull {
@@ -297,6 +268,28 @@ impl Connection {
         self.out.len() + self.writer.sealed_len(len)
     }
 
+    /// TLS 1.3: sends a KeyUpdate, so our next records come under fresh keys. With
+    /// `ask_peer` the peer is asked to update its keys too (RFC 8446 §4.6.3). The record
+    /// layer also calls this by itself before a key reaches its AEAD's usage limit (§5.5).
+    pub fn update_keys(&mut self, ask_peer: bool) -> Result<(), Error> {
+        self.check_writable("update_keys")?;
+        if self.driver.version() != Some(Version::Tls13) {
+            return Err(LocalError::Config("KeyUpdate needs TLS 1.3".into()).into());
+        }
+        self.hs
+            .ask_peer_to_update(ask_peer)
+            .map_err(|e| self.fail(e))?;
+        self.drive(|driver, hs, ctx| driver.on_event(hs, ctx, TableEvent::LocalKeyUpdate))
+    }
+
+    /// Updates our keys first when sealing `records` more would pass the AEAD's limit.
+    fn update_worn_out_keys(&mut self, records: usize) -> Result<(), Error> {
+        if self.writer.key_worn_out(records as u64) {
+            self.update_keys(false)?;
+        }
+        Ok(())
+    }
+
     fn check_writable(&self, call: &'static str) -> Result<(), Error> {
         self.check_alive()?;
         match self.driver.phase() {
@@ -317,7 +310,7 @@ impl Connection {
     ) -> Result<(), Error> {
         self.check_alive()?;
         let phase = self.driver.phase();
-        let (suite, ms) = match (phase.is_handshaking(), self.hs.secrets()) {
+        let secrets = match (phase.is_handshaking(), self.hs.export_secrets()) {
             (false, Some(secrets)) => secrets,
             _ => {
                 return Err(LocalError::WrongPhase {
@@ -326,6 +319,14 @@ impl Connection {
                 }
                 .into())
             }
+        };
+        let (suite, ms) = match secrets {
+            // RFC 8446 §7.5: no reserved labels, and an absent context hashes like an empty
+            // one.
+            ExportSecrets::Tls13(exporter) => {
+                return Ok(exporter.export(label, context.unwrap_or_default(), out)?);
+            }
+            ExportSecrets::Tls12(suite, ms) => (suite, ms),
         };
         // RFC 5705 §4: exporter labels may collide with TLS PRF labels; refuse those.
         const RESERVED: [&[u8]; 5] = [
@@ -452,7 +453,7 @@ impl Connection {
                 Ok(None) => break,
                 Err(e) => return Err(self.fail(e)),
             };
-            if let Err(e) = self.on_record(record.typ, record.range) {
+            if let Err(e) = self.on_record(record) {
                 return Err(self.fail(e));
             }
         }
@@ -463,11 +464,22 @@ impl Connection {
         }
     }
 
-    fn on_record(
-        &mut self,
-        typ: ContentType,
-        range: std::ops::Range<usize>,
-    ) -> Result<(), ProtocolError> {
+    fn on_record(&mut self, record: crate::record::Record) -> Result<(), ProtocolError> {
+        let crate::record::Record {
+            typ,
+            range,
+            protected,
+        } = record;
+        // Under TLS 1.3 keys, only the compatibility ChangeCipherSpec and, during the
+        // handshake, an alert from a peer that failed before it had our keys, come in the
+        // clear (RFC 8446 §5).
+        if !protected && self.deframer.protection().is_some() {
+            let allowed = typ == ContentType::CHANGE_CIPHER_SPEC
+                || (typ == ContentType::ALERT && self.driver.phase().is_handshaking());
+            if !allowed {
+                return Err(PeerMisbehaved::UnprotectedRecord.into());
+            }
+        }
         let empty = range.is_empty();
         if empty || typ == ContentType::ALERT {
             self.idle_records += 1;
@@ -496,6 +508,13 @@ impl Connection {
                 if self.deframer.handshake_pending() {
                     return Err(InvalidMessage::InterleavedRecord.into());
                 }
+                //= https://www.rfc-editor.org/rfc/rfc8446#section-5
+                //# An implementation which receives any other change_cipher_spec value or
+                //# which receives a protected change_cipher_spec record MUST abort the
+                //# handshake with an "unexpected_message" alert.
+                if protected && self.deframer.protection() == Some(Version::Tls13) {
+                    return Err(PeerMisbehaved::BadChangeCipherSpec.into());
+                }
                 if self.deframer.bytes(range) != [0x01] {
                     return Err(PeerMisbehaved::BadChangeCipherSpec.into());
                 }
@@ -510,7 +529,7 @@ impl Connection {
             ContentType::APPLICATION_DATA => {
                 let phase = self.driver.phase();
                 let readable = matches!(phase, Phase::AppData | Phase::HostInitiatedClosing);
-                if !readable || !self.deframer.is_protected() || self.deframer.handshake_pending() {
+                if !readable || !protected || self.deframer.handshake_pending() {
                     return Err(PeerMisbehaved::ApplicationDataDuringHandshake.into());
                 }
                 self.deframer.queue_plaintext(range);
@@ -523,7 +542,14 @@ impl Connection {
     fn on_alert(&mut self, alert: Alert) -> Result<(), ProtocolError> {
         let Alert { level, description } = alert;
         self.with_ctx(|_, _, ctx| ctx.trace(|| TraceEvent::AlertReceived { level, description }));
-        if level == AlertLevel::FATAL {
+        //= https://www.rfc-editor.org/rfc/rfc8446#section-6
+        //# All the alerts listed in Section 6.2 MUST be sent with
+        //# AlertLevel=fatal and MUST be treated as error alerts when received
+        //# regardless of the AlertLevel in the message.
+        let closure = description == AlertDescription::CLOSE_NOTIFY
+            || description == AlertDescription::USER_CANCELED;
+        let tls13 = self.driver.version() == Some(Version::Tls13);
+        if level == AlertLevel::FATAL || (tls13 && !closure) {
             self.with_ctx(|driver, _, ctx| driver.shut_down(ctx, "fatal alert received"));
             self.hs.on_fatal();
             self.error = Some(Error::AlertReceived { alert: description });
@@ -570,6 +596,23 @@ impl Connection {
     }
 }
 
+/// The tables of the versions a config enables, most preferred first.
+fn enabled_tables(
+    client: bool,
+    versions: Vec<Version>,
+) -> Result<Vec<&'static table::Table>, Error> {
+    if versions.is_empty() {
+        return Err(LocalError::Config(
+            "no TLS version enabled that has a cipher suite enabled".into(),
+        )
+        .into());
+    }
+    Ok(versions
+        .into_iter()
+        .map(|v| table::table(client, v))
+        .collect())
+}
+
 impl From<LocalError> for std::io::Error {
     fn from(e: LocalError) -> Self {
         std::io::Error::other(Error::Local(e))
@@ -578,3 +621,5 @@ impl From<LocalError> for std::io::Error {
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod tests13;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::codec::enums::AlertDescription;
+use crate::codec::enums::{AlertDescription, NamedGroup, ProtocolVersion};
 use crate::config::{ClientConfig, ServerConfig};
 use crate::crypto::suites::DEFAULT_TLS12_SUITES;
 use crate::handshake::Msg;
@@ -22,7 +22,16 @@ impl Fixture {
         }
     }
 
+    /// A TLS 1.2 client: the tests in this file are about TLS 1.2, against a server that
+    /// speaks both versions as by default (`tests13.rs` has the TLS 1.3 ones).
     pub(crate) fn client_config(&self) -> ClientConfig {
+        let mut config = self.client_config13();
+        config.versions = vec![Version::Tls12];
+        config
+    }
+
+    /// A client with the default versions: TLS 1.3 preferred, TLS 1.2 too.
+    pub(crate) fn client_config13(&self) -> ClientConfig {
         let mut config = ClientConfig::new(self.pki.trust_store().unwrap());
         config.trace = true;
         config
@@ -102,7 +111,7 @@ fn full_handshake_every_suite_and_key_type() {
         assert_eq!(usable.len(), 3);
         for suite in usable {
             let mut cc = fx.client_config();
-            cc.cipher_suites = vec![suite];
+            cc.cipher_suites = vec![suite.into()];
             let (mut c, mut s) = pair(cc, fx.server_config());
             handshake(&mut c, &mut s).unwrap();
             assert_eq!(c.state(), Phase::AppData, "{key_type:?} {:?}", suite.suite);
@@ -246,14 +255,15 @@ pub(crate) fn records(wire: &[u8]) -> Vec<(u8, std::ops::Range<usize>)> {
 
 #[test]
 fn wrong_finished_is_decrypt_error() {
-    use crate::crypto::aead::{RecordOpener, RecordSealer};
     use crate::crypto::prf::{key_block, MasterSecret};
+    use crate::record::{Opener, Sealer};
 
     let fx = Fixture::new(KeyType::EcdsaP256);
     let keys = Arc::new(CaptureKeys::default());
     let mut cc = fx.client_config();
     cc.key_log = Some(keys.clone());
-    cc.cipher_suites = vec![&crate::crypto::suites::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256];
+    cc.cipher_suites =
+        vec![(&crate::crypto::suites::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256).into()];
     let (mut c, mut s) = pair(cc, fx.server_config());
     transfer(&mut c, &mut s).unwrap();
     transfer(&mut s, &mut c).unwrap();
@@ -262,7 +272,9 @@ fn wrong_finished_is_decrypt_error() {
     assert_eq!(typ, 0x16);
 
     // Decrypt the client's Finished with its own keys, change verify_data, seal it again.
-    let suite = crate::crypto::suites::lookup(c.negotiated().cipher_suite.unwrap()).unwrap();
+    let suite = crate::crypto::suites::lookup(c.negotiated().cipher_suite.unwrap())
+        .and_then(|s| s.tls12())
+        .unwrap();
     let ms = MasterSecret::from_bytes(keys.0.lock().unwrap()[0]);
     let n = c.negotiated();
     let block = key_block(
@@ -275,23 +287,22 @@ fn wrong_finished_is_decrypt_error() {
     .unwrap();
     let (key, iv) = (&block[..16], &block[32..36]);
     let mut body = flight[finished.start + 5..finished.end].to_vec();
-    let plain = RecordOpener::new(suite.aead, key, iv)
+    let opened = Opener::tls12(suite.aead, key, iv)
         .unwrap()
-        .open_record(
+        .open(
             0,
             ContentType::HANDSHAKE,
             ProtocolVersion::TLS1_2,
             &mut body,
         )
         .unwrap();
-    let mut message = body[plain].to_vec();
+    let mut message = body[opened.range].to_vec();
     assert_eq!(message[0], 0x14, "Finished");
     message[4] ^= 0x01;
-    let mut resealed = vec![0x16, 0x03, 0x03, 0, 0];
-    resealed.extend_from_slice(&[0u8; 8]);
-    RecordSealer::new(suite.aead, key, iv)
-        .unwrap()
-        .seal_record(0, &mut resealed, 0, &message)
+    let sealer = Sealer::tls12(suite.aead, key, iv).unwrap();
+    let mut resealed = vec![0u8; sealer.record_len(message.len())];
+    sealer
+        .seal_into(0, ContentType::HANDSHAKE, &message, &mut resealed)
         .unwrap();
 
     let mut altered = flight[..finished.start].to_vec();
@@ -514,7 +525,7 @@ mod resumption {
         connect(&st.client, &st.server, "localhost");
         let narrower = with_server(&st.server, |cfg| {
             cfg.cipher_suites =
-                vec![&crate::crypto::suites::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384]
+                vec![(&crate::crypto::suites::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384).into()]
         });
         let (mut c, mut s) = connect(&st.client, &narrower, "localhost");
         assert_full(&mut c, &mut s);
@@ -600,21 +611,21 @@ mod resumption {
 /// every message the table does not allow there is refused with unexpected_message.
 mod out_of_order {
     use super::*;
-    use crate::codec::enums::HandshakeType as T;
+    use crate::codec::enums::HandshakeType;
     use crate::config::ClientAuth;
 
-    const ALL: [T; 11] = [
-        T::HELLO_REQUEST,
-        T::CLIENT_HELLO,
-        T::SERVER_HELLO,
-        T::CERTIFICATE,
-        T::SERVER_KEY_EXCHANGE,
-        T::CERTIFICATE_REQUEST,
-        T::SERVER_HELLO_DONE,
-        T::CERTIFICATE_VERIFY,
-        T::CLIENT_KEY_EXCHANGE,
-        T::NEW_SESSION_TICKET,
-        T::FINISHED,
+    const ALL: [Msg; 11] = [
+        Msg::HelloRequest,
+        Msg::ClientHello,
+        Msg::ServerHello,
+        Msg::Certificate,
+        Msg::ServerKeyExchange,
+        Msg::CertificateRequest,
+        Msg::ServerHelloDone,
+        Msg::CertificateVerify,
+        Msg::ClientKeyExchange,
+        Msg::NewSessionTicket,
+        Msg::Finished,
     ];
 
     /// One record per handshake message, so a test can stop between any two messages.
@@ -645,7 +656,8 @@ mod out_of_order {
         out
     }
 
-    fn bogus(typ: T) -> Vec<u8> {
+    fn bogus(msg: Msg) -> Vec<u8> {
+        let typ = HandshakeType::from(msg);
         vec![0x16, 0x03, 0x03, 0x00, 0x05, typ.0, 0x00, 0x00, 0x01, 0xff]
     }
 
@@ -664,11 +676,11 @@ mod out_of_order {
     #[test]
     fn client_refuses_out_of_order_messages_inside_flight_two() {
         let fx = Fixture::new(KeyType::EcdsaP256);
-        let allowed: [&[T]; 4] = [
-            &[T::SERVER_HELLO],
-            &[T::CERTIFICATE],
-            &[T::SERVER_KEY_EXCHANGE],
-            &[T::CERTIFICATE_REQUEST, T::SERVER_HELLO_DONE],
+        let allowed: [&[Msg]; 4] = [
+            &[Msg::ServerHello],
+            &[Msg::Certificate],
+            &[Msg::ServerKeyExchange],
+            &[Msg::CertificateRequest, Msg::ServerHelloDone],
         ];
         for (pos, allowed) in allowed.iter().enumerate() {
             for wrong in ALL.iter().filter(|t| !allowed.contains(t)) {
@@ -699,10 +711,10 @@ mod out_of_order {
         let mut client = fx.client_config();
         client.client_certificate = Some(fx.pki.client_key().unwrap());
         // Plaintext part of flight 3: Certificate, ClientKeyExchange, CertificateVerify, then CCS.
-        let allowed: [&[T]; 4] = [
-            &[T::CERTIFICATE],
-            &[T::CLIENT_KEY_EXCHANGE],
-            &[T::CERTIFICATE_VERIFY],
+        let allowed: [&[Msg]; 4] = [
+            &[Msg::Certificate],
+            &[Msg::ClientKeyExchange],
+            &[Msg::CertificateVerify],
             &[],
         ];
         for (pos, allowed) in allowed.iter().enumerate() {
@@ -749,7 +761,8 @@ mod out_of_order {
         let fx = Fixture::new(KeyType::EcdsaP256);
         let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
         transfer(&mut c, &mut s).unwrap();
-        let err = c.receive_data(&bogus(T(0x42))).unwrap_err();
+        let unknown = [0x16, 0x03, 0x03, 0x00, 0x05, 0x42, 0x00, 0x00, 0x01, 0xff];
+        let err = c.receive_data(&unknown).unwrap_err();
         assert_eq!(
             err,
             Error::Protocol {
@@ -888,7 +901,8 @@ mod bad_input {
         let fx = Fixture::new(KeyType::EcdsaP256);
         let mut cc = fx.client_config();
         // RSA suites only, against an ECDSA certificate.
-        cc.cipher_suites = vec![&crate::crypto::suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256];
+        cc.cipher_suites =
+            vec![(&crate::crypto::suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256).into()];
         let (mut c, mut s) = pair(cc, fx.server_config());
         let (error, sent) = protocol_error(transfer(&mut c, &mut s).map(|_| ()));
         assert_eq!(
@@ -1251,8 +1265,8 @@ mod policy {
 /// After the handshake: renegotiation refused with a warning, and the connection goes on.
 mod renegotiation {
     use super::*;
-    use crate::crypto::aead::RecordSealer;
     use crate::crypto::prf::{key_block, MasterSecret};
+    use crate::record::Sealer;
 
     /// Seals records as `conn` would send them, from the master secret a key log captured.
     fn forger(
@@ -1261,7 +1275,9 @@ mod renegotiation {
         next_seq: u64,
     ) -> impl FnMut(ContentType, &[u8]) -> Vec<u8> {
         let n = conn.negotiated();
-        let suite = crate::crypto::suites::lookup(n.cipher_suite.unwrap()).unwrap();
+        let suite = crate::crypto::suites::lookup(n.cipher_suite.unwrap())
+            .and_then(|s| s.tls12())
+            .unwrap();
         let ms = MasterSecret::from_bytes(keys.0.lock().unwrap()[0]);
         let block = key_block(
             suite.hash,
@@ -1280,12 +1296,11 @@ mod renegotiation {
                 &block[2 * key_len + iv_len..2 * key_len + 2 * iv_len],
             )
         };
-        let sealer = RecordSealer::new(suite.aead, key, iv).unwrap();
+        let sealer = Sealer::tls12(suite.aead, key, iv).unwrap();
         let mut seq = next_seq;
         move |typ, payload| {
-            let mut out = vec![typ.0, 0x03, 0x03, 0, 0];
-            out.resize(5 + sealer.explicit_nonce_len(), 0);
-            sealer.seal_record(seq, &mut out, 0, payload).unwrap();
+            let mut out = vec![0u8; sealer.record_len(payload.len())];
+            sealer.seal_into(seq, typ, payload, &mut out).unwrap();
             seq += 1;
             out
         }

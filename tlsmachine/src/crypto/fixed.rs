@@ -26,7 +26,7 @@ pub fn provider(seed: u64, now_secs: u64) -> Provider {
         time: Arc::new(FixedTime(UnixTime::since_unix_epoch(Duration::from_secs(
             now_secs,
         )))),
-        suites: super::suites::DEFAULT_TLS12_SUITES,
+        suites: super::suites::DEFAULT_SUITES,
         groups: DEFAULT_GROUPS,
     }
 }

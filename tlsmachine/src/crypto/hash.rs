@@ -40,13 +40,15 @@ pub struct HashOutput {
 
 impl HashOutput {
     fn from_digest(d: digest::Digest) -> Self {
-        let bytes = d.as_ref();
+        Self::from_bytes(d.as_ref())
+    }
+
+    /// An HMAC tag or digest made elsewhere; at most 64 bytes (longer input is cut).
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Self {
+        let len = bytes.len().min(MAX_HASH_LEN);
         let mut buf = [0u8; MAX_HASH_LEN];
-        buf[..bytes.len()].copy_from_slice(bytes);
-        HashOutput {
-            buf,
-            len: bytes.len(),
-        }
+        buf[..len].copy_from_slice(&bytes[..len]);
+        HashOutput { buf, len }
     }
 }
 

@@ -1,7 +1,8 @@
-//! Cryptography for TLS 1.2, all of it delegated to aws-lc-rs and rustls-webpki.
+//! Cryptography for TLS 1.2 and 1.3, all of it delegated to aws-lc-rs and rustls-webpki.
 //!
 //! Nothing here implements a primitive. This module only arranges the calls the RFCs describe:
-//! the PRF and key schedule ([`prf`]), record protection ([`aead`]), ephemeral ECDH ([`kx`]),
+//! the TLS 1.2 PRF ([`prf`]), the TLS 1.3 key schedule ([`key_schedule`]), the AEADs
+//! ([`aead`]; records are sealed in `record/`), ephemeral ECDH and ML-KEM ([`kx`]),
 //! handshake signatures ([`sign`], [`sigverify`]) and the suite table ([`suites`]).
 //!
 //! Randomness and time are values inside a [`Provider`], never read from the OS by the core,
@@ -19,6 +20,7 @@ pub mod aead;
 #[cfg(any(test, feature = "testing"))]
 pub mod fixed;
 pub mod hash;
+pub mod key_schedule;
 pub mod kx;
 pub mod prf;
 pub mod sign;
@@ -59,18 +61,25 @@ pub struct Provider {
     /// The clock for certificate validation and session lifetimes.
     pub time: Arc<dyn TimeSource>,
     /// Cipher suites we offer or accept, most preferred first.
-    pub suites: &'static [&'static suites::Tls12Suite],
+    pub suites: &'static [suites::SupportedSuite],
     /// Key-exchange groups we offer or accept, most preferred first.
     pub groups: &'static [NamedGroup],
 }
 
-/// Groups offered by default. X25519 first: it is fast and its public values need no
-/// validation beyond length.
+/// Groups offered by default. The hybrid post-quantum X25519MLKEM768 first, so a recorded
+/// session stays secret even against a future quantum computer (TLS 1.3 only); then X25519,
+/// fast and with public values that need no validation beyond length; then the NIST curves.
 pub static DEFAULT_GROUPS: &[NamedGroup] = &[
+    NamedGroup::X25519MLKEM768,
     NamedGroup::X25519,
     NamedGroup::SECP256R1,
     NamedGroup::SECP384R1,
 ];
+
+/// Groups a client sends key shares for in its first ClientHello: the hybrid group and
+/// X25519, so a server that cannot do the first still needs no HelloRetryRequest.
+pub static DEFAULT_KEY_SHARE_GROUPS: &[NamedGroup] =
+    &[NamedGroup::X25519MLKEM768, NamedGroup::X25519];
 
 impl Provider {
     /// The production provider: aws-lc-rs's system random generator, the system clock, and
@@ -79,7 +88,7 @@ impl Provider {
         Provider {
             random: Arc::new(AwsLcRandom::default()),
             time: Arc::new(SystemClock),
-            suites: suites::DEFAULT_TLS12_SUITES,
+            suites: suites::DEFAULT_SUITES,
             groups: DEFAULT_GROUPS,
         }
     }
@@ -122,12 +131,13 @@ mod tests {
         assert_eq!(
             p.groups,
             &[
+                NamedGroup::X25519MLKEM768,
                 NamedGroup::X25519,
                 NamedGroup::SECP256R1,
                 NamedGroup::SECP384R1
             ]
         );
-        assert_eq!(p.suites.len(), 6);
+        assert_eq!(p.suites.len(), 9);
         let mut a = [0u8; 32];
         let mut b = [0u8; 32];
         p.random.fill(&mut a).unwrap();

@@ -163,6 +163,17 @@ impl SigningKey {
         self.schemes().iter().copied().find(|s| offered.contains(s))
     }
 
+    /// Like [`choose_scheme`](Self::choose_scheme), among the schemes TLS 1.3 allows for a
+    /// handshake signature: RSA signs only with PSS (RFC 8446 §4.2.3), and an ECDSA scheme
+    /// names its curve, so a key fits only the scheme of its own curve.
+    pub fn choose_scheme_tls13(&self, offered: &[SignatureScheme]) -> Option<SignatureScheme> {
+        self.schemes()
+            .iter()
+            .copied()
+            .filter(|s| tls13_allows(*s))
+            .find(|s| offered.contains(s))
+    }
+
     /// Signs `msg` with `scheme`, which must be one of [`schemes`](Self::schemes).
     pub fn sign(&self, scheme: SignatureScheme, msg: &[u8]) -> Result<Vec<u8>, LocalError> {
         if !self.schemes().contains(&scheme) {
@@ -193,6 +204,27 @@ impl SigningKey {
             }
         }
     }
+}
+
+/// Whether TLS 1.3 allows `scheme` for CertificateVerify.
+//= https://www.rfc-editor.org/rfc/rfc8446#section-4.2.3
+//# RSASSA-PKCS1-v1_5 algorithms:  Indicates a signature algorithm using
+//# RSASSA-PKCS1-v1_5 [RFC8017] with the corresponding hash algorithm as
+//# defined in [SHS].  These values refer solely to signatures which
+//# appear in certificates (see Section 4.4.2.2) and are not defined for
+//# use in signed TLS handshake messages, although they MAY appear in
+//# "signature_algorithms" and "signature_algorithms_cert" for backward
+//# compatibility with TLS 1.2.
+pub fn tls13_allows(scheme: SignatureScheme) -> bool {
+    matches!(
+        scheme,
+        SignatureScheme::ECDSA_SECP256R1_SHA256
+            | SignatureScheme::ECDSA_SECP384R1_SHA384
+            | SignatureScheme::ED25519
+            | SignatureScheme::RSA_PSS_RSAE_SHA256
+            | SignatureScheme::RSA_PSS_RSAE_SHA384
+            | SignatureScheme::RSA_PSS_RSAE_SHA512
+    )
 }
 
 /// An ECDSA key for `alg` (whose curve is `kind`), from PKCS#8 or SEC1/RFC 5915 DER.

@@ -66,7 +66,34 @@ fn algorithms(
     })
 }
 
-/// Checks that `signature` over `msg` was made with `scheme` by the key in `end_entity`.
+/// What we put in a TLS 1.3 CertificateRequest's signature_algorithms: the schemes TLS 1.3
+/// allows for handshake signatures that we can verify.
+pub const TLS13_VERIFY_SCHEMES: &[SignatureScheme] = &[
+    SignatureScheme::ECDSA_SECP256R1_SHA256,
+    SignatureScheme::ECDSA_SECP384R1_SHA384,
+    SignatureScheme::ED25519,
+    SignatureScheme::RSA_PSS_RSAE_SHA256,
+    SignatureScheme::RSA_PSS_RSAE_SHA384,
+    SignatureScheme::RSA_PSS_RSAE_SHA512,
+];
+
+/// The webpki algorithm of a TLS 1.3 handshake signature: one per scheme, since in TLS 1.3 an
+/// ECDSA scheme names its curve (RFC 8446 §4.2.3) and PKCS#1 v1.5 is not allowed.
+fn tls13_algorithms(
+    scheme: SignatureScheme,
+) -> Option<&'static [&'static dyn SignatureVerificationAlgorithm]> {
+    static P256: &[&dyn SignatureVerificationAlgorithm] = &[algs::ECDSA_P256_SHA256];
+    static P384: &[&dyn SignatureVerificationAlgorithm] = &[algs::ECDSA_P384_SHA384];
+    match scheme {
+        SignatureScheme::ECDSA_SECP256R1_SHA256 => Some(P256),
+        SignatureScheme::ECDSA_SECP384R1_SHA384 => Some(P384),
+        s if crate::crypto::sign::tls13_allows(s) => algorithms(s),
+        _ => None,
+    }
+}
+
+/// Checks that `signature` over `msg` was made with `scheme` by the key in `end_entity`, by
+/// TLS 1.2's rules (an ECDSA scheme names only the hash).
 ///
 /// This checks only the signature: the caller must already have validated the certificate
 /// chain and name.
@@ -77,6 +104,28 @@ pub fn verify_signature(
     signature: &[u8],
 ) -> Result<(), SignatureError> {
     let candidates = algorithms(scheme).ok_or(SignatureError::UnsupportedScheme(scheme))?;
+    verify_with(end_entity, scheme, candidates, msg, signature)
+}
+
+/// Like [`verify_signature`], by TLS 1.3's rules: the scheme must be one TLS 1.3 allows for
+/// handshake signatures, and an ECDSA scheme must match the key's curve.
+pub fn verify_signature_tls13(
+    end_entity: &CertificateDer<'_>,
+    scheme: SignatureScheme,
+    msg: &[u8],
+    signature: &[u8],
+) -> Result<(), SignatureError> {
+    let candidates = tls13_algorithms(scheme).ok_or(SignatureError::UnsupportedScheme(scheme))?;
+    verify_with(end_entity, scheme, candidates, msg, signature)
+}
+
+fn verify_with(
+    end_entity: &CertificateDer<'_>,
+    scheme: SignatureScheme,
+    candidates: &[&dyn SignatureVerificationAlgorithm],
+    msg: &[u8],
+    signature: &[u8],
+) -> Result<(), SignatureError> {
     let cert = EndEntityCert::try_from(end_entity).map_err(|_| SignatureError::BadCertificate)?;
     let mut fits_key = false;
     for alg in candidates {

@@ -1,9 +1,11 @@
-//! The TLS 1.2 cipher suites we implement: ECDHE key exchange with AEAD records only.
+//! The cipher suites we implement: for TLS 1.2, ECDHE key exchange with AEAD records only;
+//! for TLS 1.3, the three AEAD suites of RFC 8446 §B.4 that everyone deploys.
 
 use super::aead::AeadAlg;
 use super::hash::HashAlg;
 use super::sign::KeyKind;
 use crate::codec::enums::CipherSuite;
+use crate::names::Version;
 
 /// Everything a TLS 1.2 suite fixes: PRF hash, record AEAD and certificate key type.
 #[derive(Debug, PartialEq, Eq)]
@@ -107,12 +109,106 @@ pub static DEFAULT_TLS12_SUITES: &[&Tls12Suite] = &[
     &TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 ];
 
+/// A TLS 1.3 suite: only the record AEAD and the hash of HKDF and the transcript; the key
+/// exchange and authentication are negotiated apart (RFC 8446 §4.1.1).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Tls13Suite {
+    pub suite: CipherSuite,
+    pub hash: HashAlg,
+    pub aead: AeadAlg,
+}
+
+/// TLS_AES_128_GCM_SHA256 (0x1301).
+pub static TLS13_AES_128_GCM_SHA256: Tls13Suite = Tls13Suite {
+    suite: CipherSuite::TLS_AES_128_GCM_SHA256,
+    hash: HashAlg::Sha256,
+    aead: AeadAlg::Aes128Gcm,
+};
+
+/// TLS_AES_256_GCM_SHA384 (0x1302).
+pub static TLS13_AES_256_GCM_SHA384: Tls13Suite = Tls13Suite {
+    suite: CipherSuite::TLS_AES_256_GCM_SHA384,
+    hash: HashAlg::Sha384,
+    aead: AeadAlg::Aes256Gcm,
+};
+
+/// TLS_CHACHA20_POLY1305_SHA256 (0x1303).
+pub static TLS13_CHACHA20_POLY1305_SHA256: Tls13Suite = Tls13Suite {
+    suite: CipherSuite::TLS_CHACHA20_POLY1305_SHA256,
+    hash: HashAlg::Sha256,
+    aead: AeadAlg::Chacha20Poly1305,
+};
+
+/// A suite of either version, as configurations list them: one list, like OpenSSL's, from
+/// which each version takes its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SupportedSuite {
+    Tls12(&'static Tls12Suite),
+    Tls13(&'static Tls13Suite),
+}
+
+impl SupportedSuite {
+    /// The IANA code point.
+    pub fn suite(self) -> CipherSuite {
+        match self {
+            SupportedSuite::Tls12(s) => s.suite,
+            SupportedSuite::Tls13(s) => s.suite,
+        }
+    }
+
+    /// The version this suite belongs to.
+    pub fn version(self) -> Version {
+        match self {
+            SupportedSuite::Tls12(_) => Version::Tls12,
+            SupportedSuite::Tls13(_) => Version::Tls13,
+        }
+    }
+
+    pub fn tls12(self) -> Option<&'static Tls12Suite> {
+        match self {
+            SupportedSuite::Tls12(s) => Some(s),
+            SupportedSuite::Tls13(_) => None,
+        }
+    }
+
+    pub fn tls13(self) -> Option<&'static Tls13Suite> {
+        match self {
+            SupportedSuite::Tls13(s) => Some(s),
+            SupportedSuite::Tls12(_) => None,
+        }
+    }
+}
+
+impl From<&'static Tls12Suite> for SupportedSuite {
+    fn from(s: &'static Tls12Suite) -> Self {
+        SupportedSuite::Tls12(s)
+    }
+}
+
+impl From<&'static Tls13Suite> for SupportedSuite {
+    fn from(s: &'static Tls13Suite) -> Self {
+        SupportedSuite::Tls13(s)
+    }
+}
+
+/// Every suite we implement, in our preference order: TLS 1.3 first, then TLS 1.2. Within
+/// each, AES-128-GCM before AES-256-GCM before ChaCha20-Poly1305, as AES is
+/// hardware-accelerated on the platforms we target.
+pub static DEFAULT_SUITES: &[SupportedSuite] = &[
+    SupportedSuite::Tls13(&TLS13_AES_128_GCM_SHA256),
+    SupportedSuite::Tls13(&TLS13_AES_256_GCM_SHA384),
+    SupportedSuite::Tls13(&TLS13_CHACHA20_POLY1305_SHA256),
+    SupportedSuite::Tls12(&TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256),
+    SupportedSuite::Tls12(&TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384),
+    SupportedSuite::Tls12(&TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256),
+    SupportedSuite::Tls12(&TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256),
+    SupportedSuite::Tls12(&TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384),
+    SupportedSuite::Tls12(&TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256),
+];
+
 /// The suite for a code point, if we implement it.
-pub fn lookup(suite: CipherSuite) -> Option<&'static Tls12Suite> {
-    DEFAULT_TLS12_SUITES
-        .iter()
-        .copied()
-        .find(|s| s.suite == suite)
+pub fn lookup(suite: CipherSuite) -> Option<SupportedSuite> {
+    DEFAULT_SUITES.iter().copied().find(|s| s.suite() == suite)
 }
 
 #[cfg(test)]
@@ -121,12 +217,36 @@ mod tests {
 
     #[test]
     fn lookup_finds_every_default_suite_and_nothing_else() {
-        for s in DEFAULT_TLS12_SUITES {
-            assert_eq!(lookup(s.suite), Some(*s));
+        for s in DEFAULT_SUITES {
+            assert_eq!(lookup(s.suite()), Some(*s));
         }
+        assert_eq!(
+            lookup(CipherSuite::TLS_AES_128_GCM_SHA256),
+            Some(SupportedSuite::Tls13(&TLS13_AES_128_GCM_SHA256))
+        );
         assert_eq!(lookup(CipherSuite::TLS_RSA_WITH_AES_128_GCM_SHA256), None);
-        assert_eq!(lookup(CipherSuite::TLS_AES_128_GCM_SHA256), None);
         assert_eq!(lookup(CipherSuite(0xc013)), None);
+        assert_eq!(DEFAULT_SUITES.len(), 9);
+        // TLS 1.3 is preferred: its suites come first.
+        assert!(DEFAULT_SUITES[..3]
+            .iter()
+            .all(|s| s.version() == Version::Tls13));
+    }
+
+    #[test]
+    fn tls13_suites_follow_their_names() {
+        for s in DEFAULT_SUITES.iter().filter_map(|s| s.tls13()) {
+            let name = s.suite.name().unwrap();
+            assert_eq!(
+                name.ends_with("SHA384"),
+                s.hash == HashAlg::Sha384,
+                "{name}"
+            );
+            assert_eq!(
+                name.contains("CHACHA20"),
+                s.aead == AeadAlg::Chacha20Poly1305
+            );
+        }
     }
 
     #[test]

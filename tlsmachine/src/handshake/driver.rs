@@ -4,21 +4,27 @@
 //! it; a message the table does not allow in the current phase and position is refused with
 //! `unexpected_message`. Every flight we send is checked against the row that sends it, so
 //! the tables cannot drift from what the handlers do.
+//!
+//! Until the hellos have settled the version, the driver reads the tables of every version
+//! this side enabled at once (they agree on the first flight); the message that settles it
+//! (ServerHello for a client, ClientHello for a server) picks one table, and from then on
+//! only that table's rows count.
 
 use std::collections::VecDeque;
 
 use crate::codec::alert::Alert;
 use crate::codec::enums::{AlertDescription, AlertLevel, ContentType, HandshakeType};
-use crate::codec::handshake::{read_handshake, HandshakePayload};
+use crate::codec::handshake::{read_handshake, HandshakePayload, HELLO_RETRY_REQUEST_RANDOM};
 use crate::codec::limits::{HANDSHAKE_HEADER_LEN, MAX_QUEUED_EVENTS};
-use crate::conn::{Event as ConnEvent, Negotiated};
 use crate::error::{InvalidMessage, LocalError, ProtocolError};
+use crate::event::Event as ConnEvent;
 use crate::handshake::table::{
-    Branch, Cond, Event, Input, Msg, Output, Phase, Row, Step, Table, When,
+    Branch, Cond, Event, Flight, Input, Msg, Output, Phase, Row, Step, Table, Version, When,
 };
 use crate::handshake::transcript::Transcript;
 use crate::handshake::Handshake;
-use crate::record::{Deframer, RecordWriter};
+use crate::negotiated::Negotiated;
+use crate::record::{Deframer, Opener, RecordWriter, Sealer};
 use crate::trace::{Side, TraceEvent};
 
 /// A message from the peer as the record layer delivers it: not parsed yet, because the
@@ -27,6 +33,29 @@ use crate::trace::{Side, TraceEvent};
 pub(crate) enum Received {
     Handshake { typ: HandshakeType, raw: Vec<u8> },
     ChangeCipherSpec,
+}
+
+impl Received {
+    /// The kind the tables know this message by. A HelloRetryRequest travels as a
+    /// ServerHello and is told apart by its random (RFC 8446 §4.1.3), at a fixed offset
+    /// after the header and legacy_version.
+    fn kind(&self) -> Result<Msg, InvalidMessage> {
+        match self {
+            Received::ChangeCipherSpec => Ok(Msg::ChangeCipherSpec),
+            Received::Handshake { typ, raw } => {
+                let msg = typ
+                    .msg()
+                    .ok_or(InvalidMessage::UnknownHandshakeType(typ.0))?;
+                let random = raw.get(HANDSHAKE_HEADER_LEN + 2..HANDSHAKE_HEADER_LEN + 34);
+                Ok(match (msg, random) {
+                    (Msg::ServerHello, Some(r)) if r == HELLO_RETRY_REQUEST_RANDOM => {
+                        Msg::HelloRetryRequest
+                    }
+                    _ => msg,
+                })
+            }
+        }
+    }
 }
 
 /// What handlers may touch: the record layer, the output buffer, the negotiated parameters
@@ -54,14 +83,24 @@ impl Ctx<'_> {
         detail: impl FnOnce() -> String,
     ) -> Result<(), ProtocolError> {
         let start = self.pending.len();
-        payload.encode(&mut self.pending);
+        self.send_post_handshake(payload, detail);
         transcript.add(&self.pending[start..]);
+        Ok(())
+    }
+
+    /// Encodes, traces and writes a message that no transcript covers (TLS 1.3 KeyUpdate
+    /// and NewSessionTicket).
+    pub(crate) fn send_post_handshake(
+        &mut self,
+        payload: &HandshakePayload,
+        detail: impl FnOnce() -> String,
+    ) {
+        payload.encode(&mut self.pending);
         self.trace(|| TraceEvent::Sent {
             msg: payload.msg(),
             detail: detail(),
         });
         self.sent.push(payload.msg());
-        Ok(())
     }
 
     /// Frames the flight's pending handshake messages into records.
@@ -76,18 +115,46 @@ impl Ctx<'_> {
         result.map_err(internal)
     }
 
-    /// Sends ChangeCipherSpec and switches our sending side to the pending keys.
-    pub(crate) fn send_change_cipher_spec(&mut self) -> Result<(), ProtocolError> {
+    /// Everything we send from now on is protected with `sealer`; what was written before
+    /// goes out under the keys it was written for.
+    pub(crate) fn install_write(&mut self, sealer: Sealer) -> Result<(), ProtocolError> {
         self.flush_handshake()?;
+        self.writer.set_sealer(sealer);
+        Ok(())
+    }
+
+    /// Everything the peer sends from now on is opened with `opener`.
+    pub(crate) fn install_read(&mut self, opener: Opener) -> Result<(), ProtocolError> {
+        self.reader.set_opener(opener)
+    }
+
+    /// TLS 1.2: sends ChangeCipherSpec and switches our sending side to `sealer`.
+    pub(crate) fn send_change_cipher_spec(&mut self, sealer: Sealer) -> Result<(), ProtocolError> {
+        self.flush_handshake()?;
+        self.trace_ccs();
+        self.writer
+            .write(ContentType::CHANGE_CIPHER_SPEC, &[0x01], self.out)
+            .map_err(internal)?;
+        self.writer.set_sealer(sealer);
+        Ok(())
+    }
+
+    /// TLS 1.3 middlebox compatibility (RFC 8446 §D.4): a ChangeCipherSpec in the clear that
+    /// changes nothing.
+    pub(crate) fn send_compat_change_cipher_spec(&mut self) -> Result<(), ProtocolError> {
+        self.flush_handshake()?;
+        self.trace_ccs();
+        self.writer
+            .write_plaintext(ContentType::CHANGE_CIPHER_SPEC, &[0x01], self.out);
+        Ok(())
+    }
+
+    fn trace_ccs(&mut self) {
         self.trace(|| TraceEvent::Sent {
             msg: Msg::ChangeCipherSpec,
             detail: String::new(),
         });
         self.sent.push(Msg::ChangeCipherSpec);
-        self.writer
-            .write(ContentType::CHANGE_CIPHER_SPEC, &[0x01], self.out)
-            .map_err(internal)?;
-        self.writer.activate_pending().map_err(internal)
     }
 
     pub(crate) fn send_alert(
@@ -124,7 +191,10 @@ fn internal(e: LocalError) -> ProtocolError {
 
 /// Where a connection is in its table.
 pub(crate) struct Driver {
-    table: &'static Table,
+    /// The tables of the versions this side enabled, most preferred first.
+    enabled: Vec<&'static Table>,
+    /// The table of the negotiated version, once the hellos have settled it.
+    table: Option<&'static Table>,
     phase: Phase,
     /// The row whose peer flight is under way and the index of its next step, once the
     /// flight's first message has chosen the row.
@@ -134,9 +204,13 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    pub(crate) fn new(table: &'static Table) -> Self {
+    pub(crate) fn new(enabled: Vec<&'static Table>) -> Self {
         Self {
-            table,
+            table: match enabled.as_slice() {
+                [only] => Some(*only),
+                _ => None,
+            },
+            enabled,
             phase: Phase::Idle,
             progress: None,
             received: Vec::new(),
@@ -147,8 +221,23 @@ impl Driver {
         self.phase
     }
 
+    /// The table of the negotiated version; before the hellos, the most preferred enabled.
     pub(crate) fn table(&self) -> &'static Table {
-        self.table
+        self.table.unwrap_or(self.enabled[0])
+    }
+
+    /// The negotiated version, once known.
+    pub(crate) fn version(&self) -> Option<Version> {
+        self.table.map(|t| t.version)
+    }
+
+    /// The rows that count now: the negotiated table's, or every enabled table's.
+    fn rows(&self) -> impl Iterator<Item = &'static Row> + '_ {
+        let tables: &[&'static Table] = match &self.table {
+            Some(t) => core::slice::from_ref(t),
+            None => &self.enabled,
+        };
+        tables.iter().flat_map(|t| t.all_rows())
     }
 
     /// The end of the road: a fatal alert or an orderly close finished the connection.
@@ -173,23 +262,17 @@ impl Driver {
         ctx: &mut Ctx<'_>,
         msg: Received,
     ) -> Result<(), ProtocolError> {
-        let got = match &msg {
-            Received::Handshake { typ, .. } => {
-                Msg::from_handshake_type(*typ).ok_or(InvalidMessage::UnknownHandshakeType(typ.0))?
-            }
-            Received::ChangeCipherSpec => Msg::ChangeCipherSpec,
-        };
+        let got = msg.kind()?;
         let candidates: Vec<(&'static Row, usize)> = match self.progress {
             Some(progress) => vec![progress],
             None => self
-                .table
-                .all_rows()
+                .rows()
                 .filter(|r| r.from == self.phase && matches!(r.input, Input::Flight(..)))
                 .map(|r| (r, 0))
                 .collect(),
         };
         let cond = |c: Cond| hs.cond(c);
-        let matching: Vec<(&'static Row, Advance)> = candidates
+        let mut matching: Vec<(&'static Row, Advance)> = candidates
             .iter()
             .filter_map(|&(row, pos)| advance(flight_steps(row), pos, got, &cond).map(|a| (row, a)))
             .collect();
@@ -210,25 +293,30 @@ impl Driver {
         // Only a message the table allows here is parsed at all.
         let branch = match msg {
             Received::Handshake { typ, raw } => {
-                let payload =
-                    read_handshake(typ, raw.get(HANDSHAKE_HEADER_LEN..).unwrap_or_default())?;
+                let body = raw.get(HANDSHAKE_HEADER_LEN..).unwrap_or_default();
+                let payload = read_handshake(typ, body, self.version())?;
                 ctx.trace(|| TraceEvent::Received {
                     msg: got,
                     detail: describe(&payload),
                 });
                 hs.on_message(ctx, self.phase, payload, &raw)?
             }
-            // The table only admits ChangeCipherSpec right before Finished, so switching the
-            // peer's direction to its pending keys is all there is to do, for either role.
             Received::ChangeCipherSpec => {
                 ctx.trace(|| TraceEvent::Received {
                     msg: got,
                     detail: String::new(),
                 });
-                ctx.reader.activate_pending()?;
+                hs.on_change_cipher_spec(ctx)?;
                 None
             }
         };
+        if self.table.is_none() {
+            if let Some(version) = hs.version() {
+                self.choose(version)?;
+                let chosen = self.table();
+                matching.retain(|(row, _)| chosen.all_rows().any(|r| core::ptr::eq(r, *row)));
+            }
+        }
         let (row, step) = match (matching.as_slice(), branch) {
             ([only], None) => only,
             (rows, Some(branch)) => rows
@@ -253,8 +341,22 @@ impl Driver {
         }
     }
 
+    /// The hellos settled the version: from now on only its table counts.
+    fn choose(&mut self, version: Version) -> Result<(), ProtocolError> {
+        let table = self
+            .enabled
+            .iter()
+            .copied()
+            .find(|t| t.version == version)
+            .ok_or(ProtocolError::Internal(
+                "handler chose a version not enabled",
+            ))?;
+        self.table = Some(table);
+        Ok(())
+    }
+
     /// Handles an event that is not a handshake message: the start, the session-cache
-    /// answer, a local close, the peer's close_notify.
+    /// answer, a local close or key update, the peer's close_notify.
     pub(crate) fn on_event(
         &mut self,
         hs: &mut Handshake,
@@ -262,8 +364,7 @@ impl Driver {
         event: Event,
     ) -> Result<(), ProtocolError> {
         let row = self
-            .table
-            .all_rows()
+            .rows()
             .find(|r| r.from == self.phase && r.input == Input::Event(event))
             .ok_or(ProtocolError::Internal(
                 "event not allowed by the table in this phase",
@@ -273,8 +374,7 @@ impl Driver {
 
     /// Whether `event` has a row from the current phase.
     pub(crate) fn allows(&self, event: Event) -> bool {
-        self.table
-            .all_rows()
+        self.rows()
             .any(|r| r.from == self.phase && r.input == Input::Event(event))
     }
 
@@ -304,38 +404,48 @@ impl Driver {
                 };
                 ctx.send_alert(level, description).map_err(internal)?;
             }
-            Output::Flight(steps) => {
-                ctx.sent.clear();
-                hs.send_flight(ctx, row)?;
-                ctx.flush_handshake()?;
-                let cond = |c: Cond| hs.cond(c);
-                let mut pos = 0;
-                let mut skipped = Vec::new();
-                for &msg in &ctx.sent {
-                    let step = advance(steps, pos, msg, &cond).ok_or(ProtocolError::Internal(
-                        "a handler sent a message its row does not list",
-                    ))?;
-                    skipped.extend(step.skipped);
-                    pos = step.next;
-                }
-                for step in skipped {
-                    ctx.trace(|| skipped_event(step, Side::Us));
-                }
-                if !flight_complete(steps, pos, &cond) {
-                    return Err(ProtocolError::Internal(
-                        "a handler left its flight incomplete",
-                    ));
-                }
-                for skipped in steps[pos..].iter() {
-                    ctx.trace(|| skipped_event(*skipped, Side::Us));
-                }
-            }
+            Output::Flight(flight) => self.send_flight(hs, ctx, flight)?,
         }
         if from.is_handshaking() && row.to == Phase::AppData {
             hs.finish(ctx)?;
         }
         if let Some(event) = hs.internal_event(self.phase) {
             self.on_event(hs, ctx, event)?;
+        }
+        Ok(())
+    }
+
+    /// Has the handler write `flight`, then holds what it sent against the flight's steps.
+    fn send_flight(
+        &mut self,
+        hs: &mut Handshake,
+        ctx: &mut Ctx<'_>,
+        flight: Flight,
+    ) -> Result<(), ProtocolError> {
+        ctx.sent.clear();
+        hs.send_flight(ctx, flight.name)?;
+        ctx.flush_handshake()?;
+        let steps = flight.steps;
+        let cond = |c: Cond| hs.cond(c);
+        let mut pos = 0;
+        let mut skipped = Vec::new();
+        for &msg in &ctx.sent {
+            let step = advance(steps, pos, msg, &cond).ok_or(ProtocolError::Internal(
+                "a handler sent a message its row does not list",
+            ))?;
+            skipped.extend(step.skipped);
+            pos = step.next;
+        }
+        for step in skipped {
+            ctx.trace(|| skipped_event(step, Side::Us));
+        }
+        if !flight_complete(steps, pos, &cond) {
+            return Err(ProtocolError::Internal(
+                "a handler left its flight incomplete",
+            ));
+        }
+        for skipped in steps[pos..].iter() {
+            ctx.trace(|| skipped_event(*skipped, Side::Us));
         }
         Ok(())
     }
@@ -361,16 +471,24 @@ fn flight_branch(row: &Row) -> Option<Branch> {
     }
 }
 
+/// Whether a step must come now, and whether it may.
+fn requirement(step: &Step, cond: &dyn Fn(Cond) -> bool) -> (bool, bool) {
+    match step.when {
+        When::Always => (true, true),
+        When::If(c) => {
+            let holds = cond(c);
+            (holds, holds)
+        }
+        When::PeerMayOmit => (false, true),
+        When::MayIf(c) => (false, cond(c)),
+    }
+}
+
 /// Finds `got` at or after `pos`, passing only steps that may be absent now.
 fn advance(steps: &[Step], pos: usize, got: Msg, cond: &dyn Fn(Cond) -> bool) -> Option<Advance> {
     let mut skipped = Vec::new();
     for (i, step) in steps.iter().enumerate().skip(pos) {
-        let required = match step.when {
-            When::Always => true,
-            When::If(c) => cond(c),
-            When::PeerMayOmit => false,
-        };
-        let allowed = required || step.when == When::PeerMayOmit;
+        let (required, allowed) = requirement(step, cond);
         if step.msg == got && allowed {
             return Some(Advance {
                 next: i + 1,
@@ -385,21 +503,17 @@ fn advance(steps: &[Step], pos: usize, got: Msg, cond: &dyn Fn(Cond) -> bool) ->
     None
 }
 
-/// The messages acceptable at `pos`: every step up to and including the first required one.
+/// The messages acceptable at `pos`: every allowed step up to and including the first
+/// required one.
 fn expected_at(steps: &[Step], pos: usize, cond: &dyn Fn(Cond) -> bool) -> Vec<Msg> {
     let mut out = Vec::new();
     for step in steps.iter().skip(pos) {
-        match step.when {
-            When::Always => {
-                out.push(step.msg);
-                break;
-            }
-            When::If(c) if cond(c) => {
-                out.push(step.msg);
-                break;
-            }
-            When::If(_) => {}
-            When::PeerMayOmit => out.push(step.msg),
+        let (required, allowed) = requirement(step, cond);
+        if allowed {
+            out.push(step.msg);
+        }
+        if required {
+            break;
         }
     }
     out
@@ -407,11 +521,9 @@ fn expected_at(steps: &[Step], pos: usize, cond: &dyn Fn(Cond) -> bool) -> Vec<M
 
 /// A flight is complete when every remaining step may be absent now.
 fn flight_complete(steps: &[Step], pos: usize, cond: &dyn Fn(Cond) -> bool) -> bool {
-    steps[pos.min(steps.len())..].iter().all(|s| match s.when {
-        When::Always => false,
-        When::If(c) => !cond(c),
-        When::PeerMayOmit => false,
-    })
+    steps[pos.min(steps.len())..]
+        .iter()
+        .all(|s| !requirement(s, cond).0)
 }
 
 fn skipped_event(step: Step, by: Side) -> TraceEvent {
@@ -422,8 +534,14 @@ fn skipped_event(step: Step, by: Side) -> TraceEvent {
             Cond::CertRequested => "no certificate requested",
             Cond::ClientCertSent => "no client certificate sent",
             Cond::TicketPromised => "no ticket promised",
+            Cond::FirstHello => "a HelloRetryRequest came before",
+            Cond::CompatCcsAllowed => "no middlebox compatibility ChangeCipherSpec",
+            Cond::UpdateRequested => "no update requested",
         },
-        When::PeerMayOmit => "the peer chose not to send it",
+        When::PeerMayOmit | When::MayIf(_) => match by {
+            Side::Peer => "the peer chose not to send it",
+            Side::Us => "not needed",
+        },
         When::Always => "required",
     };
     TraceEvent::Skipped {
@@ -440,7 +558,7 @@ fn describe_input(input: Input, received: &[Msg]) -> String {
         Input::Flight(branch, _) => {
             let names: Vec<&str> = received.iter().map(|m| m.name()).collect();
             let prefix = match branch {
-                Branch::Full => "",
+                Branch::Full | Branch::Retry | Branch::PostHandshake => "",
                 Branch::Resumed => "resumed: ",
                 Branch::Renegotiation => "renegotiation: ",
             };
@@ -465,8 +583,16 @@ pub(crate) fn describe(payload: &HandshakePayload) -> String {
                 .iter()
                 .map(|e| format!("{:?}", e.typ()))
                 .collect();
+            let versions = h
+                .supported_versions()
+                .map(|v| format!(" versions=[{}]", names(v)))
+                .unwrap_or_default();
+            let shares = h
+                .key_shares()
+                .map(|k| format!(" key_shares=[{}]", names(k)))
+                .unwrap_or_default();
             format!(
-                "version={:?} session_id={:?} suites=[{}] extensions=[{}]",
+                "version={:?}{versions} session_id={:?} suites=[{}]{shares} extensions=[{}]",
                 h.legacy_version,
                 h.session_id,
                 names(&h.cipher_suites),
@@ -479,15 +605,26 @@ pub(crate) fn describe(payload: &HandshakePayload) -> String {
                 .iter()
                 .map(|e| format!("{:?}", e.typ()))
                 .collect();
+            let version = h.supported_versions().unwrap_or(h.legacy_version);
+            let group = h
+                .extensions
+                .iter()
+                .find_map(|e| match e {
+                    crate::codec::extensions::ServerExtension::KeyShare(k) => Some(k.group),
+                    crate::codec::extensions::ServerExtension::SelectedGroup(g) => Some(*g),
+                    _ => None,
+                })
+                .map(|g| format!(" group={g:?}"))
+                .unwrap_or_default();
             format!(
-                "version={:?} suite={:?} session_id={:?} extensions=[{}]",
-                h.legacy_version,
+                "version={version:?} suite={:?}{group} session_id={:?} extensions=[{}]",
                 h.cipher_suite,
                 h.session_id,
                 exts.join(",")
             )
         }
         HandshakePayload::Certificate(c) => format!("{} certificate(s)", c.chain.len()),
+        HandshakePayload::Certificate13(c) => format!("{} certificate(s)", c.entries.len()),
         HandshakePayload::ServerKeyExchange(s) => {
             format!("group={:?} scheme={:?}", s.group, s.scheme)
         }
@@ -497,6 +634,19 @@ pub(crate) fn describe(payload: &HandshakePayload) -> String {
             names(&r.signature_algorithms),
             r.ca_names.len()
         ),
+        HandshakePayload::CertificateRequest13(r) => format!(
+            "schemes=[{}] {} CA name(s)",
+            names(r.signature_algorithms().unwrap_or_default()),
+            r.ca_names().len()
+        ),
+        HandshakePayload::EncryptedExtensions(e) => {
+            let exts: Vec<String> = e
+                .extensions
+                .iter()
+                .map(|e| format!("{:?}", e.typ()))
+                .collect();
+            format!("extensions=[{}]", exts.join(","))
+        }
         HandshakePayload::CertificateVerify(c) => format!("scheme={:?}", c.scheme),
         HandshakePayload::NewSessionTicket(t) => {
             format!(
@@ -505,68 +655,60 @@ pub(crate) fn describe(payload: &HandshakePayload) -> String {
                 t.ticket.len()
             )
         }
-        _ => String::new(),
+        HandshakePayload::NewSessionTicket13(t) => {
+            format!("lifetime={}s ticket={} bytes", t.lifetime, t.ticket.len())
+        }
+        HandshakePayload::KeyUpdate(r) => format!("{r:?}"),
+        HandshakePayload::HelloRequest
+        | HandshakePayload::ServerHelloDone
+        | HandshakePayload::ClientKeyExchange(_)
+        | HandshakePayload::Finished(_)
+        | HandshakePayload::EndOfEarlyData => String::new(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     //! Every phase × every message: what the driver refuses, and that the error names the
-    //! phase and what was expected. The expected sets are written here from ARCHITECTURE.md,
-    //! independently of the tables.
+    //! phase and what was expected. The expected sets are written here from ARCHITECTURE.md
+    //! and RFC 8446, independently of the tables.
 
     use std::sync::Arc;
 
     use super::*;
     use crate::codec::enums::AlertDescription;
+    use crate::codec::handshake::{ClientHello, Random, SessionId};
     use crate::config::{ClientAuth, ServerConfig};
     use crate::conn::tests::Fixture;
-    use crate::handshake::table::{CLIENT_TLS12, SERVER_TLS12};
-    use crate::handshake::{ClientHs12, ServerHs12};
+    use crate::handshake::client::tls12::ClientHs12;
+    use crate::handshake::client::tls13::ClientHs13;
+    use crate::handshake::client::ClientStart;
+    use crate::handshake::server::tls12::ServerHs12;
+    use crate::handshake::server::tls13::ServerHs13;
+    use crate::handshake::server::ServerStart;
+    use crate::handshake::table::{CLIENT_TLS12, CLIENT_TLS13, SERVER_TLS12, SERVER_TLS13};
     use crate::pki::KeyType;
 
-    const ALL: [Msg; 12] = [
-        Msg::HelloRequest,
-        Msg::ClientHello,
-        Msg::ServerHello,
-        Msg::Certificate,
-        Msg::ServerKeyExchange,
-        Msg::CertificateRequest,
-        Msg::ServerHelloDone,
-        Msg::CertificateVerify,
-        Msg::ClientKeyExchange,
-        Msg::NewSessionTicket,
-        Msg::ChangeCipherSpec,
-        Msg::Finished,
-    ];
-
     fn received(msg: Msg) -> Received {
-        let typ = match msg {
-            Msg::ChangeCipherSpec => return Received::ChangeCipherSpec,
-            Msg::HelloRequest => HandshakeType::HELLO_REQUEST,
-            Msg::ClientHello => HandshakeType::CLIENT_HELLO,
-            Msg::ServerHello => HandshakeType::SERVER_HELLO,
-            Msg::Certificate => HandshakeType::CERTIFICATE,
-            Msg::ServerKeyExchange => HandshakeType::SERVER_KEY_EXCHANGE,
-            Msg::CertificateRequest => HandshakeType::CERTIFICATE_REQUEST,
-            Msg::ServerHelloDone => HandshakeType::SERVER_HELLO_DONE,
-            Msg::CertificateVerify => HandshakeType::CERTIFICATE_VERIFY,
-            Msg::ClientKeyExchange => HandshakeType::CLIENT_KEY_EXCHANGE,
-            Msg::NewSessionTicket => HandshakeType::NEW_SESSION_TICKET,
-            Msg::Finished => HandshakeType::FINISHED,
-            Msg::ApplicationData => unreachable!("not a handshake message"),
-        };
-        // A body that would not even parse: refusal must come from the table, first.
-        Received::Handshake {
-            typ,
-            raw: vec![typ.0, 0, 0, 1, 0xff],
+        if msg == Msg::ChangeCipherSpec {
+            return Received::ChangeCipherSpec;
         }
+        let typ = HandshakeType::from(msg);
+        // A body that would not even parse: refusal must come from the table, first. A
+        // HelloRetryRequest is known by its random, so that much of it is there.
+        let raw = if msg == Msg::HelloRetryRequest {
+            [&[typ.0, 0, 0, 34, 3, 3][..], &HELLO_RETRY_REQUEST_RANDOM].concat()
+        } else {
+            vec![typ.0, 0, 0, 1, 0xff]
+        };
+        Received::Handshake { typ, raw }
     }
 
     /// Offers `msg` in `phase` (at the start of its flight) and returns the error, if any.
+    /// `tables` are the enabled ones; with one, its version is already chosen.
     fn offer(
         hs: &mut Handshake,
-        table: &'static Table,
+        tables: &[&'static Table],
         phase: Phase,
         msg: Msg,
     ) -> Result<(), ProtocolError> {
@@ -585,23 +727,20 @@ mod tests {
             sent: Vec::new(),
             pending: Vec::new(),
         };
-        let mut driver = Driver {
-            table,
-            phase,
-            progress: None,
-            received: Vec::new(),
-        };
+        let mut driver = Driver::new(tables.to_vec());
+        driver.phase = phase;
         driver.on_message(hs, &mut ctx, received(msg))
     }
 
     fn check(
-        table: &'static Table,
+        tables: &[&'static Table],
         mut make: impl FnMut() -> Handshake,
         phase: Phase,
         allowed: &[Msg],
     ) {
-        for msg in ALL {
-            let result = offer(&mut make(), table, phase, msg);
+        let name = tables[0].name;
+        for &msg in Msg::ALL.iter().filter(|m| **m != Msg::ApplicationData) {
+            let result = offer(&mut make(), tables, phase, msg);
             if allowed.contains(&msg) {
                 // Accepted by the table, so it reached the parser with its broken body.
                 assert!(
@@ -609,8 +748,7 @@ mod tests {
                         result,
                         Err(ProtocolError::Decode(_)) | Err(ProtocolError::Internal(_)) | Ok(())
                     ),
-                    "{}: {msg} in {phase} should pass the table, got {result:?}",
-                    table.name
+                    "{name}: {msg} in {phase} should pass the table, got {result:?}",
                 );
                 continue;
             }
@@ -628,32 +766,35 @@ mod tests {
                     assert_eq!((p, got), (phase, msg));
                     let mut want = allowed.to_vec();
                     want.sort();
-                    assert_eq!(expected, want, "{}: expected list in {phase}", table.name);
+                    assert_eq!(expected, want, "{name}: expected list in {phase}");
                 }
-                other => panic!(
-                    "{}: {msg} in {phase} must be unexpected_message, got {other:?}",
-                    table.name
-                ),
+                other => {
+                    panic!("{name}: {msg} in {phase} must be unexpected_message, got {other:?}")
+                }
             }
         }
+    }
+
+    fn client_start(config: &Arc<crate::ClientConfig>) -> ClientStart {
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        ClientStart::new(config.clone(), name).unwrap()
     }
 
     #[test]
     fn client_refuses_every_message_its_phase_does_not_expect() {
         let fx = Fixture::new(KeyType::EcdsaP256);
         let config = Arc::new(fx.client_config());
-        let make = || {
-            let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-            Handshake::Client12(Box::new(ClientHs12::new(config.clone(), name).unwrap()))
-        };
+        let make =
+            || Handshake::Client12(Box::new(ClientHs12::from_start(&mut client_start(&config))));
         use Phase::*;
-        check(&CLIENT_TLS12, make, Idle, &[]);
-        check(&CLIENT_TLS12, make, Wait1, &[Msg::ServerHello]);
+        let t: &[&'static Table] = &[&CLIENT_TLS12];
+        check(t, make, Idle, &[]);
+        check(t, make, Wait1, &[Msg::ServerHello]);
         // No ticket was promised, so the server's flight 4 starts with ChangeCipherSpec.
-        check(&CLIENT_TLS12, make, Wait2, &[Msg::ChangeCipherSpec]);
-        check(&CLIENT_TLS12, make, AppData, &[Msg::HelloRequest]);
-        check(&CLIENT_TLS12, make, HostInitiatedClosing, &[]);
-        check(&CLIENT_TLS12, make, Shutdown, &[]);
+        check(t, make, Wait2, &[Msg::ChangeCipherSpec]);
+        check(t, make, AppData, &[Msg::HelloRequest]);
+        check(t, make, HostInitiatedClosing, &[]);
+        check(t, make, Shutdown, &[]);
     }
 
     #[test]
@@ -668,18 +809,111 @@ mod tests {
             move || Handshake::Server12(Box::new(ServerHs12::new(config.clone())))
         };
         use Phase::*;
-        check(&SERVER_TLS12, make(&plain), Idle, &[Msg::ClientHello]);
-        check(&SERVER_TLS12, make(&plain), CheckSessionCache, &[]);
-        check(&SERVER_TLS12, make(&plain), Wait, &[Msg::ClientKeyExchange]);
-        check(&SERVER_TLS12, make(&with_auth), Wait, &[Msg::Certificate]);
+        let t: &[&'static Table] = &[&SERVER_TLS12];
+        check(t, make(&plain), Idle, &[Msg::ClientHello]);
+        check(t, make(&plain), CheckSessionCache, &[]);
+        check(t, make(&plain), Wait, &[Msg::ClientKeyExchange]);
+        check(t, make(&with_auth), Wait, &[Msg::Certificate]);
+        check(t, make(&plain), WaitResume, &[Msg::ChangeCipherSpec]);
+        check(t, make(&plain), AppData, &[Msg::ClientHello]);
+        check(t, make(&plain), HostInitiatedClosing, &[]);
+        check(t, make(&plain), Shutdown, &[]);
+    }
+
+    /// Before the hellos the driver reads both versions' tables: only the server's first
+    /// message may come, and no ChangeCipherSpec yet.
+    #[test]
+    fn hello_stage_admits_only_the_first_hellos() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let client = Arc::new(fx.client_config());
+        let server = Arc::new(fx.server_config());
+        let both_c: &[&'static Table] = &[&CLIENT_TLS13, &CLIENT_TLS12];
+        let both_s: &[&'static Table] = &[&SERVER_TLS13, &SERVER_TLS12];
+        let make_client = || Handshake::ClientStart(Box::new(client_start(&client)));
+        let make_server = || Handshake::ServerStart(Box::new(ServerStart::new(server.clone())));
+        check(both_c, make_client, Phase::Idle, &[]);
         check(
-            &SERVER_TLS12,
-            make(&plain),
-            WaitResume,
-            &[Msg::ChangeCipherSpec],
+            both_c,
+            make_client,
+            Phase::Wait1,
+            &[Msg::ServerHello, Msg::HelloRetryRequest],
         );
-        check(&SERVER_TLS12, make(&plain), AppData, &[Msg::ClientHello]);
-        check(&SERVER_TLS12, make(&plain), HostInitiatedClosing, &[]);
-        check(&SERVER_TLS12, make(&plain), Shutdown, &[]);
+        check(both_s, make_server, Phase::Idle, &[Msg::ClientHello]);
+    }
+
+    #[test]
+    fn tls13_client_refuses_every_message_its_phase_does_not_expect() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let config = Arc::new(fx.client_config());
+        let make = || {
+            let mut start = client_start(&config);
+            start.hello = Some(ClientHello {
+                legacy_version: crate::codec::enums::ProtocolVersion::TLS1_2,
+                random: Random([0; 32]),
+                session_id: SessionId::empty(),
+                cipher_suites: Vec::new(),
+                compression_methods: Vec::new(),
+                extensions: Vec::new(),
+            });
+            Handshake::Client13(Box::new(ClientHs13::from_start(&mut start).unwrap()))
+        };
+        use Phase::*;
+        let t: &[&'static Table] = &[&CLIENT_TLS13];
+        // After a HelloRetryRequest the handler exists, so the compatibility CCS may come.
+        check(
+            t,
+            make,
+            Wait1,
+            &[
+                Msg::ChangeCipherSpec,
+                Msg::ServerHello,
+                Msg::HelloRetryRequest,
+            ],
+        );
+        check(t, make, AppData, &[Msg::NewSessionTicket, Msg::KeyUpdate]);
+        check(
+            t,
+            make,
+            HostInitiatedClosing,
+            &[Msg::NewSessionTicket, Msg::KeyUpdate],
+        );
+        check(t, make, Shutdown, &[]);
+    }
+
+    #[test]
+    fn tls13_server_refuses_every_message_its_phase_does_not_expect() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let plain = Arc::new(fx.server_config());
+        let mut with_auth = fx.server_config();
+        with_auth.client_auth = ClientAuth::Required(fx.pki.trust_store().unwrap());
+        let with_auth = Arc::new(with_auth);
+        let make = |config: &Arc<ServerConfig>| {
+            let config = config.clone();
+            move || Handshake::Server13(Box::new(ServerHs13::new(config.clone())))
+        };
+        use Phase::*;
+        let t: &[&'static Table] = &[&SERVER_TLS13];
+        check(
+            t,
+            make(&plain),
+            Idle,
+            &[Msg::ChangeCipherSpec, Msg::ClientHello],
+        );
+        check(t, make(&plain), CheckSessionCache, &[]);
+        check(
+            t,
+            make(&plain),
+            Wait,
+            &[Msg::ChangeCipherSpec, Msg::Finished],
+        );
+        check(
+            t,
+            make(&with_auth),
+            Wait,
+            &[Msg::ChangeCipherSpec, Msg::Certificate],
+        );
+        check(t, make(&plain), AppData, &[Msg::KeyUpdate]);
+        check(t, make(&plain), HostInitiatedClosing, &[Msg::KeyUpdate]);
+        check(t, make(&plain), Shutdown, &[]);
     }
 }

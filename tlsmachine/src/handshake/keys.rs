@@ -1,29 +1,61 @@
-//! From master secret to record keys (RFC 5246 §6.3), and the NSS key log.
+//! TLS 1.2: from master secret to record keys (RFC 5246 §6.3), Finished, and the NSS key log.
 
 use std::sync::Arc;
 
 use crate::codec::handshake::{Finished, HandshakePayload};
 use crate::config::KeyLog;
-use crate::crypto::aead::{RecordOpener, RecordSealer};
 use crate::crypto::prf::{self, MasterSecret};
 use crate::crypto::suites::Tls12Suite;
 use crate::error::ProtocolError;
 use crate::handshake::driver::Ctx;
 use crate::handshake::proof::{self, FinishedVerified};
 use crate::handshake::transcript::Transcript;
+use crate::record::{Opener, Sealer};
 
-/// Derives the key block and installs the pending keys of both directions; each switches on
-/// with the ChangeCipherSpec that direction sends. The master secret goes to the key log,
-/// when one is configured, at the same moment.
-pub(crate) fn install(
-    ctx: &mut Ctx<'_>,
+/// TLS 1.2 keys derived but not switched on: each direction switches with the
+/// ChangeCipherSpec it sends.
+#[derive(Debug)]
+pub(crate) struct PendingKeys {
+    pub(crate) write: Option<Sealer>,
+    pub(crate) read: Option<Opener>,
+}
+
+impl PendingKeys {
+    /// Our ChangeCipherSpec, then our side is protected.
+    pub(crate) fn send_change_cipher_spec(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), ProtocolError> {
+        let sealer = self
+            .write
+            .take()
+            .ok_or(ProtocolError::Internal("no pending write keys"))?;
+        ctx.send_change_cipher_spec(sealer)
+    }
+
+    /// The peer's ChangeCipherSpec arrived: its side is protected from the next record.
+    pub(crate) fn peer_changed_cipher_spec(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), ProtocolError> {
+        let opener = self
+            .read
+            .take()
+            .ok_or(ProtocolError::Internal("no pending read keys"))?;
+        ctx.install_read(opener)
+    }
+}
+
+/// Derives the key block and the pending keys of both directions. The master secret goes to
+/// the key log, when one is configured, at the same moment.
+pub(crate) fn derive(
     suite: &Tls12Suite,
     ms: &MasterSecret,
     client_random: &[u8; 32],
     server_random: &[u8; 32],
     we_are_client: bool,
     key_log: &Option<Arc<dyn KeyLog>>,
-) -> Result<(), ProtocolError> {
+) -> Result<PendingKeys, ProtocolError> {
     if let Some(key_log) = key_log {
         key_log.log("CLIENT_RANDOM", client_random, ms.as_bytes());
     }
@@ -54,11 +86,10 @@ pub(crate) fn install(
         (server_key, server_iv, client_key, client_iv)
     };
     let bad = |_| ProtocolError::Internal("record key setup failed");
-    ctx.writer
-        .set_pending(RecordSealer::new(suite.aead, write_key, write_iv).map_err(bad)?);
-    ctx.reader
-        .set_pending(RecordOpener::new(suite.aead, read_key, read_iv).map_err(bad)?);
-    Ok(())
+    Ok(PendingKeys {
+        write: Some(Sealer::tls12(suite.aead, write_key, write_iv).map_err(bad)?),
+        read: Some(Opener::tls12(suite.aead, read_key, read_iv).map_err(bad)?),
+    })
 }
 
 /// Whose Finished message: the label mixed into verify_data (RFC 5246 §7.4.9).
@@ -87,12 +118,13 @@ fn verify_data(
 /// Sends our [ChangeCipherSpec] and our Finished over the transcript so far.
 pub(crate) fn send_ccs_and_finished(
     ctx: &mut Ctx<'_>,
+    keys: &mut PendingKeys,
     transcript: &mut Transcript,
     suite: &Tls12Suite,
     ms: &MasterSecret,
     by: FinishedBy,
 ) -> Result<(), ProtocolError> {
-    ctx.send_change_cipher_spec()?;
+    keys.send_change_cipher_spec(ctx)?;
     let verify_data = verify_data(transcript, suite, ms, by)?.to_vec();
     ctx.send_handshake(
         &HandshakePayload::Finished(Finished { verify_data }),

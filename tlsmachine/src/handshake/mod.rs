@@ -1,42 +1,93 @@
-//! The handshake: the named phases, the declared tables, the driver that enforces them and
-//! one handler per role and version.
+//! The handshake: the declared tables, the driver that enforces them, and the handlers: a
+//! hello stage per role that offers or picks the version, then one handler per role and
+//! version.
 
 mod client;
 pub(crate) mod driver;
 pub(crate) mod keys;
-pub mod phase;
 pub(crate) mod proof;
 mod server;
 pub mod table;
+pub(crate) mod tls13;
 pub(crate) mod transcript;
 
-pub(crate) use client::tls12::ClientHs12;
-pub use phase::Phase;
-pub(crate) use server::tls12::ServerHs12;
-pub use table::Msg;
+use std::sync::Arc;
+
+use rustls_pki_types::ServerName;
+
+pub use crate::names::{Msg, Phase, Version};
 
 use crate::codec::handshake::HandshakePayload;
+use crate::config::{ClientConfig, ServerConfig};
+use crate::crypto::key_schedule::ExporterSecret;
+use crate::crypto::prf::MasterSecret;
+use crate::crypto::suites::Tls12Suite;
 use crate::error::ProtocolError;
+use client::tls12::ClientHs12;
+use client::tls13::ClientHs13;
+use client::ClientStart;
 use driver::Ctx;
-use table::{Branch, Cond, Event, Row};
+use server::tls12::ServerHs12;
+use server::tls13::ServerHs13;
+use server::ServerStart;
+use table::{Branch, Cond, Event, FlightName};
 
-/// The handler of a connection: one per role and version, a closed set.
+/// The handler of a connection: a hello stage, then one per role and version; a closed set.
 pub(crate) enum Handshake {
+    ClientStart(Box<ClientStart>),
     Client12(Box<ClientHs12>),
+    Client13(Box<ClientHs13>),
+    ServerStart(Box<ServerStart>),
     Server12(Box<ServerHs12>),
+    Server13(Box<ServerHs13>),
+}
+
+/// The keying material an exporter needs, by version.
+pub(crate) enum ExportSecrets<'a> {
+    Tls12(&'static Tls12Suite, &'a MasterSecret),
+    Tls13(&'a ExporterSecret),
 }
 
 impl Handshake {
+    pub(crate) fn client(
+        config: Arc<ClientConfig>,
+        server_name: ServerName<'static>,
+    ) -> Result<Self, crate::Error> {
+        Ok(Handshake::ClientStart(Box::new(ClientStart::new(
+            config,
+            server_name,
+        )?)))
+    }
+
+    pub(crate) fn server(config: Arc<ServerConfig>) -> Self {
+        Handshake::ServerStart(Box::new(ServerStart::new(config)))
+    }
+
+    /// The version the hellos settled, once they have.
+    pub(crate) fn version(&self) -> Option<Version> {
+        match self {
+            Handshake::ClientStart(_) | Handshake::ServerStart(_) => None,
+            Handshake::Client12(_) | Handshake::Server12(_) => Some(Version::Tls12),
+            Handshake::Client13(_) | Handshake::Server13(_) => Some(Version::Tls13),
+        }
+    }
+
     /// Whether a condition of the table holds now.
     pub(crate) fn cond(&self, cond: Cond) -> bool {
         match self {
+            // Before the hellos, only the first hello may come, and no ChangeCipherSpec.
+            Handshake::ClientStart(_) | Handshake::ServerStart(_) => cond == Cond::FirstHello,
             Handshake::Client12(h) => h.cond(cond),
+            Handshake::Client13(h) => h.cond(cond),
             Handshake::Server12(h) => h.cond(cond),
+            Handshake::Server13(h) => h.cond(cond),
         }
     }
 
     /// Handles a message the driver already checked against the table. The first message of
-    /// a flight that can start several rows returns the branch it chose.
+    /// a flight that can start several rows returns the branch it chose. In the hello stage
+    /// the message that settles the version first turns the stage into the handler of that
+    /// version.
     pub(crate) fn on_message(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -44,29 +95,95 @@ impl Handshake {
         payload: HandshakePayload,
         raw: &[u8],
     ) -> Result<Option<Branch>, ProtocolError> {
+        match (&*self, &payload) {
+            (Handshake::ClientStart(start), HandshakePayload::ServerHello(hello)) => {
+                let version = start.version_of(hello)?;
+                self.enter_client(version)?;
+            }
+            (Handshake::ServerStart(start), HandshakePayload::ClientHello(hello)) => {
+                let version = start.version_of(hello)?;
+                self.enter_server(version);
+            }
+            _ => {}
+        }
         match self {
             Handshake::Client12(h) => h.on_message(ctx, phase, payload, raw),
+            Handshake::Client13(h) => h.on_message(ctx, phase, payload, raw),
             Handshake::Server12(h) => h.on_message(ctx, phase, payload, raw),
+            Handshake::Server13(h) => h.on_message(ctx, phase, payload, raw),
+            Handshake::ClientStart(_) | Handshake::ServerStart(_) => Err(ProtocolError::Internal(
+                "hello stage admitted a message that is not a hello",
+            )),
         }
     }
 
-    /// Writes the flight that `row` sends.
+    fn enter_client(&mut self, version: Version) -> Result<(), ProtocolError> {
+        let Handshake::ClientStart(start) = self else {
+            return Err(ProtocolError::Internal("not in the client hello stage"));
+        };
+        *self = match version {
+            Version::Tls12 => Handshake::Client12(Box::new(ClientHs12::from_start(start))),
+            Version::Tls13 => Handshake::Client13(Box::new(ClientHs13::from_start(start)?)),
+        };
+        Ok(())
+    }
+
+    fn enter_server(&mut self, version: Version) {
+        if let Handshake::ServerStart(start) = self {
+            let config = start.config.clone();
+            *self = match version {
+                Version::Tls12 => Handshake::Server12(Box::new(ServerHs12::new(config))),
+                Version::Tls13 => Handshake::Server13(Box::new(ServerHs13::new(config))),
+            };
+        }
+    }
+
+    /// A ChangeCipherSpec the table allowed: TLS 1.2 switches the peer's keys on; in TLS 1.3
+    /// it is the compatibility record and changes nothing.
+    pub(crate) fn on_change_cipher_spec(&mut self, ctx: &mut Ctx<'_>) -> Result<(), ProtocolError> {
+        match self {
+            Handshake::Client12(h) => h.on_change_cipher_spec(ctx),
+            Handshake::Server12(h) => h.on_change_cipher_spec(ctx),
+            Handshake::Client13(h) => {
+                h.on_change_cipher_spec();
+                Ok(())
+            }
+            Handshake::Server13(h) => {
+                h.on_change_cipher_spec();
+                Ok(())
+            }
+            Handshake::ClientStart(_) | Handshake::ServerStart(_) => Err(ProtocolError::Internal(
+                "ChangeCipherSpec admitted before the hellos",
+            )),
+        }
+    }
+
+    /// Writes the flight named `flight`.
     pub(crate) fn send_flight(
         &mut self,
         ctx: &mut Ctx<'_>,
-        row: &Row,
+        flight: FlightName,
     ) -> Result<(), ProtocolError> {
         match self {
-            Handshake::Client12(h) => h.send_flight(ctx, row),
-            Handshake::Server12(h) => h.send_flight(ctx, row),
+            Handshake::ClientStart(h) if flight == FlightName::ClientHello => {
+                h.send_client_hello(ctx)
+            }
+            Handshake::Client12(h) => h.send_flight(ctx, flight),
+            Handshake::Client13(h) => h.send_flight(ctx, flight),
+            Handshake::Server12(h) => h.send_flight(ctx, flight),
+            Handshake::Server13(h) => h.send_flight(ctx, flight),
+            Handshake::ClientStart(_) | Handshake::ServerStart(_) => Err(ProtocolError::Internal(
+                "no hello-stage flight of this name",
+            )),
         }
     }
 
     /// An internal event the handler raises on entering `phase` (the session-cache answer).
     pub(crate) fn internal_event(&mut self, phase: Phase) -> Option<Event> {
         match self {
-            Handshake::Client12(_) => None,
             Handshake::Server12(h) => h.internal_event(phase),
+            Handshake::Server13(h) => h.internal_event(phase),
+            _ => None,
         }
     }
 
@@ -74,7 +191,12 @@ impl Handshake {
     pub(crate) fn finish(&mut self, ctx: &mut Ctx<'_>) -> Result<(), ProtocolError> {
         let peer = match self {
             Handshake::Client12(h) => h.finish(ctx)?,
+            Handshake::Client13(h) => h.finish(ctx)?,
             Handshake::Server12(h) => h.finish(ctx)?,
+            Handshake::Server13(h) => h.finish(ctx)?,
+            Handshake::ClientStart(_) | Handshake::ServerStart(_) => {
+                return Err(ProtocolError::Internal("APP_DATA before the hellos"))
+            }
         }
         .into_peer();
         if !self.is_client() {
@@ -84,24 +206,36 @@ impl Handshake {
                 proof::PeerAuth::Unauthenticated => false,
             };
         }
-        ctx.events.push_back(crate::conn::Event::HandshakeComplete);
+        ctx.events.push_back(crate::event::Event::HandshakeComplete);
         Ok(())
     }
 
     fn is_client(&self) -> bool {
-        matches!(self, Handshake::Client12(_))
+        matches!(
+            self,
+            Handshake::ClientStart(_) | Handshake::Client12(_) | Handshake::Client13(_)
+        )
     }
 
-    /// The suite and master secret once keys exist, for keying-material exporters.
-    pub(crate) fn secrets(
-        &self,
-    ) -> Option<(
-        &'static crate::crypto::suites::Tls12Suite,
-        &crate::crypto::prf::MasterSecret,
-    )> {
+    /// Our next KeyUpdate asks the peer to update its keys too (TLS 1.3).
+    pub(crate) fn ask_peer_to_update(&mut self, ask: bool) -> Result<(), ProtocolError> {
+        let traffic = match self {
+            Handshake::Client13(h) => h.traffic_mut()?,
+            Handshake::Server13(h) => h.traffic_mut()?,
+            _ => return Err(ProtocolError::Internal("KeyUpdate outside TLS 1.3")),
+        };
+        traffic.ask_peer = ask;
+        Ok(())
+    }
+
+    /// The keying material for exporters, once the handshake has it.
+    pub(crate) fn export_secrets(&self) -> Option<ExportSecrets<'_>> {
         match self {
-            Handshake::Client12(h) => h.secrets(),
-            Handshake::Server12(h) => h.secrets(),
+            Handshake::Client12(h) => h.secrets().map(|(s, m)| ExportSecrets::Tls12(s, m)),
+            Handshake::Server12(h) => h.secrets().map(|(s, m)| ExportSecrets::Tls12(s, m)),
+            Handshake::Client13(h) => h.exporter().map(ExportSecrets::Tls13),
+            Handshake::Server13(h) => h.exporter().map(ExportSecrets::Tls13),
+            Handshake::ClientStart(_) | Handshake::ServerStart(_) => None,
         }
     }
 
@@ -110,6 +244,7 @@ impl Handshake {
         match self {
             Handshake::Client12(h) => h.on_fatal(),
             Handshake::Server12(h) => h.on_fatal(),
+            _ => {}
         }
     }
 }

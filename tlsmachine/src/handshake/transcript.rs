@@ -36,6 +36,27 @@ impl Transcript {
         self.hash = Some(hash);
     }
 
+    /// TLS 1.3 after a HelloRetryRequest: the first ClientHello, hashed so far, is replaced by
+    /// a synthetic `message_hash` message holding its hash (RFC 8446 §4.4.1). The hash must
+    /// have started.
+    pub(crate) fn replace_with_message_hash(&mut self) -> Option<()> {
+        let old = self.hash.as_ref()?;
+        let alg = old.alg();
+        let first = old.current();
+        let mut hash = Hash::new(alg);
+        //= https://www.rfc-editor.org/rfc/rfc8446#section-4.4.1
+        //# Transcript-Hash(ClientHello1, HelloRetryRequest, ... Mn) =
+        //#     Hash(message_hash ||        /* Handshake type */
+        //#          00 00 Hash.length  ||  /* Handshake message length (bytes) */
+        //#          Hash(ClientHello1) ||  /* Hash of ClientHello1 */
+        //#          HelloRetryRequest  || ... || Mn)
+        hash.update(&[0xfe, 0x00, 0x00, alg.output_len() as u8]);
+        hash.update(first.as_ref());
+        self.hash = Some(hash);
+        self.buffer = None;
+        Some(())
+    }
+
     /// No CertificateVerify can come any more: drop the copy of the messages.
     pub(crate) fn discard_buffer(&mut self) {
         self.buffer = None;

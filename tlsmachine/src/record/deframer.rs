@@ -7,14 +7,20 @@ use crate::codec::enums::{ContentType, HandshakeType, ProtocolVersion};
 use crate::codec::limits::{
     HANDSHAKE_HEADER_LEN, MAX_CIPHERTEXT, MAX_PLAINTEXT, RECORD_HEADER_LEN,
 };
-use crate::crypto::aead::RecordOpener;
-use crate::error::{InvalidMessage, LocalError, ProtocolError};
+use crate::error::{InvalidMessage, LocalError, PeerMisbehaved, ProtocolError};
+use crate::names::Version;
+use crate::record::protect::Opener;
 
 /// One record, decrypted; its plaintext is `range` within the deframer's buffer.
 #[derive(Debug)]
 pub(crate) struct Record {
+    /// The content type: for TLS 1.3, the one inside the protection.
     pub(crate) typ: ContentType,
     pub(crate) range: Range<usize>,
+    /// Whether the record came under the installed keys. Under TLS 1.3 keys a record of
+    /// another outer type than application_data comes in the clear (a compatibility
+    /// ChangeCipherSpec, say); the connection decides whether that is allowed.
+    pub(crate) protected: bool,
 }
 
 /// The receiving half of the record layer.
@@ -27,8 +33,7 @@ pub(crate) struct Deframer {
     processed: usize,
     /// Decrypted application data not yet read, as ranges of `buf`, oldest first.
     plaintext: VecDeque<Range<usize>>,
-    opener: Option<RecordOpener>,
-    pending: Option<RecordOpener>,
+    opener: Option<Opener>,
     seq: u64,
     /// Handshake bytes of a message not yet complete, or of messages not yet taken.
     handshake: Vec<u8>,
@@ -44,7 +49,6 @@ impl Deframer {
             processed: 0,
             plaintext: VecDeque::new(),
             opener: None,
-            pending: None,
             seq: 0,
             handshake: Vec::new(),
             max_buffered,
@@ -112,23 +116,25 @@ impl Deframer {
         }
     }
 
-    pub(crate) fn set_pending(&mut self, opener: RecordOpener) {
-        self.pending = Some(opener);
-    }
-
-    /// The peer's ChangeCipherSpec arrived: every later record is protected.
-    pub(crate) fn activate_pending(&mut self) -> Result<(), ProtocolError> {
-        self.opener = Some(
-            self.pending
-                .take()
-                .ok_or(ProtocolError::Internal("no pending read keys"))?,
-        );
+    /// Every record from now on is opened with `opener`, numbered from zero. The handshake
+    /// calls this at each key change: TLS 1.2 when the peer's ChangeCipherSpec arrives, TLS
+    /// 1.3 at each step of the key schedule and at each KeyUpdate.
+    ///
+    /// Handshake bytes still waiting in the buffer came under the old keys behind the message
+    /// that changed them: RFC 8446 §5.1 says messages before a key change must end at a
+    /// record boundary, so that is refused.
+    pub(crate) fn set_opener(&mut self, opener: Opener) -> Result<(), ProtocolError> {
+        if !self.handshake.is_empty() {
+            return Err(PeerMisbehaved::HandshakeSpansKeyChange.into());
+        }
+        self.opener = Some(opener);
         self.seq = 0;
         Ok(())
     }
 
-    pub(crate) fn is_protected(&self) -> bool {
-        self.opener.is_some()
+    /// The version of the keys in use, if any.
+    pub(crate) fn protection(&self) -> Option<Version> {
+        self.opener.as_ref().map(Opener::version)
     }
 
     /// The next whole record, decrypted in place, or `None` until more bytes arrive.
@@ -149,11 +155,12 @@ impl Deframer {
             }
             .into());
         }
-        let max = if self.opener.is_some() {
-            MAX_CIPHERTEXT
-        } else {
-            MAX_PLAINTEXT
-        };
+        // TLS 1.3 protects only records whose outer type is application_data.
+        let opener = self
+            .opener
+            .as_ref()
+            .filter(|o| o.version() == Version::Tls12 || typ == ContentType::APPLICATION_DATA);
+        let max = opener.map_or(MAX_PLAINTEXT, Opener::max_body);
         if len > max {
             return Err(ProtocolError::RecordOverflow { len, max });
         }
@@ -162,19 +169,27 @@ impl Deframer {
         }
         let body_start = self.processed + RECORD_HEADER_LEN;
         let body = &mut self.buf[body_start..body_start + len];
-        let range = match &self.opener {
-            None => body_start..body_start + len,
+        let record = match opener {
+            None => Record {
+                typ,
+                range: body_start..body_start + len,
+                protected: false,
+            },
             Some(opener) => {
-                let inner = opener.open_record(self.seq, typ, version, body)?;
+                let opened = opener.open(self.seq, typ, version, body)?;
                 self.seq = self
                     .seq
                     .checked_add(1)
                     .ok_or(ProtocolError::Internal("read sequence number exhausted"))?;
-                body_start + inner.start..body_start + inner.end
+                Record {
+                    typ: opened.typ,
+                    range: body_start + opened.range.start..body_start + opened.range.end,
+                    protected: true,
+                }
             }
         };
         self.processed = body_start + len;
-        Ok(Some(Record { typ, range }))
+        Ok(Some(record))
     }
 
     pub(crate) fn bytes(&self, range: Range<usize>) -> &[u8] {
@@ -269,6 +284,7 @@ fn handshake_body_len(header: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::names::Msg;
 
     fn record(typ: u8, body: &[u8]) -> Vec<u8> {
         let mut out = vec![typ, 0x03, 0x03];
@@ -315,8 +331,14 @@ mod tests {
         assert_eq!(
             msgs,
             [
-                (HandshakeType::SERVER_HELLO_DONE, vec![0x0e, 0, 0, 0]),
-                (HandshakeType::FINISHED, vec![0x14, 0, 0, 2, 0xaa, 0xbb]),
+                (
+                    HandshakeType::from(Msg::ServerHelloDone),
+                    vec![0x0e, 0, 0, 0]
+                ),
+                (
+                    HandshakeType::from(Msg::Finished),
+                    vec![0x14, 0, 0, 2, 0xaa, 0xbb]
+                ),
             ]
         );
         assert!(!d.handshake_pending());

@@ -1,4 +1,5 @@
-//! The record layer: framing, reassembly, fragmentation and AEAD protection.
+//! The record layer: framing, reassembly, fragmentation and AEAD protection for TLS 1.2 and
+//! TLS 1.3.
 //!
 //! Received bytes are buffered once, in [`Deframer`]; records are decrypted in place there and
 //! application data is copied out only when the application reads it. Outgoing records are
@@ -6,7 +7,9 @@
 //! application-data path allocates nothing per record.
 
 mod deframer;
+mod protect;
 mod writer;
 
-pub(crate) use deframer::Deframer;
+pub(crate) use deframer::{Deframer, Record};
+pub(crate) use protect::{Opener, Sealer};
 pub(crate) use writer::RecordWriter;

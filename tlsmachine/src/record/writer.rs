@@ -1,55 +1,66 @@
-//! Outgoing records: fragmentation to 2^14 bytes and in-place sealing.
+//! Outgoing records: fragmentation to 2^14 bytes and sealing in one pass.
 
 use crate::codec::enums::{ContentType, ProtocolVersion};
 use crate::codec::limits::{MAX_PLAINTEXT, RECORD_HEADER_LEN};
-use crate::crypto::aead::RecordSealer;
 use crate::error::LocalError;
+use crate::names::Version;
+use crate::record::protect::Sealer;
 
 /// The sending half of the record layer.
 pub(crate) struct RecordWriter {
-    /// Current protection; `None` until our ChangeCipherSpec.
-    sealer: Option<RecordSealer>,
-    /// Keys derived but not yet switched on by our ChangeCipherSpec.
-    pending: Option<RecordSealer>,
+    /// Current protection; `None` until the handshake installs keys.
+    sealer: Option<Sealer>,
     seq: u64,
-    /// The version written in record headers: TLS 1.0 for the first ClientHello, as
-    /// middleboxes expect (RFC 5246 Appendix E.1), then TLS 1.2.
-    version: ProtocolVersion,
+    /// The version written in the headers of records sent in the clear: TLS 1.0 for the
+    /// first ClientHello, as middleboxes expect (RFC 8446 §5.1, RFC 5246 Appendix E.1),
+    /// then TLS 1.2. Protected records always say TLS 1.2.
+    plaintext_version: ProtocolVersion,
     max_fragment: usize,
+    /// A lower confidentiality limit than the AEAD's, for tests.
+    limit: Option<u64>,
 }
 
 impl RecordWriter {
     pub(crate) fn new() -> Self {
         Self {
             sealer: None,
-            pending: None,
             seq: 0,
-            version: ProtocolVersion::TLS1_2,
+            plaintext_version: ProtocolVersion::TLS1_2,
             max_fragment: MAX_PLAINTEXT,
+            limit: None,
         }
     }
 
-    pub(crate) fn set_version(&mut self, version: ProtocolVersion) {
-        self.version = version;
+    pub(crate) fn set_plaintext_version(&mut self, version: ProtocolVersion) {
+        self.plaintext_version = version;
     }
 
-    pub(crate) fn set_pending(&mut self, sealer: RecordSealer) {
-        self.pending = Some(sealer);
-    }
-
-    /// Our ChangeCipherSpec was just written: everything after it is protected.
-    pub(crate) fn activate_pending(&mut self) -> Result<(), LocalError> {
-        self.sealer = Some(
-            self.pending
-                .take()
-                .ok_or(LocalError::Crypto("no pending write keys"))?,
-        );
+    /// Everything written from now on is sealed with `sealer`, numbered from zero. The
+    /// handshake calls this at each key change: TLS 1.2 at its ChangeCipherSpec, TLS 1.3 at
+    /// each step of the key schedule and at each KeyUpdate.
+    pub(crate) fn set_sealer(&mut self, sealer: Sealer) {
+        self.sealer = Some(sealer);
         self.seq = 0;
-        Ok(())
+    }
+
+    /// Whether TLS 1.3 must update the write key before sealing `records` more: they would
+    /// take the key past its AEAD's confidentiality limit (RFC 8446 §5.5).
+    pub(crate) fn key_worn_out(&self, records: u64) -> bool {
+        self.sealer.as_ref().is_some_and(|s| {
+            s.version() == Version::Tls13
+                && self.seq.saturating_add(records)
+                    > self.limit.unwrap_or(s.alg().confidentiality_limit())
+        })
+    }
+
+    /// Tests reach the confidentiality limit without sealing millions of records.
+    #[cfg(test)]
+    pub(crate) fn set_confidentiality_limit(&mut self, records: u64) {
+        self.limit = Some(records);
     }
 
     /// Appends `payload` to `out` as records of type `typ`, fragmenting at 2^14 bytes and
-    /// sealing each record in place when keys are active.
+    /// sealing each record when keys are installed.
     pub(crate) fn write(
         &mut self,
         typ: ContentType,
@@ -65,15 +76,29 @@ impl RecordWriter {
         Ok(())
     }
 
+    /// Appends one record in the clear whatever keys are installed: TLS 1.3's compatibility
+    /// ChangeCipherSpec (RFC 8446 §D.4) is never protected.
+    pub(crate) fn write_plaintext(&self, typ: ContentType, payload: &[u8], out: &mut Vec<u8>) {
+        out.reserve(RECORD_HEADER_LEN + payload.len());
+        out.push(typ.0);
+        out.extend_from_slice(&self.plaintext_version.0.to_be_bytes());
+        // Callers write a byte or two (ChangeCipherSpec), far below a record's limit.
+        out.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        out.extend_from_slice(payload);
+    }
+
     /// Bytes [`RecordWriter::write_into`] produces for `len` bytes of payload.
     pub(crate) fn sealed_len(&self, len: usize) -> usize {
-        let overhead = RECORD_HEADER_LEN + self.sealer.as_ref().map_or(0, RecordSealer::overhead);
-        len + len.div_ceil(self.max_fragment) * overhead
+        let per_record = self
+            .sealer
+            .as_ref()
+            .map_or(RECORD_HEADER_LEN, |s| s.record_len(0));
+        len + len.div_ceil(self.max_fragment) * per_record
     }
 
     /// Seals `payload` as protected records straight into `out`, with no buffer of ours in
     /// between; returns the bytes written. Needs [`RecordWriter::sealed_len`] bytes of room
-    /// and active keys (this path is for application data, never sent in the clear).
+    /// and installed keys (this path is for application data, never sent in the clear).
     pub(crate) fn write_into(
         &mut self,
         typ: ContentType,
@@ -92,7 +117,7 @@ impl RecordWriter {
                 .sealer
                 .as_ref()
                 .ok_or(LocalError::Crypto("no write keys"))?;
-            at += sealer.seal_into(self.seq, typ, self.version, chunk, &mut out[at..])?;
+            at += sealer.seal_into(self.seq, typ, chunk, &mut out[at..])?;
             self.seq = self.next_seq()?;
         }
         Ok(at)
@@ -104,21 +129,12 @@ impl RecordWriter {
         chunk: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), LocalError> {
-        let start = out.len();
-        let overhead = self.sealer.as_ref().map_or(0, RecordSealer::overhead);
-        out.reserve(RECORD_HEADER_LEN + chunk.len() + overhead);
-        out.push(typ.0);
-        out.extend_from_slice(&self.version.0.to_be_bytes());
         match &self.sealer {
-            None => {
-                out.extend_from_slice(&(chunk.len() as u16).to_be_bytes());
-                out.extend_from_slice(chunk);
-            }
+            None => self.write_plaintext(typ, chunk, out),
             Some(sealer) => {
-                // The sealer patches the length once it knows the ciphertext size.
-                out.extend_from_slice(&[0, 0]);
-                out.resize(out.len() + sealer.explicit_nonce_len(), 0);
-                sealer.seal_record(self.seq, out, start, chunk)?;
+                let start = out.len();
+                out.resize(start + sealer.record_len(chunk.len()), 0);
+                sealer.seal_into(self.seq, typ, chunk, &mut out[start..])?;
                 self.seq = self.next_seq()?;
             }
         }
@@ -126,8 +142,8 @@ impl RecordWriter {
     }
 
     fn next_seq(&self) -> Result<u64, LocalError> {
-        // RFC 5246 §6.1: sequence numbers must not wrap; renegotiation is refused, so the
-        // connection has to end instead.
+        // RFC 5246 §6.1 and RFC 8446 §5.3: sequence numbers must not wrap; TLS 1.3 updates
+        // its keys long before, and TLS 1.2 has to end the connection instead.
         self.seq
             .checked_add(1)
             .ok_or(LocalError::Crypto("write sequence number exhausted"))

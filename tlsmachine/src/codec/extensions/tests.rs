@@ -134,14 +134,53 @@ fn client_extension_golden_bytes() {
         ),
         (
             &[
-                0x00, 0x33, // type: key_share (not interpreted in TLS 1.2)
+                0x00, 0x33, // type: key_share
                 0x00, 0x02, // extension_data length
-                0x00, 0x00, // client_shares length
+                0x00, 0x00, // client_shares length: none, asking for a HelloRetryRequest
             ],
-            ClientExtension::Unknown {
-                typ: ExtensionType::KEY_SHARE,
-                data: vec![0x00, 0x00],
-            },
+            ClientExtension::KeyShare(vec![]),
+        ),
+        (
+            &[
+                0x00, 0x33, // type: key_share
+                0x00, 0x07, // extension_data length
+                0x00, 0x05, // client_shares length
+                0x00, 0x1d, // group: x25519
+                0x00, 0x01, // key_exchange length (real ones are 32 bytes)
+                0xaa, // key_exchange
+            ],
+            ClientExtension::KeyShare(vec![KeyShareEntry {
+                group: NamedGroup::X25519,
+                key_exchange: vec![0xaa],
+            }]),
+        ),
+        (
+            &[
+                0x00, 0x2d, // type: psk_key_exchange_modes
+                0x00, 0x02, // extension_data length
+                0x01, // ke_modes length
+                0x01, // psk_dhe_ke
+            ],
+            ClientExtension::PskKeyExchangeModes(vec![PskKeyExchangeMode::PSK_DHE_KE]),
+        ),
+        (
+            &[
+                0x00, 0x2c, // type: cookie
+                0x00, 0x04, // extension_data length
+                0x00, 0x02, // cookie length
+                0xc0, 0x0c, // cookie
+            ],
+            ClientExtension::Cookie(vec![0xc0, 0x0c]),
+        ),
+        (
+            &[
+                0x00, 0x2f, // type: certificate_authorities
+                0x00, 0x05, // extension_data length
+                0x00, 0x03, // authorities length
+                0x00, 0x01, // DistinguishedName length
+                0x30, // DistinguishedName (a real one is a DER SEQUENCE)
+            ],
+            ClientExtension::CertificateAuthorities(vec![vec![0x30]]),
         ),
     ];
     for (bytes, value) in cases {
@@ -456,5 +495,153 @@ fn absent_block_means_no_extensions_and_empty_list_writes_no_block() {
     assert_eq!(
         client_block(&[0x00]),
         Err(InvalidMessage::Truncated { what: "extensions" })
+    );
+}
+
+#[test]
+fn tls13_server_extensions_read_by_message() {
+    let read = |bytes: &[u8], ctx| {
+        let mut r = Reader::new(bytes);
+        let ext = ServerExtension::read_in(&mut r, ctx)?;
+        r.finish("test extension")?;
+        Ok::<_, InvalidMessage>(ext)
+    };
+    #[rustfmt::skip]
+    let share: &[u8] = &[
+        0x00, 0x33, // type: key_share
+        0x00, 0x05, // extension_data length
+        0x00, 0x1d, // group: x25519
+        0x00, 0x01, // key_exchange length
+        0xbb, // key_exchange
+    ];
+    assert_eq!(
+        read(share, ServerExtContext::ServerHello),
+        Ok(ServerExtension::KeyShare(KeyShareEntry {
+            group: NamedGroup::X25519,
+            key_exchange: vec![0xbb],
+        }))
+    );
+    #[rustfmt::skip]
+    let selected: &[u8] = &[
+        0x00, 0x33, // type: key_share
+        0x00, 0x02, // extension_data length
+        0x11, 0xec, // selected_group: X25519MLKEM768
+    ];
+    let hrr = read(selected, ServerExtContext::HelloRetryRequest).unwrap();
+    assert_eq!(
+        hrr,
+        ServerExtension::SelectedGroup(NamedGroup::X25519MLKEM768)
+    );
+    // A ServerHello's key_share cannot be a bare group.
+    assert!(read(selected, ServerExtContext::ServerHello).is_err());
+    #[rustfmt::skip]
+    let early: &[u8] = &[
+        0x00, 0x2a, // type: early_data
+        0x00, 0x04, // extension_data length
+        0x00, 0x00, 0x40, 0x00, // max_early_data_size: 16384
+    ];
+    assert_eq!(
+        read(early, ServerExtContext::NewSessionTicket),
+        Ok(ServerExtension::MaxEarlyData(16384))
+    );
+    assert_eq!(
+        read(
+            &[0x00, 0x2a, 0x00, 0x00],
+            ServerExtContext::EncryptedExtensions
+        ),
+        Ok(ServerExtension::EarlyData)
+    );
+    assert_eq!(
+        read(
+            &[0x00, 0x29, 0x00, 0x02, 0x00, 0x01],
+            ServerExtContext::ServerHello
+        ),
+        Ok(ServerExtension::PreSharedKey(1))
+    );
+    // Certificate entries keep whatever they carry, uninterpreted.
+    assert_eq!(
+        read(
+            &[0x00, 0x05, 0x00, 0x01, 0x07],
+            ServerExtContext::CertificateEntry
+        ),
+        Ok(ServerExtension::Unknown {
+            typ: ExtensionType::STATUS_REQUEST,
+            data: vec![0x07]
+        })
+    );
+    for ext in [
+        ServerExtension::KeyShare(KeyShareEntry {
+            group: NamedGroup::X25519,
+            key_exchange: vec![0xbb],
+        }),
+        ServerExtension::SelectedGroup(NamedGroup::X25519MLKEM768),
+        ServerExtension::Cookie(vec![1, 2, 3]),
+        ServerExtension::SupportedGroups(vec![NamedGroup::X25519]),
+        ServerExtension::MaxEarlyData(16384),
+    ] {
+        let bytes = encoded(&ext);
+        let ctx = match ext {
+            ServerExtension::SelectedGroup(_) => ServerExtContext::HelloRetryRequest,
+            ServerExtension::MaxEarlyData(_) => ServerExtContext::NewSessionTicket,
+            _ => ServerExtContext::EncryptedExtensions,
+        };
+        assert_eq!(read(&bytes, ctx), Ok(ext));
+    }
+}
+
+#[test]
+fn tls13_client_extensions_refuse_empty_and_short_values() {
+    for (bytes, what) in [
+        // A key share with an empty key_exchange.
+        (
+            &[0x00, 0x33, 0x00, 0x06, 0x00, 0x04, 0x00, 0x1d, 0x00, 0x00][..],
+            "key_exchange",
+        ),
+        (&[0x00, 0x2c, 0x00, 0x02, 0x00, 0x00][..], "cookie"),
+        (
+            &[0x00, 0x2d, 0x00, 0x01, 0x00][..],
+            "psk_key_exchange_modes",
+        ),
+        (
+            &[0x00, 0x2f, 0x00, 0x02, 0x00, 0x00][..],
+            "certificate_authorities",
+        ),
+    ] {
+        assert_eq!(
+            read_client(bytes),
+            Err(InvalidMessage::EmptyList { what }),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn pre_shared_key_round_trips_and_refuses_short_binders() {
+    let psks = OfferedPsks {
+        identities: vec![PskIdentity {
+            identity: vec![0x11; 8],
+            obfuscated_ticket_age: 0x0102_0304,
+        }],
+        binders: vec![vec![0x22; 32]],
+    };
+    let ext = ClientExtension::PreSharedKey(psks.clone());
+    let bytes = encoded(&ext);
+    assert_eq!(read_client(&bytes), Ok(ext));
+    // The binders take their own length, what a binder covers stops right before them.
+    assert_eq!(psks.binders_len(), 2 + 1 + 32);
+    assert_eq!(
+        &bytes[bytes.len() - psks.binders_len()..][..3],
+        &[0x00, 0x21, 0x20]
+    );
+
+    let mut short = bytes.clone();
+    let at = short.len() - 33;
+    short[at] = 31; // a binder of 31 bytes
+    short.truncate(short.len() - 1);
+    short[3] -= 1;
+    short[at - 1] -= 1;
+    assert_eq!(
+        read_client(&short),
+        Err(InvalidMessage::IllegalValue { what: "PSK binder" })
     );
 }

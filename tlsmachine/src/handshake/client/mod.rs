@@ -1,1 +1,322 @@
+//! The client: the hello stage shared by both versions ([`ClientStart`]), then one handler
+//! per version.
+//!
+//! One ClientHello offers every version the config enables. The server's answer picks the
+//! version (`supported_versions`, else `legacy_version`), and the hello stage hands what it
+//! knows to the handler of that version.
+
 pub(crate) mod tls12;
+pub(crate) mod tls13;
+
+use std::sync::Arc;
+
+use rustls_pki_types::{CertificateDer, ServerName};
+
+use crate::codec::enums::{
+    CompressionMethod, EcPointFormat, ProtocolVersion, PskKeyExchangeMode, SignatureScheme,
+};
+use crate::codec::extensions::{ClientExtension, KeyShareEntry};
+use crate::codec::handshake::{
+    ClientHello, HandshakePayload, Random, ServerHello, SessionId, DOWNGRADE_TLS11, DOWNGRADE_TLS12,
+};
+use crate::config::{CertifiedKey, ClientConfig, ServerVerification};
+use crate::crypto::kx::{self, KeyExchange};
+use crate::crypto::sigverify::DEFAULT_VERIFY_SCHEMES;
+use crate::error::{PeerIncompatible, PeerMisbehaved, ProtocolError};
+use crate::handshake::driver::{describe, Ctx};
+use crate::handshake::table::Version;
+use crate::handshake::transcript::Transcript;
+use crate::session::{ClientSession, DEFAULT_LIFETIME};
+use crate::verify::{self, CertVerified};
+
+/// The client before the server answered: what its ClientHello offered.
+pub(crate) struct ClientStart {
+    pub(crate) config: Arc<ClientConfig>,
+    pub(crate) server_name: ServerName<'static>,
+    pub(crate) transcript: Transcript,
+    pub(crate) client_random: [u8; 32],
+    /// The versions offered, most preferred first.
+    versions: Vec<Version>,
+    /// The ClientHello as sent, which a HelloRetryRequest makes us send again, amended.
+    pub(crate) hello: Option<ClientHello>,
+    /// TLS 1.3: our key shares, one per group we sent a share for.
+    pub(crate) key_shares: Vec<KeyExchange>,
+    /// A TLS 1.2 session we offer, with the ID we offer it under.
+    pub(crate) offered12: Option<(ClientSession, SessionId)>,
+}
+
+impl ClientStart {
+    pub(crate) fn new(
+        config: Arc<ClientConfig>,
+        server_name: ServerName<'static>,
+    ) -> Result<Self, crate::Error> {
+        let mut client_random = [0u8; 32];
+        config.provider.random.fill(&mut client_random)?;
+        let versions = config.enabled_versions();
+        let offered12 = if versions.contains(&Version::Tls12) {
+            resumable_session(&config, &server_name)
+                .map(|session| {
+                    //= https://www.rfc-editor.org/rfc/rfc5077#section-3.4
+                    //# When presenting a ticket, the client MAY generate and include a
+                    //# Session ID in the TLS ClientHello.
+                    // With only a ticket we make an ID up, so the echo tells us it was
+                    // accepted.
+                    let id = match SessionId::new(&session.session_id) {
+                        Some(id) if !id.is_empty() => id,
+                        _ => random_session_id(&config)?,
+                    };
+                    Ok::<_, crate::Error>((session, id))
+                })
+                .transpose()?
+        } else {
+            None
+        };
+        Ok(Self {
+            config,
+            server_name,
+            transcript: Transcript::new(),
+            client_random,
+            versions,
+            hello: None,
+            key_shares: Vec::new(),
+            offered12,
+        })
+    }
+
+    /// The transcript so far (the ClientHello), for the handler of the chosen version.
+    pub(crate) fn take_transcript(&mut self) -> Transcript {
+        std::mem::replace(&mut self.transcript, Transcript::new())
+    }
+
+    pub(crate) fn offers(&self, version: Version) -> bool {
+        self.versions.contains(&version)
+    }
+
+    /// The server's first message picks the version (RFC 8446 §4.1.3, §4.2.1).
+    pub(crate) fn version_of(&self, hello: &ServerHello) -> Result<Version, ProtocolError> {
+        if let Some(selected) = hello.supported_versions() {
+            //= https://www.rfc-editor.org/rfc/rfc8446#section-4.2.1
+            //# If the "supported_versions" extension in the ServerHello
+            //# contains a version not offered by the client or contains a version
+            //# prior to TLS 1.3, the client MUST abort the handshake with an
+            //# "illegal_parameter" alert.
+            if selected != ProtocolVersion::TLS1_3 || !self.offers(Version::Tls13) {
+                return Err(PeerMisbehaved::SelectedUnofferedVersion(selected).into());
+            }
+            return Ok(Version::Tls13);
+        }
+        if hello.is_retry_request() {
+            return Err(PeerMisbehaved::MissingExtension(
+                crate::codec::enums::ExtensionType::SUPPORTED_VERSIONS,
+            )
+            .into());
+        }
+        match hello.legacy_version {
+            ProtocolVersion::TLS1_2 if self.offers(Version::Tls12) => {
+                //= https://www.rfc-editor.org/rfc/rfc8446#section-4.1.3
+                //# TLS 1.3 clients receiving a ServerHello indicating TLS 1.2 or below
+                //# MUST check that the last 8 bytes are not equal to either of these
+                //# values.
+                let tail = &hello.random.0[24..];
+                if self.offers(Version::Tls13)
+                    && (tail == DOWNGRADE_TLS12 || tail == DOWNGRADE_TLS11)
+                {
+                    return Err(PeerMisbehaved::DowngradeDetected.into());
+                }
+                Ok(Version::Tls12)
+            }
+            v if v > ProtocolVersion::TLS1_2 => {
+                Err(PeerMisbehaved::SelectedUnofferedVersion(v).into())
+            }
+            v => Err(PeerIncompatible::UnsupportedVersion(v).into()),
+        }
+    }
+
+    /// Flight 1: one ClientHello for every enabled version.
+    pub(crate) fn send_client_hello(&mut self, ctx: &mut Ctx<'_>) -> Result<(), ProtocolError> {
+        let config = self.config.clone();
+        let tls12 = self.offers(Version::Tls12);
+        let tls13 = self.offers(Version::Tls13);
+        let mut extensions = Vec::new();
+        //= https://www.rfc-editor.org/rfc/rfc6066#section-3
+        //# Literal IPv4 and IPv6 addresses are not permitted in "HostName".
+        if let ServerName::DnsName(name) = &self.server_name {
+            extensions.push(ClientExtension::ServerName(
+                name.as_ref().as_bytes().to_vec(),
+            ));
+            ctx.negotiated.server_name = Some(name.as_ref().to_string());
+        }
+        // The hybrid group exists only in TLS 1.3; a TLS 1.2-only hello leaves it out.
+        let groups: Vec<_> = config
+            .groups
+            .iter()
+            .copied()
+            .filter(|g| tls13 || kx::usable_in_tls12(*g))
+            .collect();
+        extensions.push(ClientExtension::SupportedGroups(groups.clone()));
+        if tls12 {
+            extensions.push(ClientExtension::EcPointFormats(vec![
+                EcPointFormat::UNCOMPRESSED,
+            ]));
+        }
+        extensions.push(ClientExtension::SignatureAlgorithms(
+            DEFAULT_VERIFY_SCHEMES.to_vec(),
+        ));
+        if tls12 {
+            extensions.push(ClientExtension::ExtendedMasterSecret);
+            extensions.push(ClientExtension::RenegotiationInfo(Vec::new()));
+        }
+        if !config.alpn_protocols.is_empty() {
+            extensions.push(ClientExtension::Alpn(config.alpn_protocols.clone()));
+        }
+        if tls12 && config.enable_tickets {
+            let ticket = self
+                .offered12
+                .as_ref()
+                .map(|(s, _)| s.ticket.clone())
+                .unwrap_or_default();
+            extensions.push(ClientExtension::SessionTicket(ticket));
+        }
+        let mut session_id = self
+            .offered12
+            .as_ref()
+            .map(|(_, id)| *id)
+            .unwrap_or_default();
+        if tls13 {
+            let mut versions = vec![ProtocolVersion::TLS1_3];
+            if tls12 {
+                versions.push(ProtocolVersion::TLS1_2);
+            }
+            extensions.push(ClientExtension::SupportedVersions(versions));
+            for group in groups
+                .iter()
+                .filter(|g| config.key_share_groups.contains(g))
+            {
+                let kx = KeyExchange::start(*group, config.provider.random.as_ref())
+                    .map_err(|_| ProtocolError::Internal("key exchange failed to start"))?;
+                self.key_shares.push(kx);
+            }
+            extensions.push(ClientExtension::KeyShare(
+                self.key_shares
+                    .iter()
+                    .map(|kx| KeyShareEntry {
+                        group: kx.group(),
+                        key_exchange: kx.public_key().to_vec(),
+                    })
+                    .collect(),
+            ));
+            if config.session_cache.is_some() {
+                extensions.push(ClientExtension::PskKeyExchangeModes(vec![
+                    PskKeyExchangeMode::PSK_DHE_KE,
+                ]));
+            }
+            //= https://www.rfc-editor.org/rfc/rfc8446#appendix-D.4
+            //# In compatibility mode, this field MUST be non-empty, so a client not offering
+            //# a pre-TLS 1.3 session MUST generate a new 32-byte value.
+            if config.middlebox_compat && session_id.is_empty() {
+                session_id = random_session_id(&config)
+                    .map_err(|_| ProtocolError::Internal("random source failed"))?;
+            }
+        }
+        let hello = ClientHello {
+            legacy_version: ProtocolVersion::TLS1_2,
+            random: Random(self.client_random),
+            session_id,
+            cipher_suites: config.cipher_suites.iter().map(|s| s.suite()).collect(),
+            compression_methods: vec![CompressionMethod::NULL],
+            extensions,
+        };
+        ctx.negotiated.client_random = Some(self.client_random);
+        //= https://www.rfc-editor.org/rfc/rfc8446#section-5.1
+        //# legacy_record_version:  MUST be set to 0x0303 for all records
+        //# generated by a TLS 1.3 implementation other than an initial
+        //# ClientHello (i.e., one not generated after a HelloRetryRequest),
+        //# where it MAY also be 0x0301 for compatibility purposes.
+        // Middleboxes expect the first record to claim TLS 1.0 (also RFC 5246 Appendix E.1),
+        // so the record is framed before the version goes back to TLS 1.2.
+        ctx.writer.set_plaintext_version(ProtocolVersion::TLS1_0);
+        let payload = HandshakePayload::ClientHello(hello);
+        ctx.send_handshake(&payload, &mut self.transcript, || describe(&payload))?;
+        ctx.flush_handshake()?;
+        ctx.writer.set_plaintext_version(ProtocolVersion::TLS1_2);
+        let HandshakePayload::ClientHello(hello) = payload else {
+            return Err(ProtocolError::Internal("ClientHello changed kind"));
+        };
+        self.hello = Some(hello);
+        Ok(())
+    }
+}
+
+/// Checks the server's chain: path and name with webpki (or nothing, when the config says so
+/// loudly), then the application's hook. The chain is published first, so an application
+/// can say which one it refused.
+pub(crate) fn verify_server(
+    config: &ClientConfig,
+    server_name: &ServerName<'static>,
+    chain: &[CertificateDer<'static>],
+    ctx: &mut Ctx<'_>,
+) -> Result<CertVerified, ProtocolError> {
+    ctx.negotiated.peer_certificates = chain.to_vec();
+    let verified = match &config.verification {
+        ServerVerification::WebPki(roots) => {
+            verify::verify_server_chain(roots, chain, server_name, config.provider.time.now())?
+        }
+        ServerVerification::DangerousAcceptAnyCertificate => {
+            verify::dangerous_accept_any_server_certificate(chain)?
+        }
+    };
+    let name = server_name.to_str();
+    Ok(verified.run_hook(config.verify_hook.as_deref(), chain, Some(name.as_ref()))?)
+}
+
+/// The certificate to answer a CertificateRequest with, and the scheme to sign with: the
+/// resolver's choice, else the configured certificate, if it can sign a way the server
+/// accepts in `version`.
+pub(crate) fn choose_client_certificate(
+    config: &ClientConfig,
+    ca_names: &[Vec<u8>],
+    schemes: &[SignatureScheme],
+    version: Version,
+) -> Option<(Arc<CertifiedKey>, SignatureScheme)> {
+    let candidate = match &config.client_cert_resolver {
+        Some(resolver) => resolver.resolve(ca_names, schemes),
+        None => config.client_certificate.clone(),
+    }?;
+    let scheme = match version {
+        Version::Tls12 => candidate.key.choose_scheme(schemes),
+        Version::Tls13 => candidate.key.choose_scheme_tls13(schemes),
+    }?;
+    Some((candidate, scheme))
+}
+
+fn random_session_id(config: &ClientConfig) -> Result<SessionId, crate::Error> {
+    let mut id = [0u8; 32];
+    config.provider.random.fill(&mut id)?;
+    Ok(SessionId::new(&id).unwrap_or_default())
+}
+
+/// A cached TLS 1.2 session for this server that is still worth offering.
+fn resumable_session(config: &ClientConfig, server_name: &ServerName<'_>) -> Option<ClientSession> {
+    let session = config.session_cache.as_ref()?.get(&server_name.to_str())?;
+    //= https://www.rfc-editor.org/rfc/rfc5077#section-3.3
+    //# A value of zero is reserved to indicate that the lifetime of the
+    //# ticket is unspecified.
+    let lifetime = match (session.ticket.is_empty(), session.ticket_lifetime_hint) {
+        (true, _) | (false, 0) => DEFAULT_LIFETIME.as_secs(),
+        (false, hint) => u64::from(hint).min(DEFAULT_LIFETIME.as_secs()),
+    };
+    let age = config
+        .provider
+        .time
+        .now()
+        .as_secs()
+        .saturating_sub(session.created);
+    let offerable = session.version == ProtocolVersion::TLS1_2
+        && age < lifetime
+        && config
+            .cipher_suites
+            .iter()
+            .any(|s| s.suite() == session.suite)
+        && (session.extended_master_secret || !config.require_extended_master_secret);
+    offerable.then_some(session)
+}

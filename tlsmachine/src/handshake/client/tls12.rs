@@ -1,5 +1,6 @@
 //! The TLS 1.2 client: one handler per message the server sends, in wire order, then the
 //! flights we send. The order itself lives in `table/client.rs`; nothing here repeats it.
+//! The ClientHello is the hello stage's (`client/mod.rs`), shared with TLS 1.3.
 
 use std::sync::Arc;
 
@@ -8,25 +9,25 @@ use rustls_pki_types::{CertificateDer, ServerName};
 use crate::codec::enums::{
     CompressionMethod, EcPointFormat, NamedGroup, ProtocolVersion, SignatureScheme,
 };
-use crate::codec::extensions::{ClientExtension, ServerExtension};
+use crate::codec::extensions::ServerExtension;
 use crate::codec::handshake::{
-    signed_message, CertificateMsg, CertificateRequest, CertificateVerify, ClientHello,
-    ClientKeyExchange, Finished, HandshakePayload, Random, ServerHello, ServerKeyExchange,
-    SessionId,
+    signed_message, CertificateMsg, CertificateRequest, CertificateVerify, ClientKeyExchange,
+    Finished, HandshakePayload, ServerHello, ServerKeyExchange, SessionId,
 };
-use crate::config::{ClientConfig, ServerVerification};
-use crate::crypto::kx::KeyExchange;
+use crate::config::ClientConfig;
+use crate::crypto::kx::{self, KeyExchange};
 use crate::crypto::prf::MasterSecret;
 use crate::crypto::sigverify::{verify_signature, DEFAULT_VERIFY_SCHEMES};
 use crate::crypto::suites::{SuiteAuth, Tls12Suite};
 use crate::error::{CertificateError, PeerIncompatible, PeerMisbehaved, ProtocolError};
+use crate::handshake::client::{choose_client_certificate, verify_server, ClientStart};
 use crate::handshake::driver::{describe, Ctx};
-use crate::handshake::keys::{self, FinishedBy};
+use crate::handshake::keys::{self, FinishedBy, PendingKeys};
 use crate::handshake::proof::{self, Established, FinishedVerified, PeerAuth, SigVerified};
-use crate::handshake::table::{Branch, Cond, Phase, Row};
+use crate::handshake::table::{Branch, Cond, FlightName, Phase, Version};
 use crate::handshake::transcript::Transcript;
-use crate::session::{ClientSession, DEFAULT_LIFETIME};
-use crate::verify::{self, CertVerified};
+use crate::session::ClientSession;
+use crate::verify::CertVerified;
 
 pub(crate) struct ClientHs12 {
     config: Arc<ClientConfig>,
@@ -44,6 +45,8 @@ pub(crate) struct ClientHs12 {
     client_cert_sent: bool,
     ticket_promised: bool,
     master_secret: Option<MasterSecret>,
+    /// Record keys derived and waiting for each direction's ChangeCipherSpec.
+    keys: Option<PendingKeys>,
     finished: Option<FinishedVerified>,
     /// A remembered session we offer in ClientHello, and the ID we offer it under.
     offered: Option<(ClientSession, SessionId)>,
@@ -55,34 +58,13 @@ pub(crate) struct ClientHs12 {
 }
 
 impl ClientHs12 {
-    pub(crate) fn new(
-        config: Arc<ClientConfig>,
-        server_name: ServerName<'static>,
-    ) -> Result<Self, crate::Error> {
-        let mut client_random = [0u8; 32];
-        config.provider.random.fill(&mut client_random)?;
-        let offered = resumable_session(&config, &server_name)
-            .map(|session| {
-                //= https://www.rfc-editor.org/rfc/rfc5077#section-3.4
-                //# When presenting a ticket, the client MAY generate and include a
-                //# Session ID in the TLS ClientHello.
-                // With only a ticket we make an ID up, so the echo tells us it was accepted.
-                let id = match SessionId::new(&session.session_id) {
-                    Some(id) if !id.is_empty() => id,
-                    _ => {
-                        let mut id = [0u8; 32];
-                        config.provider.random.fill(&mut id)?;
-                        SessionId::new(&id).unwrap_or_default()
-                    }
-                };
-                Ok::<_, crate::Error>((session, id))
-            })
-            .transpose()?;
-        Ok(Self {
-            config,
-            server_name,
-            transcript: Transcript::new(),
-            client_random,
+    /// The server chose TLS 1.2: carry on from what the ClientHello offered.
+    pub(crate) fn from_start(start: &mut ClientStart) -> Self {
+        Self {
+            config: start.config.clone(),
+            server_name: start.server_name.clone(),
+            transcript: start.take_transcript(),
+            client_random: start.client_random,
             server_random: [0; 32],
             suite: None,
             server_chain: Vec::new(),
@@ -93,12 +75,13 @@ impl ClientHs12 {
             client_cert_sent: false,
             ticket_promised: false,
             master_secret: None,
+            keys: None,
             finished: None,
-            offered,
+            offered: start.offered12.take(),
             resumed: false,
             ticket: None,
             server_session_id: SessionId::empty(),
-        })
+        }
     }
 
     pub(crate) fn cond(&self, cond: Cond) -> bool {
@@ -108,7 +91,16 @@ impl ClientHs12 {
             Cond::ClientAuthConfigured | Cond::CertRequested => self.cert_request.is_some(),
             Cond::ClientCertSent => self.client_cert_sent,
             Cond::TicketPromised => self.ticket_promised,
+            Cond::FirstHello | Cond::CompatCcsAllowed | Cond::UpdateRequested => false,
         }
+    }
+
+    /// The server's ChangeCipherSpec: its records are protected from the next one on.
+    pub(crate) fn on_change_cipher_spec(&mut self, ctx: &mut Ctx<'_>) -> Result<(), ProtocolError> {
+        self.keys
+            .as_mut()
+            .ok_or(ProtocolError::Internal("ChangeCipherSpec before the keys"))?
+            .peer_changed_cipher_spec(ctx)
     }
 
     pub(crate) fn on_message(
@@ -164,30 +156,28 @@ impl ClientHs12 {
     }
 
     fn transcript_start(&mut self, hello: &ServerHello) -> Result<(), ProtocolError> {
-        let suite = self
-            .config
-            .cipher_suites
-            .iter()
-            .find(|s| s.suite == hello.cipher_suite)
-            .ok_or(PeerMisbehaved::SelectedUnofferedCipherSuite(
-                hello.cipher_suite,
-            ))?;
+        let suite = self.offered_suite(hello)?;
         self.transcript.start_hash(suite.hash);
         Ok(())
     }
 
-    /// RFC 5246 §7.4.1.3, with the extension rules of RFC 5746, 7627, 7301, 8422.
+    /// The TLS 1.2 suite the server chose, if we offered it.
+    fn offered_suite(&self, hello: &ServerHello) -> Result<&'static Tls12Suite, ProtocolError> {
+        self.config
+            .cipher_suites
+            .iter()
+            .filter_map(|s| s.tls12())
+            .find(|s| s.suite == hello.cipher_suite)
+            .ok_or_else(|| PeerMisbehaved::SelectedUnofferedCipherSuite(hello.cipher_suite).into())
+    }
+
+    /// RFC 5246 §7.4.1.3, with the extension rules of RFC 5746, 7627, 7301, 8422. The hello
+    /// stage already checked the version (`ClientStart::version_of`).
     fn on_server_hello(
         &mut self,
         ctx: &mut Ctx<'_>,
         hello: &ServerHello,
     ) -> Result<Branch, ProtocolError> {
-        if hello.legacy_version != ProtocolVersion::TLS1_2 {
-            if hello.legacy_version < ProtocolVersion::TLS1_2 {
-                return Err(PeerIncompatible::UnsupportedVersion(hello.legacy_version).into());
-            }
-            return Err(PeerMisbehaved::SelectedUnofferedVersion(hello.legacy_version).into());
-        }
         //= https://www.rfc-editor.org/rfc/rfc5246#section-7.4.1.3
         //# compression_method
         //#    The single compression algorithm selected by the server from the
@@ -195,16 +185,7 @@ impl ClientHs12 {
         if hello.compression_method != CompressionMethod::NULL {
             return Err(PeerMisbehaved::SelectedNonNullCompression.into());
         }
-        // transcript_start already refused a suite we did not offer.
-        let suite = self
-            .config
-            .cipher_suites
-            .iter()
-            .copied()
-            .find(|s| s.suite == hello.cipher_suite)
-            .ok_or(PeerMisbehaved::SelectedUnofferedCipherSuite(
-                hello.cipher_suite,
-            ))?;
+        let suite = self.offered_suite(hello)?;
 
         let mut secure_renegotiation = false;
         let mut ems = false;
@@ -283,15 +264,14 @@ impl ClientHs12 {
             return Err(PeerMisbehaved::ResumptionChangedParameters.into());
         }
         let ms = MasterSecret::from_bytes(session.master_secret);
-        keys::install(
-            ctx,
+        self.keys = Some(keys::derive(
             suite,
             &ms,
             &self.client_random,
             &self.server_random,
             true,
             &self.config.key_log,
-        )?;
+        )?);
         self.master_secret = Some(ms);
         self.resumed = true;
         ctx.negotiated.resumed = true;
@@ -309,26 +289,7 @@ impl ClientHs12 {
         cert: CertificateMsg,
     ) -> Result<(), ProtocolError> {
         let chain = cert.chain;
-        // Published before the checks, so an application can say which chain it refused.
-        ctx.negotiated.peer_certificates = chain.clone();
-        let verified = match &self.config.verification {
-            ServerVerification::WebPki(roots) => verify::verify_server_chain(
-                roots,
-                &chain,
-                &self.server_name,
-                self.config.provider.time.now(),
-            )?,
-            ServerVerification::DangerousAcceptAnyCertificate => {
-                verify::dangerous_accept_any_server_certificate(&chain)?
-            }
-        };
-        let name = self.server_name.to_str();
-        let verified = verified.run_hook(
-            self.config.verify_hook.as_deref(),
-            &chain,
-            Some(name.as_ref()),
-        )?;
-        self.cert_verified = Some(verified);
+        self.cert_verified = Some(verify_server(&self.config, &self.server_name, &chain, ctx)?);
         self.server_chain = chain;
         Ok(())
     }
@@ -339,7 +300,7 @@ impl ClientHs12 {
         ctx: &mut Ctx<'_>,
         skx: ServerKeyExchange,
     ) -> Result<(), ProtocolError> {
-        if !self.config.groups.contains(&skx.group) {
+        if !self.config.groups.contains(&skx.group) || !kx::usable_in_tls12(skx.group) {
             return Err(PeerMisbehaved::KeyExchangeGroupNotOffered.into());
         }
         let suite = self
@@ -381,13 +342,14 @@ impl ClientHs12 {
     pub(crate) fn send_flight(
         &mut self,
         ctx: &mut Ctx<'_>,
-        row: &Row,
+        flight: FlightName,
     ) -> Result<(), ProtocolError> {
-        match (row.from, row.to) {
-            (Phase::Idle, Phase::Wait1) => self.send_client_hello(ctx),
-            (Phase::Wait1, Phase::Wait2) => self.send_key_exchange_flight(ctx),
-            (Phase::Wait1, Phase::AppData) => self.send_resumed_finished(ctx),
-            _ => Err(ProtocolError::Internal("client has no flight for this row")),
+        match flight {
+            FlightName::ClientKeyExchange => self.send_key_exchange_flight(ctx),
+            FlightName::ClientResumedFinished => self.send_resumed_finished(ctx),
+            _ => Err(ProtocolError::Internal(
+                "no TLS 1.2 client flight of this name",
+            )),
         }
     }
 
@@ -400,60 +362,22 @@ impl ClientHs12 {
             .master_secret
             .as_ref()
             .ok_or(ProtocolError::Internal("no master secret when resuming"))?;
-        keys::send_ccs_and_finished(ctx, &mut self.transcript, suite, ms, FinishedBy::Client)
+        let keys = self
+            .keys
+            .as_mut()
+            .ok_or(ProtocolError::Internal("no keys when resuming"))?;
+        keys::send_ccs_and_finished(
+            ctx,
+            keys,
+            &mut self.transcript,
+            suite,
+            ms,
+            FinishedBy::Client,
+        )
     }
 
     fn sends_sni(&self) -> bool {
         matches!(self.server_name, ServerName::DnsName(_))
-    }
-
-    /// Flight 1.
-    fn send_client_hello(&mut self, ctx: &mut Ctx<'_>) -> Result<(), ProtocolError> {
-        let config = &self.config;
-        let mut extensions = Vec::new();
-        //= https://www.rfc-editor.org/rfc/rfc6066#section-3
-        //# Literal IPv4 and IPv6 addresses are not permitted in "HostName".
-        if let ServerName::DnsName(name) = &self.server_name {
-            extensions.push(ClientExtension::ServerName(
-                name.as_ref().as_bytes().to_vec(),
-            ));
-            ctx.negotiated.server_name = Some(name.as_ref().to_string());
-        }
-        extensions.push(ClientExtension::SupportedGroups(config.groups.clone()));
-        extensions.push(ClientExtension::EcPointFormats(vec![
-            EcPointFormat::UNCOMPRESSED,
-        ]));
-        extensions.push(ClientExtension::SignatureAlgorithms(
-            DEFAULT_VERIFY_SCHEMES.to_vec(),
-        ));
-        extensions.push(ClientExtension::ExtendedMasterSecret);
-        extensions.push(ClientExtension::RenegotiationInfo(Vec::new()));
-        if !config.alpn_protocols.is_empty() {
-            extensions.push(ClientExtension::Alpn(config.alpn_protocols.clone()));
-        }
-        if config.enable_tickets {
-            let ticket = self
-                .offered
-                .as_ref()
-                .map(|(s, _)| s.ticket.clone())
-                .unwrap_or_default();
-            extensions.push(ClientExtension::SessionTicket(ticket));
-        }
-        let hello = ClientHello {
-            legacy_version: ProtocolVersion::TLS1_2,
-            random: Random(self.client_random),
-            session_id: self.offered.as_ref().map(|(_, id)| *id).unwrap_or_default(),
-            cipher_suites: config.cipher_suites.iter().map(|s| s.suite).collect(),
-            compression_methods: vec![CompressionMethod::NULL],
-            extensions,
-        };
-        ctx.negotiated.client_random = Some(self.client_random);
-        // Middleboxes expect the first record to claim TLS 1.0 (RFC 5246 Appendix E.1).
-        ctx.writer.set_version(ProtocolVersion::TLS1_0);
-        let payload = HandshakePayload::ClientHello(hello);
-        ctx.send_handshake(&payload, &mut self.transcript, || describe(&payload))?;
-        ctx.writer.set_version(ProtocolVersion::TLS1_2);
-        Ok(())
     }
 
     /// Flight 3: Certificate*, ClientKeyExchange, CertificateVerify*, [ChangeCipherSpec], Finished.
@@ -468,14 +392,12 @@ impl ClientHs12 {
 
         let mut signer = None;
         if let Some(req) = &self.cert_request {
-            let candidate = match &self.config.client_cert_resolver {
-                Some(resolver) => resolver.resolve(&req.ca_names, &req.signature_algorithms),
-                None => self.config.client_certificate.clone(),
-            };
-            let chosen = candidate.and_then(|ck| {
-                let scheme = ck.key.choose_scheme(&req.signature_algorithms)?;
-                Some((ck, scheme))
-            });
+            let chosen = choose_client_certificate(
+                &self.config,
+                &req.ca_names,
+                &req.signature_algorithms,
+                Version::Tls12,
+            );
             let chain = chosen
                 .as_ref()
                 .map(|(ck, _)| ck.chain.clone())
@@ -521,8 +443,7 @@ impl ClientHs12 {
         }
         self.transcript.discard_buffer();
 
-        keys::install(
-            ctx,
+        let mut keys = keys::derive(
             suite,
             &ms,
             &self.client_random,
@@ -530,7 +451,15 @@ impl ClientHs12 {
             true,
             &self.config.key_log,
         )?;
-        keys::send_ccs_and_finished(ctx, &mut self.transcript, suite, &ms, FinishedBy::Client)?;
+        keys::send_ccs_and_finished(
+            ctx,
+            &mut keys,
+            &mut self.transcript,
+            suite,
+            &ms,
+            FinishedBy::Client,
+        )?;
+        self.keys = Some(keys);
         self.master_secret = Some(ms);
         Ok(())
     }
@@ -597,32 +526,6 @@ impl ClientHs12 {
     }
 
     pub(crate) fn on_fatal(&mut self) {}
-}
-
-/// A cached session for this server that is still worth offering.
-fn resumable_session(config: &ClientConfig, server_name: &ServerName<'_>) -> Option<ClientSession> {
-    let session = config.session_cache.as_ref()?.get(&server_name.to_str())?;
-    //= https://www.rfc-editor.org/rfc/rfc5077#section-3.3
-    //# A value of zero is reserved to indicate that the lifetime of the
-    //# ticket is unspecified.
-    let lifetime = match (session.ticket.is_empty(), session.ticket_lifetime_hint) {
-        (true, _) | (false, 0) => DEFAULT_LIFETIME.as_secs(),
-        (false, hint) => u64::from(hint).min(DEFAULT_LIFETIME.as_secs()),
-    };
-    let age = config
-        .provider
-        .time
-        .now()
-        .as_secs()
-        .saturating_sub(session.created);
-    let offerable = session.version == ProtocolVersion::TLS1_2
-        && age < lifetime
-        && config
-            .cipher_suites
-            .iter()
-            .any(|s| s.suite == session.suite)
-        && (session.extended_master_secret || !config.require_extended_master_secret);
-    offerable.then_some(session)
 }
 
 /// RFC 8422 §5.1.2 and RFC 5246 §7.4.1.4.1: an ECDSA suite is signed with ECDSA or EdDSA,

@@ -13,23 +13,24 @@ use crate::codec::enums::{
 use crate::codec::extensions::ServerExtension;
 use crate::codec::handshake::{
     signed_message, CertificateMsg, CertificateRequest, ClientHello, Finished, HandshakePayload,
-    NewSessionTicket, Random, ServerHello, ServerKeyExchange, SessionId,
+    NewSessionTicket, Random, ServerHello, ServerKeyExchange, SessionId, DOWNGRADE_TLS12,
 };
 use crate::config::{CertifiedKey, ClientAuth, ServerConfig};
-use crate::crypto::kx::KeyExchange;
+use crate::crypto::kx::{self, KeyExchange};
 use crate::crypto::prf::MasterSecret;
 use crate::crypto::sigverify::{verify_signature, DEFAULT_VERIFY_SCHEMES};
 use crate::crypto::suites::Tls12Suite;
 use crate::error::{PeerIncompatible, PeerMisbehaved, ProtocolError};
 use crate::handshake::driver::describe;
 use crate::handshake::driver::Ctx;
-use crate::handshake::keys::{self, FinishedBy};
+use crate::handshake::keys::{self, FinishedBy, PendingKeys};
 use crate::handshake::proof::{self, Established, FinishedVerified, PeerAuth, SigVerified};
-use crate::handshake::table::{Branch, Cond, Event, Phase, Row};
+use crate::handshake::server::{choose_alpn, names_that_fit, requested_name, verify_client};
+use crate::handshake::table::{Branch, Cond, Event, FlightName, Phase, Version};
 use crate::handshake::transcript::Transcript;
 use crate::resolve::ClientHelloInfo;
 use crate::session::StoredSession;
-use crate::verify::{self, CertVerified};
+use crate::verify::CertVerified;
 
 pub(crate) struct ServerHs12 {
     config: Arc<ServerConfig>,
@@ -59,6 +60,8 @@ pub(crate) struct ServerHs12 {
     client_cert: Option<CertVerified>,
     client_signature: Option<SigVerified>,
     master_secret: Option<MasterSecret>,
+    /// Record keys derived and waiting for each direction's ChangeCipherSpec.
+    keys: Option<PendingKeys>,
     finished: Option<FinishedVerified>,
     /// The session ID stored in the cache, removed again if the connection dies.
     stored: Option<Vec<u8>>,
@@ -90,6 +93,7 @@ impl ServerHs12 {
             client_cert: None,
             client_signature: None,
             master_secret: None,
+            keys: None,
             finished: None,
             stored: None,
             resumed: false,
@@ -104,7 +108,16 @@ impl ServerHs12 {
             }
             Cond::ClientCertSent => !self.client_chain.is_empty(),
             Cond::TicketPromised => self.ticket_promised(),
+            Cond::FirstHello | Cond::CompatCcsAllowed | Cond::UpdateRequested => false,
         }
+    }
+
+    /// The client's ChangeCipherSpec: its records are protected from the next one on.
+    pub(crate) fn on_change_cipher_spec(&mut self, ctx: &mut Ctx<'_>) -> Result<(), ProtocolError> {
+        self.keys
+            .as_mut()
+            .ok_or(ProtocolError::Internal("ChangeCipherSpec before the keys"))?
+            .peer_changed_cipher_spec(ctx)
     }
 
     fn ticket_promised(&self) -> bool {
@@ -139,7 +152,7 @@ impl ServerHs12 {
             }
             HandshakePayload::ClientKeyExchange(ckx) => {
                 self.transcript.add(raw);
-                self.on_client_key_exchange(ctx, &ckx.public)?;
+                self.on_client_key_exchange(&ckx.public)?;
                 Ok(None)
             }
             HandshakePayload::CertificateVerify(cv) => {
@@ -168,14 +181,6 @@ impl ServerHs12 {
         raw: &[u8],
     ) -> Result<(), ProtocolError> {
         let config = self.config.clone();
-        let offers_tls12 = match hello.supported_versions() {
-            Some(versions) => versions.contains(&ProtocolVersion::TLS1_2),
-            None => hello.legacy_version >= ProtocolVersion::TLS1_2,
-        };
-        // RFC 8996 §5: do not negotiate below TLS 1.2; refuse a ClientHello not offering it.
-        if !offers_tls12 {
-            return Err(PeerIncompatible::UnsupportedVersion(hello.legacy_version).into());
-        }
         //= https://www.rfc-editor.org/rfc/rfc5246#section-7.4.1.2
         //# This vector MUST contain, and all implementations MUST support,
         //# CompressionMethod.null.
@@ -204,9 +209,7 @@ impl ServerHs12 {
                 return Err(PeerIncompatible::NoSharedGroup.into());
             }
         }
-        self.server_name = hello
-            .server_name()
-            .map(|name| String::from_utf8_lossy(name).to_ascii_lowercase());
+        self.server_name = requested_name(hello);
 
         let client_schemes = hello.signature_algorithms().unwrap_or(&[]);
         //= https://www.rfc-editor.org/rfc/rfc6066#section-3
@@ -217,6 +220,7 @@ impl ServerHs12 {
         let certificate = config
             .cert_resolver
             .resolve(&ClientHelloInfo {
+                version: Version::Tls12,
                 server_name: self.server_name.as_deref(),
                 signature_schemes: client_schemes,
                 cipher_suites: &hello.cipher_suites,
@@ -237,21 +241,11 @@ impl ServerHs12 {
             Some(offered) => *config
                 .groups
                 .iter()
-                .find(|g| offered.contains(g))
+                .find(|g| offered.contains(g) && kx::usable_in_tls12(**g))
                 .ok_or(PeerIncompatible::NoSharedGroup)?,
             None => NamedGroup::SECP256R1,
         };
-        self.alpn = match (hello.alpn(), config.alpn_protocols.is_empty()) {
-            (Some(offered), false) => Some(
-                config
-                    .alpn_protocols
-                    .iter()
-                    .find(|p| offered.contains(p))
-                    .ok_or(PeerIncompatible::NoSharedApplicationProtocol)?
-                    .clone(),
-            ),
-            _ => None,
-        };
+        self.alpn = choose_alpn(&config, hello)?;
 
         self.transcript.start_hash(suite.hash);
         self.transcript.add(raw);
@@ -261,6 +255,14 @@ impl ServerHs12 {
             .random
             .fill(&mut self.server_random)
             .map_err(|_| ProtocolError::Internal("random source failed"))?;
+        //= https://www.rfc-editor.org/rfc/rfc8446#section-4.1.3
+        //# If negotiating TLS 1.2, TLS 1.3 servers MUST set the last 8 bytes of their
+        //# Random value to the bytes:
+        //#
+        //#   44 4F 57 4E 47 52 44 01
+        if config.enabled_versions().contains(&Version::Tls13) {
+            self.server_random[24..].copy_from_slice(&DOWNGRADE_TLS12);
+        }
         self.suite = Some(suite);
         self.group = Some(group);
         self.scheme = Some(scheme);
@@ -290,7 +292,7 @@ impl ServerHs12 {
             .config
             .cipher_suites
             .iter()
-            .copied()
+            .filter_map(|s| s.tls12())
             .filter(|s| s.auth.accepts(kind));
         let found = if self.config.honour_client_order {
             offered
@@ -336,13 +338,15 @@ impl ServerHs12 {
     pub(crate) fn send_flight(
         &mut self,
         ctx: &mut Ctx<'_>,
-        row: &Row,
+        flight: FlightName,
     ) -> Result<(), ProtocolError> {
-        match (row.from, row.to) {
-            (Phase::CheckSessionCache, Phase::Wait) => self.send_full_flight(ctx),
-            (Phase::CheckSessionCache, Phase::WaitResume) => self.send_resumed_flight(ctx),
-            (Phase::Wait, Phase::AppData) => self.send_finished_flight(ctx),
-            _ => Err(ProtocolError::Internal("server has no flight for this row")),
+        match flight {
+            FlightName::ServerHelloDone => self.send_full_flight(ctx),
+            FlightName::ServerResumed => self.send_resumed_flight(ctx),
+            FlightName::ServerFinished => self.send_finished_flight(ctx),
+            _ => Err(ProtocolError::Internal(
+                "no TLS 1.2 server flight of this name",
+            )),
         }
     }
 
@@ -456,14 +460,6 @@ impl ServerHs12 {
         ctx: &mut Ctx<'_>,
         cert: CertificateMsg,
     ) -> Result<(), ProtocolError> {
-        let roots = match &self.config.client_auth {
-            ClientAuth::Optional(roots) | ClientAuth::Required(roots) => roots,
-            ClientAuth::None => {
-                return Err(ProtocolError::Internal(
-                    "client Certificate without a request",
-                ))
-            }
-        };
         if cert.chain.is_empty() {
             //= https://www.rfc-editor.org/rfc/rfc5246#section-7.4.6
             //# If the client does not send any certificates, the
@@ -476,21 +472,12 @@ impl ServerHs12 {
             self.transcript.discard_buffer();
             return Ok(());
         }
-        // Published before the checks, so an application can say which chain it refused.
-        ctx.negotiated.peer_certificates = cert.chain.clone();
-        let verified =
-            verify::verify_client_chain(roots, &cert.chain, self.config.provider.time.now())?;
-        let verified = verified.run_hook(self.config.verify_hook.as_deref(), &cert.chain, None)?;
-        self.client_cert = Some(verified);
+        self.client_cert = Some(verify_client(&self.config, &cert.chain, ctx)?);
         self.client_chain = cert.chain;
         Ok(())
     }
 
-    fn on_client_key_exchange(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        public: &[u8],
-    ) -> Result<(), ProtocolError> {
+    fn on_client_key_exchange(&mut self, public: &[u8]) -> Result<(), ProtocolError> {
         let suite = self
             .suite
             .ok_or(ProtocolError::Internal("no suite before ClientKeyExchange"))?;
@@ -507,15 +494,14 @@ impl ServerHs12 {
             &self.server_random,
         )?;
         // The client's ChangeCipherSpec comes next and switches its direction on.
-        keys::install(
-            ctx,
+        self.keys = Some(keys::derive(
             suite,
             &ms,
             &self.client_random,
             &self.server_random,
             false,
             &self.config.key_log,
-        )?;
+        )?);
         self.master_secret = Some(ms);
         Ok(())
     }
@@ -565,7 +551,18 @@ impl ServerHs12 {
             self.send_ticket(ctx, &session)?;
         }
         self.store_session(&session);
-        keys::send_ccs_and_finished(ctx, &mut self.transcript, suite, &ms, FinishedBy::Server)?;
+        let keys = self
+            .keys
+            .as_mut()
+            .ok_or(ProtocolError::Internal("no keys before flight 4"))?;
+        keys::send_ccs_and_finished(
+            ctx,
+            keys,
+            &mut self.transcript,
+            suite,
+            &ms,
+            FinishedBy::Server,
+        )?;
         self.master_secret = Some(ms);
         Ok(())
     }
@@ -585,8 +582,7 @@ impl ServerHs12 {
         let hello = self.server_hello(suite);
         ctx.send_handshake(&hello, &mut self.transcript, || describe(&hello))?;
         let ms = MasterSecret::from_bytes(session.master_secret);
-        keys::install(
-            ctx,
+        let mut keys = keys::derive(
             suite,
             &ms,
             &self.client_random,
@@ -601,7 +597,15 @@ impl ServerHs12 {
         n.resumed = true;
         n.session_id = self.session_id.as_slice().to_vec();
         n.peer_certificates = session.peer_certificates.clone();
-        keys::send_ccs_and_finished(ctx, &mut self.transcript, suite, &ms, FinishedBy::Server)?;
+        keys::send_ccs_and_finished(
+            ctx,
+            &mut keys,
+            &mut self.transcript,
+            suite,
+            &ms,
+            FinishedBy::Server,
+        )?;
+        self.keys = Some(keys);
         self.master_secret = Some(ms);
         self.resumed = true;
         Ok(())
@@ -697,37 +701,5 @@ impl ServerHs12 {
         if let (Some(id), Some(store)) = (self.stored.take(), &self.config.session_store) {
             store.remove(&id);
         }
-    }
-}
-
-/// The CA names CertificateRequest can carry: its list has a two-byte length, so a huge
-/// trust store is cut short rather than overflowing it. Fewer names only means the client
-/// may pick from more of its certificates.
-fn names_that_fit(subjects: &[Vec<u8>]) -> Vec<Vec<u8>> {
-    let mut room = usize::from(u16::MAX);
-    subjects
-        .iter()
-        .take_while(|name| match room.checked_sub(2 + name.len()) {
-            Some(left) => {
-                room = left;
-                true
-            }
-            None => false,
-        })
-        .cloned()
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::names_that_fit;
-
-    #[test]
-    fn ca_names_are_cut_to_what_a_two_byte_length_holds() {
-        let names = vec![vec![0x30; 98]; 1000];
-        let kept = names_that_fit(&names);
-        assert_eq!(kept.len(), usize::from(u16::MAX) / 100);
-        assert!(kept.iter().map(|n| 2 + n.len()).sum::<usize>() <= usize::from(u16::MAX));
-        assert_eq!(names_that_fit(&names[..3]).len(), 3);
     }
 }

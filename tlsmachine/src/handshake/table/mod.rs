@@ -4,81 +4,15 @@
 //! the same rows as diagrams.
 
 pub(crate) mod client;
+pub(crate) mod client13;
 pub(crate) mod common;
 pub mod render;
 pub(crate) mod server;
+pub(crate) mod server13;
 #[cfg(test)]
 mod tests;
 
-use core::fmt;
-
-pub use crate::handshake::phase::Phase;
-
-/// A message kind as the tables name it: the handshake messages of TLS 1.2 plus the
-/// ChangeCipherSpec record, which the tables treat as a step like any other so that an early
-/// CCS is refused by construction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum Msg {
-    HelloRequest,
-    ClientHello,
-    ServerHello,
-    Certificate,
-    ServerKeyExchange,
-    CertificateRequest,
-    ServerHelloDone,
-    CertificateVerify,
-    ClientKeyExchange,
-    NewSessionTicket,
-    ChangeCipherSpec,
-    Finished,
-    ApplicationData,
-}
-
-impl Msg {
-    /// The table's name for a handshake message type; `None` for types TLS 1.2 lacks.
-    pub fn from_handshake_type(typ: crate::codec::enums::HandshakeType) -> Option<Msg> {
-        use crate::codec::enums::HandshakeType as T;
-        Some(match typ {
-            T::HELLO_REQUEST => Msg::HelloRequest,
-            T::CLIENT_HELLO => Msg::ClientHello,
-            T::SERVER_HELLO => Msg::ServerHello,
-            T::CERTIFICATE => Msg::Certificate,
-            T::SERVER_KEY_EXCHANGE => Msg::ServerKeyExchange,
-            T::CERTIFICATE_REQUEST => Msg::CertificateRequest,
-            T::SERVER_HELLO_DONE => Msg::ServerHelloDone,
-            T::CERTIFICATE_VERIFY => Msg::CertificateVerify,
-            T::CLIENT_KEY_EXCHANGE => Msg::ClientKeyExchange,
-            T::NEW_SESSION_TICKET => Msg::NewSessionTicket,
-            T::FINISHED => Msg::Finished,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Msg::HelloRequest => "HelloRequest",
-            Msg::ClientHello => "ClientHello",
-            Msg::ServerHello => "ServerHello",
-            Msg::Certificate => "Certificate",
-            Msg::ServerKeyExchange => "ServerKeyExchange",
-            Msg::CertificateRequest => "CertificateRequest",
-            Msg::ServerHelloDone => "ServerHelloDone",
-            Msg::CertificateVerify => "CertificateVerify",
-            Msg::ClientKeyExchange => "ClientKeyExchange",
-            Msg::NewSessionTicket => "NewSessionTicket",
-            Msg::ChangeCipherSpec => "ChangeCipherSpec",
-            Msg::Finished => "Finished",
-            Msg::ApplicationData => "ApplicationData",
-        }
-    }
-}
-
-impl fmt::Display for Msg {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use crate::names::{Msg, Phase, Version};
 
 /// A fact learned during the handshake that decides whether an optional message is sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -94,6 +28,13 @@ pub enum Cond {
     ClientCertSent,
     /// The server promised a ticket (empty session_ticket extension in ServerHello).
     TicketPromised,
+    /// No HelloRetryRequest has been sent or received yet: there is at most one.
+    FirstHello,
+    /// TLS 1.3 middlebox compatibility: one ChangeCipherSpec from the peer may still come
+    /// (RFC 8446 §D.4), between the hellos and its Finished, and only once.
+    CompatCcsAllowed,
+    /// The KeyUpdate just received asks us to update our keys too.
+    UpdateRequested,
 }
 
 impl Cond {
@@ -104,6 +45,9 @@ impl Cond {
             Cond::CertRequested => "certificate requested",
             Cond::ClientCertSent => "client certificate sent",
             Cond::TicketPromised => "ticket promised",
+            Cond::FirstHello => "first hello",
+            Cond::CompatCcsAllowed => "compatibility mode",
+            Cond::UpdateRequested => "update requested",
         }
     }
 }
@@ -114,8 +58,10 @@ pub enum When {
     Always,
     /// Required when the condition holds, and refused when it does not.
     If(Cond),
-    /// The peer decides; the message is allowed here and may be absent.
+    /// The sender decides; the message is allowed here and may be absent.
     PeerMayOmit,
+    /// Allowed (and optional) when the condition holds, refused when it does not.
+    MayIf(Cond),
 }
 
 /// One message of a flight.
@@ -146,6 +92,13 @@ impl Step {
             when: When::PeerMayOmit,
         }
     }
+
+    pub const fn may_if(msg: Msg, cond: Cond) -> Self {
+        Self {
+            msg,
+            when: When::MayIf(cond),
+        }
+    }
 }
 
 /// Two rows leaving the same phase on a flight are told apart by a branch, chosen by the
@@ -156,6 +109,10 @@ pub enum Branch {
     Resumed,
     /// A HelloRequest or ClientHello after the handshake: refused with a warning.
     Renegotiation,
+    /// TLS 1.3: a HelloRetryRequest asks the client for another key share.
+    Retry,
+    /// TLS 1.3: a message after the handshake (KeyUpdate, NewSessionTicket).
+    PostHandshake,
 }
 
 /// Something that happens without a handshake message from the peer.
@@ -171,6 +128,8 @@ pub enum Event {
     LocalClose,
     /// The peer's close_notify arrived.
     CloseNotifyReceived,
+    /// TLS 1.3: the application, or the AEAD's usage limit, asks for fresh write keys.
+    LocalKeyUpdate,
 }
 
 impl Event {
@@ -181,6 +140,7 @@ impl Event {
             Event::SessionAbsent => "session absent",
             Event::LocalClose => "local close",
             Event::CloseNotifyReceived => "close_notify received",
+            Event::LocalKeyUpdate => "local key update",
         }
     }
 }
@@ -193,11 +153,55 @@ pub enum Input {
     Event(Event),
 }
 
+/// The flights we send, by name: a handler writes each in one `send_*` function, chosen by
+/// this name and never by the row's phases (two rows may join the same phases: a
+/// HelloRetryRequest, a KeyUpdate).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FlightName {
+    /// The first ClientHello, offering every enabled version.
+    ClientHello,
+    /// TLS 1.3: the ClientHello that answers a HelloRetryRequest.
+    ClientHelloAfterRetry,
+    /// TLS 1.2 flight 3: Certificate*, ClientKeyExchange, CertificateVerify*, CCS, Finished.
+    ClientKeyExchange,
+    /// TLS 1.2 abbreviated handshake: the client's ChangeCipherSpec and Finished.
+    ClientResumedFinished,
+    /// TLS 1.3: the client's Certificate*, CertificateVerify*, Finished.
+    ClientFinished,
+    /// TLS 1.2 flight 2: ServerHello through ServerHelloDone.
+    ServerHelloDone,
+    /// TLS 1.2 abbreviated flight 2: ServerHello, NewSessionTicket*, CCS, Finished.
+    ServerResumed,
+    /// TLS 1.2 flight 4: NewSessionTicket*, ChangeCipherSpec, Finished.
+    ServerFinished,
+    /// TLS 1.3: the HelloRetryRequest.
+    HelloRetryRequest,
+    /// TLS 1.3: ServerHello through the server's Finished.
+    ServerHello,
+    /// TLS 1.3: our KeyUpdate, when we update our keys.
+    KeyUpdate,
+    /// TLS 1.3: the answer to a KeyUpdate that asked for one.
+    KeyUpdateAnswer,
+}
+
+/// A flight we send: its name and its steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flight {
+    pub name: FlightName,
+    pub steps: &'static [Step],
+}
+
+impl Flight {
+    pub const fn new(name: FlightName, steps: &'static [Step]) -> Self {
+        Self { name, steps }
+    }
+}
+
 /// What we send when taking a row. Alerts are listed apart from handshake messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Output {
     Nothing,
-    Flight(&'static [Step]),
+    Flight(Flight),
     Alert(crate::codec::enums::AlertDescription),
 }
 
@@ -224,9 +228,10 @@ pub(crate) const fn row(from: Phase, input: Input, to: Phase, output: Output) ->
 #[derive(Clone, Copy, Debug)]
 pub struct Table {
     pub name: &'static str,
-    /// The handshake rows of this role and version.
+    pub version: Version,
+    /// The rows of this role and version.
     pub rows: &'static [Row],
-    /// The rows every role shares: renegotiation refusal and orderly closing.
+    /// The rows every role and version shares: the orderly close.
     pub common: &'static [Row],
 }
 
@@ -248,13 +253,41 @@ impl Table {
 /// The TLS 1.2 client table.
 pub const CLIENT_TLS12: Table = Table {
     name: "client TLS 1.2",
+    version: Version::Tls12,
     rows: client::CLIENT_TLS12,
-    common: common::CLIENT_COMMON,
+    common: common::CLOSING,
 };
 
 /// The TLS 1.2 server table.
 pub const SERVER_TLS12: Table = Table {
     name: "server TLS 1.2",
+    version: Version::Tls12,
     rows: server::SERVER_TLS12,
-    common: common::SERVER_COMMON,
+    common: common::CLOSING,
 };
+
+/// The TLS 1.3 client table.
+pub const CLIENT_TLS13: Table = Table {
+    name: "client TLS 1.3",
+    version: Version::Tls13,
+    rows: client13::CLIENT_TLS13,
+    common: common::CLOSING,
+};
+
+/// The TLS 1.3 server table.
+pub const SERVER_TLS13: Table = Table {
+    name: "server TLS 1.3",
+    version: Version::Tls13,
+    rows: server13::SERVER_TLS13,
+    common: common::CLOSING,
+};
+
+/// The table of a role and version.
+pub fn table(client: bool, version: Version) -> &'static Table {
+    match (client, version) {
+        (true, Version::Tls12) => &CLIENT_TLS12,
+        (true, Version::Tls13) => &CLIENT_TLS13,
+        (false, Version::Tls12) => &SERVER_TLS12,
+        (false, Version::Tls13) => &SERVER_TLS13,
+    }
+}

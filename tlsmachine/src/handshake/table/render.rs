@@ -6,13 +6,14 @@ use core::fmt::Write;
 
 use super::{Input, Output, Phase, Step, Table, When};
 
-/// One step as the diagrams write it: `Msg`, `Msg?` (the peer may omit it) or
-/// `Msg [condition]`.
+/// One step as the diagrams write it: `Msg`, `Msg?` (the sender may omit it),
+/// `Msg [condition]` or `Msg? [condition]`.
 pub fn step_label(step: &Step) -> String {
     match step.when {
         When::Always => step.msg.name().to_string(),
         When::PeerMayOmit => format!("{}?", step.msg.name()),
         When::If(cond) => format!("{} [{}]", step.msg.name(), cond.describe()),
+        When::MayIf(cond) => format!("{}? [{}]", step.msg.name(), cond.describe()),
     }
 }
 
@@ -39,7 +40,7 @@ pub fn input_label(input: &Input, sep: &str) -> String {
 pub fn output_label(output: &Output, sep: &str) -> String {
     match output {
         Output::Nothing => "-".to_string(),
-        Output::Flight(steps) => steps_label(steps, sep),
+        Output::Flight(flight) => steps_label(flight.steps, sep),
         Output::Alert(alert) => format!("alert {alert}"),
     }
 }

@@ -5,13 +5,29 @@ use std::collections::{BTreeSet, HashSet};
 
 use super::*;
 
+const ALL_TABLES: [Table; 4] = [CLIENT_TLS12, SERVER_TLS12, CLIENT_TLS13, SERVER_TLS13];
+
+/// Whether a step is TLS 1.3's optional compatibility ChangeCipherSpec.
+fn compat_ccs(step: &Step) -> bool {
+    step.msg == Msg::ChangeCipherSpec && matches!(step.when, When::PeerMayOmit | When::MayIf(_))
+}
+
+/// A flight as the architecture notes name it: by its first message, not counting TLS 1.3's
+/// optional compatibility ChangeCipherSpec.
+fn first_msg(steps: &[Step]) -> Msg {
+    steps
+        .iter()
+        .find(|s| !compat_ccs(s))
+        .map_or(Msg::ChangeCipherSpec, |s| s.msg)
+}
+
 fn edges(table: &Table) -> BTreeSet<(String, String, String)> {
     table
         .all_rows()
         .map(|r| {
             let input = match r.input {
                 Input::Event(e) => e.name().to_string(),
-                Input::Flight(branch, steps) => format!("{branch:?}:{}", steps[0].msg.name()),
+                Input::Flight(branch, steps) => format!("{branch:?}:{}", first_msg(steps).name()),
             };
             (r.from.name().to_string(), input, r.to.name().to_string())
         })
@@ -68,10 +84,88 @@ fn server_table_is_the_architecture_table() {
     );
 }
 
+/// ARCHITECTURE.md §2 and §7 for TLS 1.3: IDLE → WAIT_1 → APP_DATA with at most one
+/// HelloRetryRequest, post-handshake messages in APP_DATA, and a closing side that still
+/// reads.
+#[test]
+fn tls13_client_table_is_the_architecture_table() {
+    assert_eq!(
+        edges(&CLIENT_TLS13),
+        set(&[
+            ("IDLE", "start", "WAIT_1"),
+            ("WAIT_1", "Retry:HelloRetryRequest", "WAIT_1"),
+            ("WAIT_1", "Full:ServerHello", "APP_DATA"),
+            ("APP_DATA", "PostHandshake:NewSessionTicket", "APP_DATA"),
+            ("APP_DATA", "PostHandshake:KeyUpdate", "APP_DATA"),
+            ("APP_DATA", "local key update", "APP_DATA"),
+            ("APP_DATA", "close_notify received", "SHUTDOWN"),
+            ("APP_DATA", "local close", "HOST_INITIATED_CLOSING"),
+            (
+                "HOST_INITIATED_CLOSING",
+                "PostHandshake:NewSessionTicket",
+                "HOST_INITIATED_CLOSING"
+            ),
+            (
+                "HOST_INITIATED_CLOSING",
+                "PostHandshake:KeyUpdate",
+                "HOST_INITIATED_CLOSING"
+            ),
+            (
+                "HOST_INITIATED_CLOSING",
+                "close_notify received",
+                "SHUTDOWN"
+            ),
+        ])
+    );
+}
+
+#[test]
+fn tls13_server_table_is_the_architecture_table() {
+    assert_eq!(
+        edges(&SERVER_TLS13),
+        set(&[
+            ("IDLE", "Retry:ClientHello", "IDLE"),
+            ("IDLE", "Full:ClientHello", "CHECK_SESSION_CACHE"),
+            ("CHECK_SESSION_CACHE", "session absent", "WAIT"),
+            ("WAIT", "Full:Certificate", "APP_DATA"),
+            ("APP_DATA", "PostHandshake:KeyUpdate", "APP_DATA"),
+            ("APP_DATA", "local key update", "APP_DATA"),
+            ("APP_DATA", "close_notify received", "SHUTDOWN"),
+            ("APP_DATA", "local close", "HOST_INITIATED_CLOSING"),
+            (
+                "HOST_INITIATED_CLOSING",
+                "PostHandshake:KeyUpdate",
+                "HOST_INITIATED_CLOSING"
+            ),
+            (
+                "HOST_INITIATED_CLOSING",
+                "close_notify received",
+                "SHUTDOWN"
+            ),
+        ])
+    );
+}
+
 fn flight_msgs(output: &Output) -> Vec<Msg> {
     match output {
-        Output::Flight(steps) => steps.iter().map(|s| s.msg).collect(),
+        Output::Flight(flight) => flight.steps.iter().map(|s| s.msg).collect(),
         _ => Vec::new(),
+    }
+}
+
+/// The messages of a flight other than TLS 1.3's optional compatibility ChangeCipherSpec.
+fn without_compat(steps: &[Step]) -> Vec<Msg> {
+    steps
+        .iter()
+        .filter(|s| !compat_ccs(s))
+        .map(|s| s.msg)
+        .collect()
+}
+
+fn output_steps(output: &Output) -> &'static [Step] {
+    match output {
+        Output::Flight(flight) => flight.steps,
+        _ => &[],
     }
 }
 
@@ -120,6 +214,119 @@ fn each_flight_sent_is_the_flight_the_peer_expects() {
     );
 }
 
+/// The same for TLS 1.3, the compatibility ChangeCipherSpec aside (it may come in several
+/// places, and once at most).
+#[test]
+fn each_tls13_flight_sent_is_the_flight_the_peer_expects() {
+    let find = |t: &Table, from: Phase, branch: Option<Branch>| {
+        *t.rows
+            .iter()
+            .find(|r| {
+                r.from == from
+                    && match (r.input, branch) {
+                        (Input::Flight(b, _), Some(want)) => b == want,
+                        (Input::Event(_), None) => true,
+                        _ => false,
+                    }
+            })
+            .unwrap()
+    };
+    let input = |r: Row| match r.input {
+        Input::Flight(_, steps) => without_compat(steps),
+        Input::Event(_) => Vec::new(),
+    };
+    let output = |r: Row| without_compat(output_steps(&r.output));
+    use Phase::*;
+    let c = &CLIENT_TLS13;
+    let s = &SERVER_TLS13;
+    assert_eq!(
+        output(find(c, Idle, None)),
+        input(find(s, Idle, Some(Branch::Full)))
+    );
+    assert_eq!(
+        output(find(c, Idle, None)),
+        input(find(s, Idle, Some(Branch::Retry)))
+    );
+    assert_eq!(
+        output(find(s, Idle, Some(Branch::Retry))),
+        input(find(c, Wait1, Some(Branch::Retry)))
+    );
+    assert_eq!(
+        output(find(c, Wait1, Some(Branch::Retry))),
+        input(find(s, Idle, Some(Branch::Full)))
+    );
+    assert_eq!(
+        output(find(s, CheckSessionCache, None)),
+        input(find(c, Wait1, Some(Branch::Full)))
+    );
+    assert_eq!(
+        output(find(c, Wait1, Some(Branch::Full))),
+        input(find(s, Wait, Some(Branch::Full)))
+    );
+}
+
+/// TLS 1.3's ChangeCipherSpec changes nothing, so it is never required, only allowed once
+/// (`CompatCcsAllowed`) where RFC 8446 §D.4 puts it; and never after a Finished or once the
+/// handshake is over.
+#[test]
+fn tls13_change_cipher_spec_is_optional_and_only_during_the_handshake() {
+    for table in [CLIENT_TLS13, SERVER_TLS13] {
+        for row in table.all_rows() {
+            let (peer, ours) = match row.input {
+                Input::Flight(_, steps) => (steps, output_steps(&row.output)),
+                Input::Event(_) => (&[][..], output_steps(&row.output)),
+            };
+            for steps in [peer, ours] {
+                let ccs: Vec<usize> = steps
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.msg == Msg::ChangeCipherSpec)
+                    .map(|(i, _)| i)
+                    .collect();
+                for &i in &ccs {
+                    assert!(
+                        compat_ccs(&steps[i]),
+                        "{}: required CCS in {row:?}",
+                        table.name
+                    );
+                    assert!(
+                        !steps[..i].iter().any(|s| s.msg == Msg::Finished),
+                        "{}: CCS after Finished in {row:?}",
+                        table.name
+                    );
+                    assert!(
+                        row.from.is_handshaking(),
+                        "{}: CCS in {}",
+                        table.name,
+                        row.from
+                    );
+                }
+            }
+            for step in peer.iter().filter(|s| s.msg == Msg::ChangeCipherSpec) {
+                assert_eq!(step.when, When::MayIf(Cond::CompatCcsAllowed), "{row:?}");
+            }
+        }
+    }
+}
+
+/// A HelloRetryRequest at most once per handshake: every row that retries is open only
+/// while no retry happened.
+#[test]
+fn hello_retry_request_at_most_once() {
+    for table in [CLIENT_TLS13, SERVER_TLS13] {
+        let retries: Vec<&Row> = table
+            .all_rows()
+            .filter(|r| matches!(r.input, Input::Flight(Branch::Retry, _)))
+            .collect();
+        assert_eq!(retries.len(), 1, "{}", table.name);
+        let Input::Flight(_, steps) = retries[0].input else {
+            unreachable!()
+        };
+        assert_eq!(steps[0].when, When::If(Cond::FirstHello), "{}", table.name);
+        assert_eq!(retries[0].from, retries[0].to, "a retry stays in its phase");
+    }
+}
+
 /// The abbreviated flight is the full one without authentication and key exchange: the
 /// ServerHello, then exactly what the full handshake's last server flight holds.
 #[test]
@@ -154,7 +361,7 @@ fn change_cipher_spec_always_directly_precedes_finished() {
 
 #[test]
 fn every_phase_is_reachable_from_idle_and_reaches_shutdown() {
-    for table in [CLIENT_TLS12, SERVER_TLS12] {
+    for table in ALL_TABLES {
         let mut reached = HashSet::from([Phase::Idle]);
         loop {
             let before = reached.len();
@@ -196,12 +403,12 @@ fn every_phase_is_reachable_from_idle_and_reaches_shutdown() {
 
 #[test]
 fn no_two_rows_share_a_phase_and_input() {
-    for table in [CLIENT_TLS12, SERVER_TLS12] {
+    for table in ALL_TABLES {
         let mut seen = HashSet::new();
         for r in table.all_rows() {
             let key = match r.input {
                 Input::Event(e) => format!("{:?} {e:?}", r.from),
-                Input::Flight(b, _) => format!("{:?} {b:?}", r.from),
+                Input::Flight(b, steps) => format!("{:?} {b:?} {}", r.from, first_msg(steps)),
             };
             assert!(seen.insert(key.clone()), "{}: duplicate {key}", table.name);
         }
@@ -210,7 +417,7 @@ fn no_two_rows_share_a_phase_and_input() {
 
 #[test]
 fn every_condition_is_used() {
-    let used: HashSet<Cond> = [CLIENT_TLS12, SERVER_TLS12]
+    let used: HashSet<Cond> = ALL_TABLES
         .iter()
         .flat_map(|t| t.all_rows())
         .flat_map(|r| {
@@ -218,13 +425,11 @@ fn every_condition_is_used() {
             if let Input::Flight(_, s) = r.input {
                 steps.extend_from_slice(s);
             }
-            if let Output::Flight(s) = r.output {
-                steps.extend_from_slice(s);
-            }
+            steps.extend_from_slice(output_steps(&r.output));
             steps
         })
         .filter_map(|s| match s.when {
-            When::If(c) => Some(c),
+            When::If(c) | When::MayIf(c) => Some(c),
             _ => None,
         })
         .collect();
@@ -234,6 +439,9 @@ fn every_condition_is_used() {
         Cond::CertRequested,
         Cond::ClientCertSent,
         Cond::TicketPromised,
+        Cond::FirstHello,
+        Cond::CompatCcsAllowed,
+        Cond::UpdateRequested,
     ] {
         assert!(used.contains(&cond), "{cond:?} unused");
     }
@@ -248,6 +456,8 @@ fn golden_diagrams() {
     for (name, table) in [
         ("client-tls12", CLIENT_TLS12),
         ("server-tls12", SERVER_TLS12),
+        ("client-tls13", CLIENT_TLS13),
+        ("server-tls13", SERVER_TLS13),
     ] {
         for (ext, text) in [
             ("dot", render::to_dot(&table)),

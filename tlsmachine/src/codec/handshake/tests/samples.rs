@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::codec::alert::Alert;
+use crate::names::{Msg, Version};
 
 const DIR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -22,7 +23,7 @@ fn load(name: &str) -> Vec<u8> {
     let fragment = r.vec_u16("fragment").unwrap();
     r.finish("record").unwrap();
     let (typ, body) = split(fragment);
-    assert_eq!(typ, HandshakeType::CLIENT_HELLO, "{name}");
+    assert_eq!(typ, HandshakeType::from(Msg::ClientHello), "{name}");
     assert_eq!(
         body.len() + 9,
         record.len(),
@@ -94,7 +95,6 @@ const SAMPLES: &[Sample] = &[
                 0x44cd, // ALPS
                 0xfe0d, // ECH GREASE
                 0x001b, // compress_certificate
-                0x0033, // key_share, with the 1216-byte X25519MLKEM768 share
             ] {
                 assert!(
                     ch.extensions.iter().any(|e| matches!(
@@ -104,13 +104,21 @@ const SAMPLES: &[Sample] = &[
                     "0x{typ:04x} kept as Unknown"
                 );
             }
-            let key_share = ch.extensions.iter().find_map(|e| match e {
-                ClientExtension::Unknown { typ, data } if *typ == ExtensionType::KEY_SHARE => {
-                    Some(data.len())
-                }
-                _ => None,
-            });
-            assert_eq!(key_share, Some(1263));
+            // A GREASE share, then the hybrid post-quantum one, then X25519.
+            let shares: Vec<(NamedGroup, usize)> = ch
+                .key_shares()
+                .unwrap()
+                .iter()
+                .map(|s| (s.group, s.key_exchange.len()))
+                .collect();
+            assert_eq!(
+                shares,
+                [
+                    (NamedGroup(0x6a6a), 1),
+                    (NamedGroup::X25519MLKEM768, 1216),
+                    (NamedGroup::X25519, 32)
+                ]
+            );
             assert_eq!(ch.alpn(), Some(&[b"h2".to_vec(), b"http/1.1".to_vec()][..]));
             assert_eq!(ch.renegotiation_info(), Some(&[][..]));
             assert_eq!(ch.session_ticket(), Some(&[][..]));
@@ -197,8 +205,12 @@ fn every_sample_file_is_covered() {
 fn real_client_hellos_parse_and_re_encode_exactly() {
     for sample in SAMPLES {
         let body = load(sample.file);
-        let payload = read_handshake(HandshakeType::CLIENT_HELLO, &body)
-            .unwrap_or_else(|e| panic!("{}: {e}", sample.file));
+        let payload = read_handshake(
+            HandshakeType::from(Msg::ClientHello),
+            &body,
+            Some(Version::Tls12),
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", sample.file));
         let HandshakePayload::ClientHello(ch) = &payload else {
             panic!("{}: not a ClientHello", sample.file)
         };
@@ -238,14 +250,20 @@ fn real_client_hellos_parse_and_re_encode_exactly() {
 fn every_truncation_of_every_sample_fails_cleanly() {
     for sample in SAMPLES {
         let body = load(sample.file);
-        let Ok(HandshakePayload::ClientHello(full)) =
-            read_handshake(HandshakeType::CLIENT_HELLO, &body)
-        else {
+        let Ok(HandshakePayload::ClientHello(full)) = read_handshake(
+            HandshakeType::from(Msg::ClientHello),
+            &body,
+            Some(Version::Tls12),
+        ) else {
             panic!("{}", sample.file)
         };
         let no_extensions = extensions_offset(&full);
         for len in 0..body.len() {
-            let result = read_handshake(HandshakeType::CLIENT_HELLO, &body[..len]);
+            let result = read_handshake(
+                HandshakeType::from(Msg::ClientHello),
+                &body[..len],
+                Some(Version::Tls12),
+            );
             if len == no_extensions {
                 let Ok(HandshakePayload::ClientHello(ch)) = result else {
                     panic!("{}: cut before extensions: {result:?}", sample.file)
@@ -276,11 +294,14 @@ impl Rng {
 
 /// Decodes `body`; whatever decodes must survive encode → decode unchanged.
 fn decode_never_panics(typ: HandshakeType, body: &[u8]) {
-    if let Ok(payload) = read_handshake(typ, body) {
+    if let Ok(payload) = read_handshake(typ, body, Some(Version::Tls12)) {
         let mut again = Vec::new();
         payload.encode(&mut again);
         let (typ2, body2) = split(&again);
-        assert_eq!(read_handshake(typ2, body2).as_ref(), Ok(&payload));
+        assert_eq!(
+            read_handshake(typ2, body2, Some(Version::Tls12)).as_ref(),
+            Ok(&payload)
+        );
     }
 }
 
@@ -324,8 +345,15 @@ fn mutated_samples_never_panic() {
         let body = load(sample.file);
         for _ in 0..1000 {
             let m = mutate(&mut rng, &body);
-            decode_never_panics(HandshakeType::CLIENT_HELLO, &m);
-            decoded += usize::from(read_handshake(HandshakeType::CLIENT_HELLO, &m).is_ok());
+            decode_never_panics(HandshakeType::from(Msg::ClientHello), &m);
+            decoded += usize::from(
+                read_handshake(
+                    HandshakeType::from(Msg::ClientHello),
+                    &m,
+                    Some(Version::Tls12),
+                )
+                .is_ok(),
+            );
         }
     }
     // Some mutations land in randoms, session IDs or opaque extension data and still parse;

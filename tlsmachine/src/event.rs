@@ -1,0 +1,17 @@
+//! What a connection tells the application, returned by `Connection::poll_event`.
+
+use crate::trace::TraceEvent;
+
+/// Something the application should know about, returned by
+/// [`Connection::poll_event`](crate::Connection::poll_event).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The handshake finished; [`Connection::negotiated`](crate::Connection::negotiated) is
+    /// complete.
+    HandshakeComplete,
+    /// The peer sent close_notify: no more data will come.
+    PeerClosed,
+    /// One line of the trace (only with tracing enabled in the config).
+    Trace(TraceEvent),
+}

@@ -1,0 +1,640 @@
+//! The TLS 1.3 server (RFC 8446): one handler per message the client sends, in wire order,
+//! then the flights we send. The order itself lives in `table/server13.rs`.
+
+use std::sync::Arc;
+
+use rustls_pki_types::CertificateDer;
+
+use crate::codec::enums::{
+    CompressionMethod, ExtensionType, NamedGroup, ProtocolVersion, SignatureScheme,
+};
+use crate::codec::extensions::{ClientExtension, KeyShareEntry, ServerExtension};
+use crate::codec::handshake::{
+    Certificate13, CertificateRequest13, CertificateVerify, ClientHello, EncryptedExtensions,
+    Finished, HandshakePayload, Random, ServerHello, SessionId, HELLO_RETRY_REQUEST_RANDOM,
+};
+use crate::config::{CertifiedKey, ClientAuth, ServerConfig};
+use crate::crypto::key_schedule::{
+    EarlySecret, ExporterSecret, MasterSecret, ResumptionSecret, TrafficSecret,
+};
+use crate::crypto::kx::{KeyExchange, KxError};
+use crate::crypto::sigverify::{verify_signature_tls13, TLS13_VERIFY_SCHEMES};
+use crate::crypto::suites::Tls13Suite;
+use crate::error::{PeerIncompatible, PeerMisbehaved, ProtocolError};
+use crate::handshake::driver::{describe, Ctx};
+use crate::handshake::proof::{self, Established, FinishedVerified, PeerAuth, SigVerified};
+use crate::handshake::server::{choose_alpn, names_that_fit, requested_name, verify_client};
+use crate::handshake::table::{Branch, Cond, Event, FlightName, Phase, Version};
+use crate::handshake::tls13::{self, Signer, Traffic};
+use crate::handshake::transcript::Transcript;
+use crate::resolve::ClientHelloInfo;
+use crate::verify::CertVerified;
+
+pub(crate) struct ServerHs13 {
+    config: Arc<ServerConfig>,
+    transcript: Transcript,
+    client_random: [u8; 32],
+    server_random: [u8; 32],
+    /// The client's legacy_session_id, echoed; non-empty means middlebox compatibility mode.
+    session_id: SessionId,
+    suite: Option<&'static Tls13Suite>,
+    /// The group and the client's share for it.
+    group: Option<NamedGroup>,
+    client_share: Vec<u8>,
+    certificate: Option<Arc<CertifiedKey>>,
+    scheme: Option<SignatureScheme>,
+    server_name: Option<String>,
+    alpn: Option<Vec<u8>>,
+    /// After a HelloRetryRequest: the group asked for and the cookie sent.
+    retry: Option<(NamedGroup, Vec<u8>)>,
+    compat_ccs_sent: bool,
+    peer_ccs_seen: bool,
+    client_hs: Option<TrafficSecret>,
+    master: Option<MasterSecret>,
+    traffic: Option<Traffic>,
+    exporter: Option<ExporterSecret>,
+    resumption: Option<ResumptionSecret>,
+    client_chain: Vec<CertificateDer<'static>>,
+    client_cert: Option<CertVerified>,
+    client_signature: Option<SigVerified>,
+    finished: Option<FinishedVerified>,
+}
+
+impl ServerHs13 {
+    pub(crate) fn new(config: Arc<ServerConfig>) -> Self {
+        Self {
+            config,
+            transcript: Transcript::new(),
+            client_random: [0; 32],
+            server_random: [0; 32],
+            session_id: SessionId::empty(),
+            suite: None,
+            group: None,
+            client_share: Vec::new(),
+            certificate: None,
+            scheme: None,
+            server_name: None,
+            alpn: None,
+            retry: None,
+            compat_ccs_sent: false,
+            peer_ccs_seen: false,
+            client_hs: None,
+            master: None,
+            traffic: None,
+            exporter: None,
+            resumption: None,
+            client_chain: Vec::new(),
+            client_cert: None,
+            client_signature: None,
+            finished: None,
+        }
+    }
+
+    pub(crate) fn cond(&self, cond: Cond) -> bool {
+        match cond {
+            Cond::ClientAuthConfigured | Cond::CertRequested => {
+                !matches!(self.config.client_auth, ClientAuth::None)
+            }
+            Cond::ClientCertSent => !self.client_chain.is_empty(),
+            Cond::FirstHello => self.retry.is_none(),
+            Cond::CompatCcsAllowed => !self.peer_ccs_seen,
+            Cond::UpdateRequested => self.traffic.as_ref().is_some_and(|t| t.update_requested),
+            Cond::EcdheSuite | Cond::TicketPromised => false,
+        }
+    }
+
+    /// The client's compatibility ChangeCipherSpec changes nothing; the table allows one.
+    pub(crate) fn on_change_cipher_spec(&mut self) {
+        self.peer_ccs_seen = true;
+    }
+
+    pub(crate) fn internal_event(&mut self, phase: Phase) -> Option<Event> {
+        (phase == Phase::CheckSessionCache).then_some(Event::SessionAbsent)
+    }
+
+    pub(crate) fn on_message(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        phase: Phase,
+        payload: HandshakePayload,
+        raw: &[u8],
+    ) -> Result<Option<Branch>, ProtocolError> {
+        match payload {
+            HandshakePayload::ClientHello(hello) => {
+                self.on_client_hello(ctx, &hello, raw).map(Some)
+            }
+            HandshakePayload::Certificate13(cert) => {
+                self.on_certificate(ctx, cert)?;
+                self.transcript.add(raw);
+                Ok(None)
+            }
+            HandshakePayload::CertificateVerify(cv) => {
+                self.on_certificate_verify(&cv)?;
+                self.transcript.add(raw);
+                Ok(None)
+            }
+            HandshakePayload::Finished(fin) => {
+                self.on_finished(ctx, &fin, raw)?;
+                Ok(None)
+            }
+            HandshakePayload::KeyUpdate(request) => {
+                self.traffic_mut()?
+                    .on_key_update(ctx, request, phase == Phase::AppData)?;
+                Ok(None)
+            }
+            _ => Err(ProtocolError::Internal(
+                "TLS 1.3 server table admitted a message it cannot handle",
+            )),
+        }
+    }
+
+    /// RFC 8446 §4.1.2: choose suite, certificate, group and ALPN; or ask for another key
+    /// share with a HelloRetryRequest.
+    fn on_client_hello(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        hello: &ClientHello,
+        raw: &[u8],
+    ) -> Result<Branch, ProtocolError> {
+        let config = self.config.clone();
+        //= https://www.rfc-editor.org/rfc/rfc8446#section-4.1.2
+        //# For every TLS 1.3 ClientHello, this vector
+        //# MUST contain exactly one byte, set to zero, which corresponds to
+        //# the "null" compression method in prior versions of TLS.  If a
+        //# TLS 1.3 ClientHello is received with any other value in this
+        //# field, the server MUST abort the handshake with an
+        //# "illegal_parameter" alert.
+        if hello.compression_methods != [CompressionMethod::NULL] {
+            return Err(PeerMisbehaved::IllegalCompressionMethods.into());
+        }
+        if let Some((group, cookie)) = &self.retry {
+            check_second_hello(hello, *group, cookie, &self.client_random, self.session_id)?;
+        }
+        //= https://www.rfc-editor.org/rfc/rfc8446#section-9.2
+        //# -  If not containing a "pre_shared_key" extension, it MUST contain
+        //#    both a "signature_algorithms" extension and a "supported_groups"
+        //#    extension.
+        //#
+        //# -  If containing a "supported_groups" extension, it MUST also contain
+        //#    a "key_share" extension, and vice versa.  An empty
+        //#    KeyShare.client_shares vector is permitted.
+        let missing = |t| -> ProtocolError { PeerMisbehaved::MissingExtension(t).into() };
+        let schemes = hello
+            .signature_algorithms()
+            .ok_or_else(|| missing(ExtensionType::SIGNATURE_ALGORITHMS))?;
+        let groups = hello
+            .supported_groups()
+            .ok_or_else(|| missing(ExtensionType::SUPPORTED_GROUPS))?;
+        let shares = hello
+            .key_shares()
+            .ok_or_else(|| missing(ExtensionType::KEY_SHARE))?;
+        check_key_shares(shares, groups)?;
+
+        let suite = self.choose_suite(hello)?;
+        self.server_name = requested_name(hello);
+        //= https://www.rfc-editor.org/rfc/rfc6066#section-3
+        //# If the server understood the ClientHello extension but
+        //# does not recognize the server name, the server SHOULD take one of two
+        //# actions: either abort the handshake by sending a fatal-level
+        //# unrecognized_name(112) alert or continue the handshake.
+        let certificate = config
+            .cert_resolver
+            .resolve(&ClientHelloInfo {
+                version: Version::Tls13,
+                server_name: self.server_name.as_deref(),
+                signature_schemes: schemes,
+                cipher_suites: &hello.cipher_suites,
+                groups: Some(groups),
+            })
+            .ok_or(PeerIncompatible::UnrecognizedName)?;
+        let scheme = certificate
+            .key
+            .choose_scheme_tls13(schemes)
+            .ok_or(PeerIncompatible::NoSharedSignatureScheme)?;
+        self.alpn = choose_alpn(&config, hello)?;
+
+        if self.retry.is_none() {
+            self.transcript.start_hash(suite.hash);
+            self.transcript.discard_buffer();
+            self.client_random = hello.random.0;
+            self.session_id = hello.session_id;
+            config
+                .provider
+                .random
+                .fill(&mut self.server_random)
+                .map_err(|_| ProtocolError::Internal("random source failed"))?;
+        }
+        self.transcript.add(raw);
+        self.suite = Some(suite);
+        self.certificate = Some(certificate);
+        self.scheme = Some(scheme);
+
+        // Our preference decides among the groups the client sent a share for; only when it
+        // sent none we can use do we ask, once, for the best group it supports.
+        let ours = &config.groups;
+        let shared = ours
+            .iter()
+            .find_map(|g| shares.iter().find(|s| s.group == *g));
+        let branch = match shared {
+            Some(share) => {
+                self.group = Some(share.group);
+                self.client_share = share.key_exchange.clone();
+                Branch::Full
+            }
+            None if self.retry.is_none() => {
+                let group = *ours
+                    .iter()
+                    .find(|g| groups.contains(g))
+                    .ok_or(PeerIncompatible::NoSharedGroup)?;
+                let mut cookie = vec![0u8; 32];
+                config
+                    .provider
+                    .random
+                    .fill(&mut cookie)
+                    .map_err(|_| ProtocolError::Internal("random source failed"))?;
+                self.retry = Some((group, cookie));
+                Branch::Retry
+            }
+            None => return Err(PeerIncompatible::NoSharedGroup.into()),
+        };
+
+        let n = &mut *ctx.negotiated;
+        n.version = Some(ProtocolVersion::TLS1_3);
+        n.cipher_suite = Some(suite.suite);
+        n.server_name = self.server_name.clone();
+        n.alpn_protocol = self.alpn.clone();
+        n.client_random = Some(self.client_random);
+        n.server_random = Some(self.server_random);
+        Ok(branch)
+    }
+
+    /// Our preference (or the client's, if configured) among the TLS 1.3 suites offered.
+    fn choose_suite(&self, hello: &ClientHello) -> Result<&'static Tls13Suite, ProtocolError> {
+        let mut ours = self.config.cipher_suites.iter().filter_map(|s| s.tls13());
+        let found = if self.config.honour_client_order {
+            hello
+                .cipher_suites
+                .iter()
+                .find_map(|c| ours.clone().find(|s| s.suite == *c))
+        } else {
+            ours.find(|s| hello.cipher_suites.contains(&s.suite))
+        };
+        // A second ClientHello must keep the suite the HelloRetryRequest named.
+        match (found, self.suite) {
+            (Some(suite), Some(before)) if suite != before => {
+                Err(PeerMisbehaved::SecondClientHelloChanged("cipher suite").into())
+            }
+            (Some(suite), _) => Ok(suite),
+            (None, _) => Err(PeerIncompatible::NoSharedCipherSuite.into()),
+        }
+    }
+
+    pub(crate) fn send_flight(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        flight: FlightName,
+    ) -> Result<(), ProtocolError> {
+        match flight {
+            FlightName::HelloRetryRequest => self.send_hello_retry_request(ctx),
+            FlightName::ServerHello => self.send_server_flight(ctx),
+            FlightName::KeyUpdateAnswer => self.traffic_mut()?.send_answer(ctx),
+            FlightName::KeyUpdate => self.traffic_mut()?.send_ours(ctx),
+            _ => Err(ProtocolError::Internal(
+                "no TLS 1.3 server flight of this name",
+            )),
+        }
+    }
+
+    fn hello(
+        &self,
+        random: [u8; 32],
+        extensions: Vec<ServerExtension>,
+    ) -> Result<HandshakePayload, ProtocolError> {
+        Ok(HandshakePayload::ServerHello(ServerHello {
+            legacy_version: ProtocolVersion::TLS1_2,
+            random: Random(random),
+            session_id: self.session_id,
+            cipher_suite: self.suite()?.suite,
+            compression_method: CompressionMethod::NULL,
+            extensions,
+        }))
+    }
+
+    /// RFC 8446 §4.1.4: the group we want a share for, and a cookie the client must echo.
+    fn send_hello_retry_request(&mut self, ctx: &mut Ctx<'_>) -> Result<(), ProtocolError> {
+        let (group, cookie) = self
+            .retry
+            .clone()
+            .ok_or(ProtocolError::Internal("HelloRetryRequest without a group"))?;
+        self.transcript
+            .replace_with_message_hash()
+            .ok_or(ProtocolError::Internal("transcript hash not started"))?;
+        let hrr = self.hello(
+            HELLO_RETRY_REQUEST_RANDOM,
+            vec![
+                ServerExtension::SupportedVersions(ProtocolVersion::TLS1_3),
+                ServerExtension::SelectedGroup(group),
+                ServerExtension::Cookie(cookie),
+            ],
+        )?;
+        ctx.send_handshake(&hrr, &mut self.transcript, || describe(&hrr))?;
+        ctx.negotiated.hello_retry = true;
+        self.send_compat_ccs(ctx)
+    }
+
+    //= https://www.rfc-editor.org/rfc/rfc8446#appendix-D.4
+    //# The server sends a dummy change_cipher_spec record immediately after its first
+    //# handshake message.  This may either be after a ServerHello or a
+    //# HelloRetryRequest.
+    fn send_compat_ccs(&mut self, ctx: &mut Ctx<'_>) -> Result<(), ProtocolError> {
+        if self.session_id.is_empty() || self.compat_ccs_sent {
+            return Ok(());
+        }
+        self.compat_ccs_sent = true;
+        ctx.send_compat_change_cipher_spec()
+    }
+
+    /// ServerHello, then under handshake keys EncryptedExtensions, CertificateRequest*,
+    /// Certificate, CertificateVerify, Finished; then our side moves to application keys.
+    fn send_server_flight(&mut self, ctx: &mut Ctx<'_>) -> Result<(), ProtocolError> {
+        let config = self.config.clone();
+        let suite = self.suite()?;
+        let group = self
+            .group
+            .ok_or(ProtocolError::Internal("no group chosen"))?;
+        let (share, shared) =
+            KeyExchange::respond(group, &self.client_share, config.provider.random.as_ref())
+                .map_err(|e| match e {
+                    KxError::Peer(e) => ProtocolError::from(e),
+                    KxError::Local(_) => ProtocolError::Internal("key exchange failed"),
+                })?;
+        let hello = self.hello(
+            self.server_random,
+            vec![
+                ServerExtension::SupportedVersions(ProtocolVersion::TLS1_3),
+                ServerExtension::KeyShare(KeyShareEntry {
+                    group,
+                    key_exchange: share,
+                }),
+            ],
+        )?;
+        ctx.send_handshake(&hello, &mut self.transcript, || describe(&hello))?;
+        ctx.negotiated.group = Some(group);
+        self.send_compat_ccs(ctx)?;
+
+        let handshake = EarlySecret::new(suite.hash, None).into_handshake(Some(&shared));
+        let (client_hs, server_hs) = handshake.traffic(self.current_hash()?.as_ref());
+        let key_log = &config.key_log;
+        tls13::log(
+            key_log,
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+            &self.client_random,
+            client_hs.as_bytes(),
+        );
+        tls13::log(
+            key_log,
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+            &self.client_random,
+            server_hs.as_bytes(),
+        );
+        ctx.install_write(tls13::sealer(suite, &server_hs)?)?;
+        ctx.install_read(tls13::opener(suite, &client_hs)?)?;
+
+        let mut extensions = Vec::new();
+        if self.server_name.is_some() {
+            extensions.push(ServerExtension::ServerNameAck);
+        }
+        if let Some(proto) = &self.alpn {
+            extensions.push(ServerExtension::Alpn(proto.clone()));
+        }
+        extensions.push(ServerExtension::SupportedGroups(config.groups.clone()));
+        let ee = HandshakePayload::EncryptedExtensions(EncryptedExtensions { extensions });
+        ctx.send_handshake(&ee, &mut self.transcript, || describe(&ee))?;
+
+        if let ClientAuth::Optional(roots) | ClientAuth::Required(roots) = &config.client_auth {
+            let mut extensions = vec![ClientExtension::SignatureAlgorithms(
+                TLS13_VERIFY_SCHEMES.to_vec(),
+            )];
+            let names = names_that_fit(roots.subjects());
+            if !names.is_empty() {
+                extensions.push(ClientExtension::CertificateAuthorities(names));
+            }
+            let cr = HandshakePayload::CertificateRequest13(CertificateRequest13 {
+                context: Vec::new(),
+                extensions,
+            });
+            ctx.send_handshake(&cr, &mut self.transcript, || describe(&cr))?;
+        }
+
+        let certificate = self
+            .certificate
+            .clone()
+            .ok_or(ProtocolError::Internal("no certificate chosen"))?;
+        let cert =
+            HandshakePayload::Certificate13(Certificate13::new(Vec::new(), &certificate.chain));
+        ctx.send_handshake(&cert, &mut self.transcript, || describe(&cert))?;
+
+        let scheme = self
+            .scheme
+            .ok_or(ProtocolError::Internal("no signature scheme chosen"))?;
+        let content = tls13::signed_content(Signer::Server, self.current_hash()?.as_ref());
+        let signature = certificate
+            .key
+            .sign(scheme, &content)
+            .map_err(|_| ProtocolError::Internal("signing CertificateVerify failed"))?;
+        let cv = HandshakePayload::CertificateVerify(CertificateVerify { scheme, signature });
+        ctx.send_handshake(&cv, &mut self.transcript, || describe(&cv))?;
+        ctx.negotiated.signature_scheme = Some(scheme);
+
+        let verify_data = server_hs.finished(self.current_hash()?.as_ref());
+        let fin = HandshakePayload::Finished(Finished {
+            verify_data: verify_data.as_ref().to_vec(),
+        });
+        ctx.send_handshake(&fin, &mut self.transcript, String::new)?;
+
+        let hash = self.current_hash()?;
+        let master = handshake.into_master();
+        let (client_app, server_app) = master.traffic(hash.as_ref());
+        let exporter = master.exporter(hash.as_ref());
+        tls13::log(
+            key_log,
+            "CLIENT_TRAFFIC_SECRET_0",
+            &self.client_random,
+            client_app.as_bytes(),
+        );
+        tls13::log(
+            key_log,
+            "SERVER_TRAFFIC_SECRET_0",
+            &self.client_random,
+            server_app.as_bytes(),
+        );
+        tls13::log(
+            key_log,
+            "EXPORTER_SECRET",
+            &self.client_random,
+            exporter.as_bytes(),
+        );
+        let traffic = Traffic::new(suite, server_app, client_app);
+        ctx.install_write(traffic.sealer()?)?;
+        self.traffic = Some(traffic);
+        self.client_hs = Some(client_hs);
+        self.master = Some(master);
+        self.exporter = Some(exporter);
+        Ok(())
+    }
+
+    fn on_certificate(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        cert: Certificate13,
+    ) -> Result<(), ProtocolError> {
+        // We always send an empty certificate_request_context during the handshake.
+        if !cert.context.is_empty() {
+            return Err(PeerMisbehaved::BadCertificateRequestContext.into());
+        }
+        if cert.entries.is_empty() {
+            //= https://www.rfc-editor.org/rfc/rfc8446#section-4.4.2.4
+            //# If the client does not send any certificates (i.e., it sends an empty
+            //# Certificate message), the server MAY at its discretion either
+            //# continue the handshake without client authentication or abort the
+            //# handshake with a "certificate_required" alert.
+            if matches!(self.config.client_auth, ClientAuth::Required(_)) {
+                return Err(PeerIncompatible::CertificateRequired.into());
+            }
+            return Ok(());
+        }
+        let chain = cert.chain();
+        self.client_cert = Some(verify_client(&self.config, &chain, ctx)?);
+        self.client_chain = chain;
+        Ok(())
+    }
+
+    /// RFC 8446 §4.4.3: the client signs the transcript through its Certificate.
+    fn on_certificate_verify(&mut self, cv: &CertificateVerify) -> Result<(), ProtocolError> {
+        let leaf = self
+            .client_chain
+            .first()
+            .ok_or(PeerMisbehaved::CertificateVerifyWithoutCertificate)?;
+        if !TLS13_VERIFY_SCHEMES.contains(&cv.scheme) {
+            return Err(PeerMisbehaved::SignatureSchemeNotOffered.into());
+        }
+        let content = tls13::signed_content(Signer::Client, self.current_hash()?.as_ref());
+        self.client_signature = Some(proof::signature_checked(
+            verify_signature_tls13(leaf, cv.scheme, &content, &cv.signature),
+            PeerMisbehaved::BadCertificateVerifySignature,
+        )?);
+        Ok(())
+    }
+
+    /// RFC 8446 §4.4.4; then the client's side moves to application keys.
+    fn on_finished(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        fin: &Finished,
+        raw: &[u8],
+    ) -> Result<(), ProtocolError> {
+        let client_hs = self
+            .client_hs
+            .take()
+            .ok_or(ProtocolError::Internal("no client handshake secret"))?;
+        let expected = client_hs.finished(self.current_hash()?.as_ref());
+        self.finished = Some(proof::check_finished(expected.as_ref(), &fin.verify_data)?);
+        self.transcript.add(raw);
+        let master = self
+            .master
+            .as_ref()
+            .ok_or(ProtocolError::Internal("no master secret"))?;
+        self.resumption = Some(master.resumption(self.current_hash()?.as_ref()));
+        let theirs = self.traffic_mut()?.opener()?;
+        ctx.install_read(theirs)
+    }
+
+    pub(crate) fn finish(&mut self, _ctx: &mut Ctx<'_>) -> Result<Established, ProtocolError> {
+        let finished = self.finished.take().ok_or(ProtocolError::Internal(
+            "APP_DATA without a verified Finished",
+        ))?;
+        let peer = match (self.client_cert.take(), self.client_signature.take()) {
+            (Some(cert), Some(_signature)) => PeerAuth::Certificate(cert),
+            (Some(_), None) => {
+                return Err(ProtocolError::Internal(
+                    "client certificate without CertificateVerify",
+                ))
+            }
+            (None, _) => PeerAuth::Unauthenticated,
+        };
+        Ok(Established { peer, finished })
+    }
+
+    /// The exporter secret once the handshake has one (RFC 8446 §7.5).
+    pub(crate) fn exporter(&self) -> Option<&ExporterSecret> {
+        self.exporter.as_ref()
+    }
+
+    /// The application traffic keys, once the handshake has them.
+    pub(crate) fn traffic_mut(&mut self) -> Result<&mut Traffic, ProtocolError> {
+        self.traffic
+            .as_mut()
+            .ok_or(ProtocolError::Internal("no traffic keys yet"))
+    }
+
+    fn suite(&self) -> Result<&'static Tls13Suite, ProtocolError> {
+        self.suite
+            .ok_or(ProtocolError::Internal("no TLS 1.3 suite chosen"))
+    }
+
+    fn current_hash(&self) -> Result<crate::crypto::hash::HashOutput, ProtocolError> {
+        self.transcript
+            .current_hash()
+            .ok_or(ProtocolError::Internal("transcript hash not started"))
+    }
+}
+
+//= https://www.rfc-editor.org/rfc/rfc8446#section-4.2.8
+//# Clients MUST NOT offer multiple KeyShareEntry values
+//# for the same group.  Clients MUST NOT offer any KeyShareEntry values
+//# for groups not listed in the client's "supported_groups" extension.
+//# Servers MAY check for violations of these rules and abort the
+//# handshake with an "illegal_parameter" alert if one is violated.
+fn check_key_shares(shares: &[KeyShareEntry], groups: &[NamedGroup]) -> Result<(), ProtocolError> {
+    for (i, share) in shares.iter().enumerate() {
+        if !groups.contains(&share.group) {
+            return Err(PeerMisbehaved::KeyShareGroupNotSupported(share.group).into());
+        }
+        if shares[..i].iter().any(|s| s.group == share.group) {
+            return Err(PeerMisbehaved::DuplicateKeyShare(share.group).into());
+        }
+    }
+    Ok(())
+}
+
+/// RFC 8446 §4.1.2: the second ClientHello is the first one, with one key share for the
+/// group we asked for and our cookie.
+fn check_second_hello(
+    hello: &ClientHello,
+    group: NamedGroup,
+    cookie: &[u8],
+    first_random: &[u8; 32],
+    first_session_id: SessionId,
+) -> Result<(), ProtocolError> {
+    let changed = |what| -> ProtocolError { PeerMisbehaved::SecondClientHelloChanged(what).into() };
+    if hello.random.0 != *first_random || hello.session_id != first_session_id {
+        return Err(changed("random or legacy_session_id"));
+    }
+    //= https://www.rfc-editor.org/rfc/rfc8446#section-4.2.8
+    //# If using (EC)DHE key establishment and a HelloRetryRequest containing a
+    //# "key_share" extension was received by the client, the client MUST send the
+    //# same ClientHello but with a replaced "key_share" extension as defined in
+    //# Section 4.2.8; this extension MUST contain only one KeyShareEntry.
+    match hello.key_shares() {
+        Some([only]) if only.group == group => {}
+        _ => {
+            return Err(changed(
+                "key_share is not one share for the group asked for",
+            ))
+        }
+    }
+    if hello.cookie() != Some(cookie) {
+        return Err(changed("cookie not echoed"));
+    }
+    Ok(())
+}

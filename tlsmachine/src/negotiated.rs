@@ -1,0 +1,35 @@
+//! What the handshake settled, as the application sees it.
+
+use rustls_pki_types::CertificateDer;
+
+use crate::codec::enums::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
+
+/// What the handshake settled, filled in as it runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Negotiated {
+    pub version: Option<ProtocolVersion>,
+    pub cipher_suite: Option<CipherSuite>,
+    pub group: Option<NamedGroup>,
+    /// The scheme the server signed the handshake with (ServerKeyExchange in TLS 1.2,
+    /// CertificateVerify in TLS 1.3).
+    pub signature_scheme: Option<SignatureScheme>,
+    pub session_id: Vec<u8>,
+    /// The peer's certificate chain, leaf first; empty when it sent none.
+    pub peer_certificates: Vec<CertificateDer<'static>>,
+    pub alpn_protocol: Option<Vec<u8>>,
+    pub resumed: bool,
+    /// The SNI name: the one we sent (client) or received (server).
+    pub server_name: Option<String>,
+    /// TLS 1.2: the master secret was bound to the handshake (RFC 7627). TLS 1.3 always
+    /// binds its secrets to the transcript, so this stays false there.
+    pub extended_master_secret: bool,
+    /// Server side: the client presented a certificate that verified.
+    pub client_authenticated: bool,
+    /// Client side: the server asked for a certificate.
+    pub client_certificate_requested: bool,
+    /// TLS 1.3: the server answered the first ClientHello with a HelloRetryRequest.
+    pub hello_retry: bool,
+    pub client_random: Option<[u8; 32]>,
+    pub server_random: Option<[u8; 32]>,
+}
