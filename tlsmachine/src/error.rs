@@ -234,7 +234,11 @@ impl ProtocolError {
                 | PeerMisbehaved::BadCertificateVerifySignature
                 | PeerMisbehaved::IncorrectFinished => A::DECRYPT_ERROR,
                 PeerMisbehaved::BadRenegotiationInfo => A::HANDSHAKE_FAILURE,
-                PeerMisbehaved::BadChangeCipherSpec => A::DECODE_ERROR,
+                //= https://www.rfc-editor.org/rfc/rfc8446#section-5
+                //# An implementation which receives any other change_cipher_spec value or
+                //# which receives a protected change_cipher_spec record MUST abort the
+                //# handshake with an "unexpected_message" alert.
+                PeerMisbehaved::BadChangeCipherSpec => A::UNEXPECTED_MESSAGE,
                 PeerMisbehaved::TooManyEmptyOrWarningRecords
                 | PeerMisbehaved::ApplicationDataDuringHandshake
                 | PeerMisbehaved::CertificateVerifyWithoutCertificate => A::UNEXPECTED_MESSAGE,

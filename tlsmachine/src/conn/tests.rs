@@ -1543,3 +1543,40 @@ fn write_data_into_fills_a_reused_slice_and_refuses_one_too_small() {
         assert_eq!(&got[..data.len()], &data[..]);
     }
 }
+
+/// What an external conformance run found (issue 10): well-formed but unusual input that
+/// must get the alert the RFCs name, and valid input that must be accepted.
+mod conformance {
+    use super::*;
+
+    fn protocol_error(result: Result<(), Error>) -> (ProtocolError, Option<AlertDescription>) {
+        match result {
+            Err(Error::Protocol { error, sent }) => (error, sent),
+            other => panic!("expected a protocol error, got {other:?}"),
+        }
+    }
+
+    /// OpenSSL answers a ChangeCipherSpec of the wrong length this way too.
+    #[test]
+    fn change_cipher_spec_of_two_bytes_is_unexpected_message() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+        transfer(&mut c, &mut s).unwrap();
+        transfer(&mut s, &mut c).unwrap();
+        let flight = c.take_outgoing();
+        let recs = records(&flight);
+        assert_eq!(
+            (recs[0].0, recs[1].0),
+            (0x16, 0x14),
+            "ClientKeyExchange, CCS"
+        );
+        let mut wire = flight[recs[0].1.clone()].to_vec();
+        wire.extend_from_slice(&[0x14, 0x03, 0x03, 0x00, 0x02, 0x01, 0x01]);
+        let (error, sent) = protocol_error(s.receive_data(&wire));
+        assert_eq!(
+            error,
+            ProtocolError::Misbehaved(PeerMisbehaved::BadChangeCipherSpec)
+        );
+        assert_eq!(sent, Some(AlertDescription::UNEXPECTED_MESSAGE));
+    }
+}
