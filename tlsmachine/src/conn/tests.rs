@@ -1548,12 +1548,44 @@ fn write_data_into_fills_a_reused_slice_and_refuses_one_too_small() {
 /// must get the alert the RFCs name, and valid input that must be accepted.
 mod conformance {
     use super::*;
+    use crate::config::ClientAuth;
 
     fn protocol_error(result: Result<(), Error>) -> (ProtocolError, Option<AlertDescription>) {
         match result {
             Err(Error::Protocol { error, sent }) => (error, sent),
             other => panic!("expected a protocol error, got {other:?}"),
         }
+    }
+
+    /// The handshake messages (type, body) of a plaintext handshake record.
+    fn messages(record: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        assert_eq!(record[0], 0x16, "a handshake record");
+        let body = &record[5..];
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at + 4 <= body.len() {
+            let len = u32::from_be_bytes([0, body[at + 1], body[at + 2], body[at + 3]]) as usize;
+            out.push((body[at], body[at + 4..at + 4 + len].to_vec()));
+            at += 4 + len;
+        }
+        out
+    }
+
+    /// Handshake messages framed as plaintext records of at most 2^14 bytes.
+    fn handshake_records(msgs: &[(u8, Vec<u8>)]) -> Vec<u8> {
+        let mut stream = Vec::new();
+        for (typ, body) in msgs {
+            stream.push(*typ);
+            stream.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+            stream.extend_from_slice(body);
+        }
+        let mut out = Vec::new();
+        for chunk in stream.chunks(1 << 14) {
+            out.extend_from_slice(&[0x16, 0x03, 0x03]);
+            out.extend_from_slice(&(chunk.len() as u16).to_be_bytes());
+            out.extend_from_slice(chunk);
+        }
+        out
     }
 
     /// OpenSSL answers a ChangeCipherSpec of the wrong length this way too.
@@ -1578,5 +1610,32 @@ mod conformance {
             ProtocolError::Misbehaved(PeerMisbehaved::BadChangeCipherSpec)
         );
         assert_eq!(sent, Some(AlertDescription::UNEXPECTED_MESSAGE));
+    }
+
+    /// RFC 5246 §7.4.8 signs into `digitally-signed struct`, whose `opaque
+    /// signature<0..2^16-1>` may be empty: well-formed, so it fails as a signature.
+    #[test]
+    fn empty_certificate_verify_signature_is_decrypt_error() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let mut sc = fx.server_config();
+        sc.client_auth = ClientAuth::Required(fx.pki.trust_store().unwrap());
+        let mut cc = fx.client_config();
+        cc.client_certificate = Some(fx.pki.client_key().unwrap());
+        let (mut c, mut s) = pair(cc, sc);
+        transfer(&mut c, &mut s).unwrap();
+        transfer(&mut s, &mut c).unwrap();
+        let flight = c.take_outgoing();
+        let first = &flight[records(&flight)[0].1.clone()];
+        let mut msgs = messages(first);
+        let verify = msgs.iter_mut().find(|(t, _)| *t == 0x0f).unwrap();
+        // The scheme stays; the signature becomes empty.
+        verify.1.truncate(2);
+        verify.1.extend_from_slice(&[0x00, 0x00]);
+        let (error, sent) = protocol_error(s.receive_data(&handshake_records(&msgs)));
+        assert_eq!(
+            error,
+            ProtocolError::Misbehaved(PeerMisbehaved::BadCertificateVerifySignature)
+        );
+        assert_eq!(sent, Some(AlertDescription::DECRYPT_ERROR));
     }
 }
