@@ -121,6 +121,9 @@ pub enum PeerMisbehaved {
     BadChangeCipherSpec,
     /// The client's ClientHello offered no null compression.
     NoNullCompression,
+    /// ec_point_formats without the uncompressed format, from a client listing RFC 8422
+    /// curves.
+    NoUncompressedPointFormat,
     /// An empty record flood, too many warnings, or similar resource abuse.
     TooManyEmptyOrWarningRecords,
     /// An alert of an unknown level, or a warning-level alert that must be fatal.
@@ -227,6 +230,7 @@ impl ProtocolError {
                 | PeerMisbehaved::SignatureSchemeNotOffered
                 | PeerMisbehaved::ResumptionChangedParameters
                 | PeerMisbehaved::NoNullCompression
+                | PeerMisbehaved::NoUncompressedPointFormat
                 | PeerMisbehaved::BadAlert
                 | PeerMisbehaved::DowngradeDetected => A::ILLEGAL_PARAMETER,
                 PeerMisbehaved::UnsolicitedExtension(_) => A::UNSUPPORTED_EXTENSION,
@@ -431,6 +435,9 @@ impl fmt::Display for PeerMisbehaved {
                 f.write_str("ChangeCipherSpec payload is not the single byte 1")
             }
             P::NoNullCompression => f.write_str("ClientHello does not offer null compression"),
+            P::NoUncompressedPointFormat => {
+                f.write_str("ec_point_formats does not offer the uncompressed point format")
+            }
             P::TooManyEmptyOrWarningRecords => {
                 f.write_str("too many empty records or warning alerts in a row")
             }

@@ -1548,7 +1548,11 @@ fn write_data_into_fills_a_reused_slice_and_refuses_one_too_small() {
 /// must get the alert the RFCs name, and valid input that must be accepted.
 mod conformance {
     use super::*;
+    use crate::codec::enums::EcPointFormat;
+    use crate::codec::extensions::ClientExtension;
+    use crate::codec::handshake::{read_handshake, ClientHello, HandshakePayload};
     use crate::config::ClientAuth;
+    use crate::error::PeerIncompatible;
 
     fn protocol_error(result: Result<(), Error>) -> (ProtocolError, Option<AlertDescription>) {
         match result {
@@ -1586,6 +1590,23 @@ mod conformance {
             out.extend_from_slice(chunk);
         }
         out
+    }
+
+    /// The client's first flight with its ClientHello changed by `edit`.
+    fn edited_hello(c: &mut Connection, edit: impl FnOnce(&mut ClientHello)) -> Vec<u8> {
+        let wire = c.take_outgoing();
+        let [(0x01, body)] = &messages(&wire)[..] else {
+            panic!("one ClientHello expected")
+        };
+        let HandshakePayload::ClientHello(mut hello) =
+            read_handshake(crate::codec::enums::HandshakeType::CLIENT_HELLO, body).unwrap()
+        else {
+            unreachable!()
+        };
+        edit(&mut hello);
+        let mut body = Vec::new();
+        HandshakePayload::ClientHello(hello).encode_body(&mut crate::codec::Writer::new(&mut body));
+        handshake_records(&[(0x01, body)])
     }
 
     /// OpenSSL answers a ChangeCipherSpec of the wrong length this way too.
@@ -1637,5 +1658,46 @@ mod conformance {
             ProtocolError::Misbehaved(PeerMisbehaved::BadCertificateVerifySignature)
         );
         assert_eq!(sent, Some(AlertDescription::DECRYPT_ERROR));
+    }
+
+    #[test]
+    fn point_formats_without_uncompressed_are_illegal_parameter() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+        let hello = edited_hello(&mut c, |h| {
+            for ext in &mut h.extensions {
+                if let ClientExtension::EcPointFormats(formats) = ext {
+                    // ansiX962_compressed_prime only.
+                    *formats = vec![EcPointFormat(0x01)];
+                }
+            }
+        });
+        let (error, sent) = protocol_error(s.receive_data(&hello));
+        assert_eq!(
+            error,
+            ProtocolError::Misbehaved(PeerMisbehaved::NoUncompressedPointFormat)
+        );
+        assert_eq!(sent, Some(AlertDescription::ILLEGAL_PARAMETER));
+
+        // Without any RFC 8422 curve on offer the rule does not apply: there is simply no
+        // group in common.
+        let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+        let hello = edited_hello(&mut c, |h| {
+            for ext in &mut h.extensions {
+                match ext {
+                    ClientExtension::EcPointFormats(formats) => {
+                        *formats = vec![EcPointFormat(0x01)]
+                    }
+                    ClientExtension::SupportedGroups(groups) => *groups = vec![NamedGroup(0x0100)],
+                    _ => {}
+                }
+            }
+        });
+        let (error, sent) = protocol_error(s.receive_data(&hello));
+        assert_eq!(
+            error,
+            ProtocolError::Incompatible(PeerIncompatible::NoSharedGroup)
+        );
+        assert_eq!(sent, Some(AlertDescription::HANDSHAKE_FAILURE));
     }
 }

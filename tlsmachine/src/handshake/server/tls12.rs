@@ -200,7 +200,20 @@ impl ServerHs12 {
         }
         if let Some(formats) = hello.ec_point_formats() {
             self.client_sent_point_formats = true;
+            let lists_rfc8422_curve = hello
+                .supported_groups()
+                .is_some_and(|offered| offered.iter().any(|g| RFC8422_CURVES.contains(g)));
+            //= https://www.rfc-editor.org/rfc/rfc8422#section-5.1.2
+            //# If the client sends the extension and the extension does not contain
+            //# the uncompressed point format, and the client has used the Supported
+            //# Groups extension to indicate support for any of the curves defined in
+            //# this specification, then the server MUST abort the handshake and
+            //# return an illegal_parameter alert.
             if !formats.contains(&EcPointFormat::UNCOMPRESSED) {
+                if lists_rfc8422_curve {
+                    return Err(PeerMisbehaved::NoUncompressedPointFormat.into());
+                }
+                // Every group we use needs uncompressed points.
                 return Err(PeerIncompatible::NoSharedGroup.into());
             }
         }
@@ -699,6 +712,15 @@ impl ServerHs12 {
         }
     }
 }
+
+/// The curves RFC 8422 §5.1.1 defines, to which its point-format rules apply.
+const RFC8422_CURVES: [NamedGroup; 5] = [
+    NamedGroup::SECP256R1,
+    NamedGroup::SECP384R1,
+    NamedGroup::SECP521R1,
+    NamedGroup::X25519,
+    NamedGroup::X448,
+];
 
 /// The CA names CertificateRequest can carry: its list has a two-byte length, so a huge
 /// trust store is cut short rather than overflowing it. Fewer names only means the client
