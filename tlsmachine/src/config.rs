@@ -177,6 +177,8 @@ pub struct ServerConfig {
     pub session_lifetime: core::time::Duration,
     /// Seals RFC 5077 tickets; `None` disables tickets.
     pub ticketer: Option<Arc<Ticketer>>,
+    /// Largest handshake message body accepted, except a ClientHello, which may always be
+    /// as large as the format allows ([`crate::codec::limits::MAX_CLIENT_HELLO`]).
     pub max_handshake_message: usize,
     pub max_buffered_receive: usize,
     pub trace: bool,

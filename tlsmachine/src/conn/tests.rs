@@ -845,8 +845,8 @@ mod bad_input {
         let mut sc = fx.server_config();
         sc.max_handshake_message = 4096;
         let mut s = Connection::server(Arc::new(sc)).unwrap();
-        // A ClientHello header announcing 1 MiB.
-        let err = s.receive_data(&[0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0x10, 0x00, 0x00]);
+        // A Certificate header announcing 1 MiB (a ClientHello has a cap of its own).
+        let err = s.receive_data(&[0x16, 0x03, 0x01, 0x00, 0x04, 0x0b, 0x10, 0x00, 0x00]);
         let (error, sent) = protocol_error(err);
         assert_eq!(
             error,
@@ -1548,11 +1548,12 @@ fn write_data_into_fills_a_reused_slice_and_refuses_one_too_small() {
 /// must get the alert the RFCs name, and valid input that must be accepted.
 mod conformance {
     use super::*;
-    use crate::codec::enums::EcPointFormat;
+    use crate::codec::enums::{CompressionMethod, EcPointFormat, ExtensionType};
     use crate::codec::extensions::ClientExtension;
-    use crate::codec::handshake::{read_handshake, ClientHello, HandshakePayload};
+    use crate::codec::handshake::{read_handshake, ClientHello, HandshakePayload, SessionId};
+    use crate::codec::limits::{DEFAULT_MAX_HANDSHAKE_MESSAGE, MAX_CLIENT_HELLO};
     use crate::config::ClientAuth;
-    use crate::error::PeerIncompatible;
+    use crate::error::{InvalidMessage, PeerIncompatible};
 
     fn protocol_error(result: Result<(), Error>) -> (ProtocolError, Option<AlertDescription>) {
         match result {
@@ -1699,5 +1700,116 @@ mod conformance {
             ProtocolError::Incompatible(PeerIncompatible::NoSharedGroup)
         );
         assert_eq!(sent, Some(AlertDescription::HANDSHAKE_FAILURE));
+    }
+
+    /// The server answered `hello` with its first flight.
+    fn assert_answered(s: &mut Connection, hello: &[u8]) {
+        s.receive_data(hello).unwrap();
+        assert_eq!(s.state(), Phase::Wait);
+        assert_eq!(records(s.outgoing())[0].0, 0x16, "ServerHello flight");
+    }
+
+    /// The largest ClientHello the format allows, which is what OpenSSL accepts: every
+    /// vector at its maximum length.
+    #[test]
+    fn client_hello_of_the_largest_possible_size_is_answered() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+        let hello = edited_hello(&mut c, |h| {
+            h.session_id = SessionId::new(&[0x5a; 32]).unwrap();
+            // Unassigned suites after ours: 32767 two-byte codes fill cipher_suites<2..2^16-2>.
+            let filler = (0..).map(|i| CipherSuite(0x7f00 | (i & 0xff)));
+            let missing = 32767 - h.cipher_suites.len();
+            h.cipher_suites.extend(filler.take(missing));
+            h.compression_methods = (0..=254).map(CompressionMethod).collect();
+            let mut used = Vec::new();
+            crate::codec::extensions::write_extension_block(
+                &mut crate::codec::Writer::new(&mut used),
+                &h.extensions,
+            );
+            // padding(21), with a body that brings the block to 2^16-1 bytes.
+            let room = 2 + 0xffff - used.len() - 4;
+            h.extensions.push(ClientExtension::Unknown {
+                typ: ExtensionType::PADDING,
+                data: vec![0; room],
+            });
+        });
+        assert_eq!(hello.len(), 9 * 5 + 4 + MAX_CLIENT_HELLO, "nine records");
+        assert_eq!(
+            u32::from_be_bytes([0, hello[6], hello[7], hello[8]]),
+            131_396
+        );
+        assert_answered(&mut s, &hello);
+    }
+
+    #[test]
+    fn client_hello_over_the_cap_is_refused_before_it_is_buffered() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let mut s = Connection::server(Arc::new(fx.server_config())).unwrap();
+        let len = (MAX_CLIENT_HELLO + 1) as u32;
+        let mut header = vec![0x16, 0x03, 0x01, 0x00, 0x04, 0x01];
+        header.extend_from_slice(&len.to_be_bytes()[1..]);
+        let (error, sent) = protocol_error(s.receive_data(&header));
+        assert_eq!(
+            error,
+            ProtocolError::Decode(InvalidMessage::HandshakeMessageTooLarge {
+                len: MAX_CLIENT_HELLO + 1,
+                max: MAX_CLIENT_HELLO
+            })
+        );
+        assert_eq!(sent, Some(AlertDescription::DECODE_ERROR));
+    }
+
+    /// Every other message keeps the configured bound.
+    #[test]
+    fn other_messages_keep_the_configured_bound() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let mut sc = fx.server_config();
+        sc.client_auth = ClientAuth::Required(fx.pki.trust_store().unwrap());
+        let (mut c, mut s) = pair(fx.client_config(), sc);
+        transfer(&mut c, &mut s).unwrap();
+        let len = (DEFAULT_MAX_HANDSHAKE_MESSAGE + 1) as u32;
+        let mut certificate = vec![0x16, 0x03, 0x03, 0x00, 0x04, 0x0b];
+        certificate.extend_from_slice(&len.to_be_bytes()[1..]);
+        let (error, _) = protocol_error(s.receive_data(&certificate));
+        assert_eq!(
+            error,
+            ProtocolError::Decode(InvalidMessage::HandshakeMessageTooLarge {
+                len: DEFAULT_MAX_HANDSHAKE_MESSAGE + 1,
+                max: DEFAULT_MAX_HANDSHAKE_MESSAGE
+            })
+        );
+    }
+
+    #[test]
+    fn a_thousand_distinct_extensions_are_answered_and_a_duplicate_is_not() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let many = |h: &mut ClientHello| {
+            h.extensions
+                .extend((0..1000).map(|i| ClientExtension::Unknown {
+                    typ: ExtensionType(0x4000 + i),
+                    data: vec![0x42; 2],
+                }));
+        };
+        let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+        let hello = edited_hello(&mut c, many);
+        assert_answered(&mut s, &hello);
+
+        let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+        let hello = edited_hello(&mut c, |h| {
+            many(h);
+            h.extensions.push(ClientExtension::Unknown {
+                typ: ExtensionType(0x4000 + 500),
+                data: Vec::new(),
+            });
+        });
+        let (error, sent) = protocol_error(s.receive_data(&hello));
+        assert_eq!(
+            error,
+            ProtocolError::Decode(InvalidMessage::DuplicateExtension(ExtensionType(
+                0x4000 + 500
+            )))
+        );
+        assert_eq!(sent, Some(AlertDescription::DECODE_ERROR));
     }
 }
