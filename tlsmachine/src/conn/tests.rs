@@ -1812,4 +1812,53 @@ mod conformance {
         );
         assert_eq!(sent, Some(AlertDescription::DECODE_ERROR));
     }
+
+    /// Resumes a session the first connection made, with the second ClientHello changed by
+    /// `edit`; returns the second server connection after it saw that hello.
+    fn resume_with(
+        fx: &Fixture,
+        server: ServerConfig,
+        edit: impl FnOnce(&mut ClientHello),
+    ) -> Result<Connection, Error> {
+        let client = Arc::new(fx.client_config());
+        let server = Arc::new(server);
+        let mut c = Connection::client(client.clone(), "localhost").unwrap();
+        let mut s = Connection::server(server.clone()).unwrap();
+        c.start().unwrap();
+        handshake(&mut c, &mut s).unwrap();
+        let mut c = Connection::client(client, "localhost").unwrap();
+        let mut s = Connection::server(server).unwrap();
+        c.start().unwrap();
+        let hello = edited_hello(&mut c, edit);
+        s.receive_data(&hello).map(|()| s)
+    }
+
+    /// An abbreviated handshake signs nothing, so a resuming ClientHello needs no
+    /// signature_algorithms, whether it offers a session ID or a ticket.
+    #[test]
+    fn resumption_needs_no_signature_algorithms() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let drop_schemes = |h: &mut ClientHello| {
+            h.extensions
+                .retain(|e| !matches!(e, ClientExtension::SignatureAlgorithms(_)))
+        };
+        let mut by_id = fx.server_config();
+        by_id.ticketer = None;
+        let mut by_ticket = fx.server_config();
+        by_ticket.session_store = None;
+        for (how, server) in [("session ID", by_id), ("ticket", by_ticket)] {
+            let s = resume_with(&fx, server, drop_schemes).unwrap_or_else(|e| panic!("{how}: {e}"));
+            assert_eq!(s.state(), Phase::WaitResume, "{how}");
+            assert!(s.negotiated().resumed, "{how}");
+        }
+        // A full handshake still needs a scheme to sign ServerKeyExchange with.
+        let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+        let hello = edited_hello(&mut c, drop_schemes);
+        let (error, sent) = protocol_error(s.receive_data(&hello));
+        assert_eq!(
+            error,
+            ProtocolError::Incompatible(PeerIncompatible::NoSharedSignatureScheme)
+        );
+        assert_eq!(sent, Some(AlertDescription::HANDSHAKE_FAILURE));
+    }
 }

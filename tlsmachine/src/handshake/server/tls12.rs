@@ -236,12 +236,7 @@ impl ServerHs12 {
                 groups: hello.supported_groups(),
             })
             .ok_or(PeerIncompatible::UnrecognizedName)?;
-        let scheme = certificate
-            .key
-            .choose_scheme(client_schemes)
-            .ok_or(PeerIncompatible::NoSharedSignatureScheme)?;
         let suite = self.choose_suite(&certificate, &hello.cipher_suites)?;
-        self.certificate = Some(certificate);
         //= https://www.rfc-editor.org/rfc/rfc8422#section-4
         //# A client that proposes ECC cipher suites may choose not to include
         //# these extensions.  In this case, the server is free to choose any one
@@ -276,10 +271,19 @@ impl ServerHs12 {
             .map_err(|_| ProtocolError::Internal("random source failed"))?;
         self.suite = Some(suite);
         self.group = Some(group);
-        self.scheme = Some(scheme);
         self.ticket_requested = hello.session_ticket().is_some();
         self.client_session_id = hello.session_id;
         self.resume = self.find_session(hello, suite);
+        // Only a full handshake signs (ServerKeyExchange): a resuming client need not send
+        // signature_algorithms at all.
+        if self.resume.is_none() {
+            let scheme = certificate
+                .key
+                .choose_scheme(client_schemes)
+                .ok_or(PeerIncompatible::NoSharedSignatureScheme)?;
+            self.scheme = Some(scheme);
+        }
+        self.certificate = Some(certificate);
 
         let n = &mut *ctx.negotiated;
         n.version = Some(ProtocolVersion::TLS1_2);
