@@ -1861,4 +1861,34 @@ mod conformance {
         );
         assert_eq!(sent, Some(AlertDescription::HANDSHAKE_FAILURE));
     }
+
+    /// RFC 5246 §7.4.1.4.1: in TLS 1.2 the hash of an ECDSA signature is not tied to the
+    /// curve, so a P-256 server signs with whichever hash the client offers.
+    #[test]
+    fn p256_server_signs_with_the_only_hash_the_client_offers() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        for scheme in [
+            SignatureScheme::ECDSA_SECP384R1_SHA384,
+            SignatureScheme::ECDSA_SECP521R1_SHA512,
+        ] {
+            let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+            let hello = edited_hello(&mut c, |h| {
+                for ext in &mut h.extensions {
+                    if let ClientExtension::SignatureAlgorithms(schemes) = ext {
+                        *schemes = vec![scheme];
+                    }
+                }
+            });
+            s.receive_data(&hello)
+                .unwrap_or_else(|e| panic!("{scheme:?}: {e}"));
+            assert_eq!(s.negotiated().signature_scheme, Some(scheme));
+            if scheme == SignatureScheme::ECDSA_SECP384R1_SHA384 {
+                // Our client verifies ecdsa+SHA-384 (not SHA-512): it accepts the signed
+                // ServerKeyExchange, which covers only the randoms and the key share.
+                transfer(&mut s, &mut c).unwrap();
+                assert_eq!(c.state(), Phase::Wait2);
+                assert_eq!(c.negotiated().signature_scheme, Some(scheme));
+            }
+        }
+    }
 }

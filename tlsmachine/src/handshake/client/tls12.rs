@@ -473,7 +473,7 @@ impl ClientHs12 {
                 None => self.config.client_certificate.clone(),
             };
             let chosen = candidate.and_then(|ck| {
-                let scheme = ck.key.choose_scheme(&req.signature_algorithms)?;
+                let scheme = ck.key.choose_scheme_tls12(&req.signature_algorithms)?;
                 Some((ck, scheme))
             });
             let chain = chosen

@@ -279,7 +279,7 @@ impl ServerHs12 {
         if self.resume.is_none() {
             let scheme = certificate
                 .key
-                .choose_scheme(client_schemes)
+                .choose_scheme_tls12(client_schemes)
                 .ok_or(PeerIncompatible::NoSharedSignatureScheme)?;
             self.scheme = Some(scheme);
         }
