@@ -57,6 +57,10 @@ pub struct ServerArgs {
     /// ALPN protocols to accept, separated by commas (--http defaults to http/1.1).
     #[arg(long, value_name = "LIST")]
     pub alpn: Option<String>,
+    /// Also serve clients without RFC 7627 extended master secret (refused by default);
+    /// their sessions are not resumable.
+    #[arg(long)]
+    pub allow_no_ems: bool,
     /// Send back whatever the client sends (the default).
     #[arg(long, conflicts_with = "http")]
     pub echo: bool,
@@ -171,6 +175,7 @@ fn build_config(args: &ServerArgs, mode: Mode) -> CliResult<ServerConfig> {
         (None, Mode::Http) => config.alpn_protocols = vec![b"http/1.1".to_vec()],
         (None, Mode::Echo) => {}
     }
+    config.require_extended_master_secret = !args.allow_no_ems;
     config.trace = args.trace;
     config.key_log = open_key_log(args.keylog.as_ref())?;
     Ok(config)

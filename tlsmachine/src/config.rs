@@ -112,7 +112,8 @@ pub struct ClientConfig {
     pub client_certificate: Option<Arc<CertifiedKey>>,
     /// Chooses among several client certificates; consulted before `client_certificate`.
     pub client_cert_resolver: Option<Arc<dyn ResolvesClientCert>>,
-    /// Refuse servers without RFC 7627 extended master secret.
+    /// Refuse servers without RFC 7627 extended master secret (the default). Either way a
+    /// session without it is never offered for resumption (RFC 7627 §5.3).
     pub require_extended_master_secret: bool,
     /// Sessions remembered for resumption, shared by connections using this config.
     pub session_cache: Option<Arc<ClientSessionCache>>,
@@ -169,6 +170,9 @@ pub struct ServerConfig {
     pub verify_hook: Option<Arc<dyn VerifyHook>>,
     /// Protocols we accept with ALPN, most preferred first. Empty: ALPN is ignored.
     pub alpn_protocols: Vec<Vec<u8>>,
+    /// Refuse clients without RFC 7627 extended master secret (the default). When false
+    /// they get a full handshake, but no session ID or ticket: RFC 7627 §5.3 has us refuse
+    /// to resume such a session.
     pub require_extended_master_secret: bool,
     /// The session cache consulted in CHECK_SESSION_CACHE; `None` disables session-ID
     /// resumption.

@@ -117,6 +117,9 @@ pub enum PeerMisbehaved {
     BadRenegotiationInfo,
     /// The server echoed our session ID but changed the suite or version.
     ResumptionChangedParameters,
+    /// The server resumed a session whose extended master secret use differs from its
+    /// ServerHello's (RFC 7627 §5.3).
+    ResumptionChangedExtendedMasterSecret,
     /// ChangeCipherSpec payload other than the single byte 0x01.
     BadChangeCipherSpec,
     /// The client's ClientHello offered no null compression.
@@ -148,6 +151,9 @@ pub enum PeerIncompatible {
     UnsupportedVersion(ProtocolVersion),
     /// RFC 7627 extended master secret required but not offered.
     ExtendedMasterSecretRequired,
+    /// A ClientHello without extended master secret offered a session we know (RFC 7627
+    /// §5.3).
+    ResumptionWithoutExtendedMasterSecret,
     /// RFC 5746 secure renegotiation indication missing.
     SecureRenegotiationRequired,
     /// No certificate for the SNI name and no default.
@@ -237,7 +243,12 @@ impl ProtocolError {
                 PeerMisbehaved::BadServerKeyExchangeSignature
                 | PeerMisbehaved::BadCertificateVerifySignature
                 | PeerMisbehaved::IncorrectFinished => A::DECRYPT_ERROR,
-                PeerMisbehaved::BadRenegotiationInfo => A::HANDSHAKE_FAILURE,
+                //= https://www.rfc-editor.org/rfc/rfc7627#section-5.2
+                //# In the following, we use the phrase "abort the handshake" as
+                //# shorthand for terminating the handshake by sending a fatal
+                //# "handshake_failure" alert.
+                PeerMisbehaved::BadRenegotiationInfo
+                | PeerMisbehaved::ResumptionChangedExtendedMasterSecret => A::HANDSHAKE_FAILURE,
                 //= https://www.rfc-editor.org/rfc/rfc8446#section-5
                 //# An implementation which receives any other change_cipher_spec value or
                 //# which receives a protected change_cipher_spec record MUST abort the
@@ -252,6 +263,7 @@ impl ProtocolError {
                 | PeerIncompatible::NoSharedGroup
                 | PeerIncompatible::NoSharedSignatureScheme
                 | PeerIncompatible::ExtendedMasterSecretRequired
+                | PeerIncompatible::ResumptionWithoutExtendedMasterSecret
                 | PeerIncompatible::SecureRenegotiationRequired
                 | PeerIncompatible::ClientCertificateRequired
                 | PeerIncompatible::ServerKeyExchangeMissingGroup => A::HANDSHAKE_FAILURE,
@@ -431,6 +443,9 @@ impl fmt::Display for PeerMisbehaved {
             P::ResumptionChangedParameters => {
                 f.write_str("server resumed the session with other parameters than it had")
             }
+            P::ResumptionChangedExtendedMasterSecret => f.write_str(
+                "server resumed a session with extended master secret switched on or off",
+            ),
             P::BadChangeCipherSpec => {
                 f.write_str("ChangeCipherSpec payload is not the single byte 1")
             }
@@ -468,6 +483,9 @@ impl fmt::Display for PeerIncompatible {
             P::UnsupportedVersion(v) => write!(f, "peer offers only {v:?}; TLS 1.2 is required"),
             P::ExtendedMasterSecretRequired => {
                 f.write_str("peer does not support extended master secret (RFC 7627)")
+            }
+            P::ResumptionWithoutExtendedMasterSecret => {
+                f.write_str("client offered to resume a session without extended master secret")
             }
             P::SecureRenegotiationRequired => {
                 f.write_str("peer does not indicate secure renegotiation (RFC 5746)")

@@ -559,30 +559,6 @@ mod resumption {
     }
 
     #[test]
-    fn server_changing_ems_on_resumption_is_refused_by_the_client() {
-        let st = setup(false);
-        connect(&st.client, &st.server, "localhost");
-        let cache = st.client.session_cache.as_ref().unwrap();
-        let mut session = cache.get("localhost").unwrap();
-        session.extended_master_secret = false;
-        cache.put("localhost", session);
-        let mut lenient = (*st.client).clone();
-        lenient.require_extended_master_secret = false;
-        let mut c = Connection::client(Arc::new(lenient), "localhost").unwrap();
-        let mut s = Connection::server(st.server.clone()).unwrap();
-        c.start().unwrap();
-        transfer(&mut c, &mut s).unwrap();
-        let err = transfer(&mut s, &mut c).unwrap_err();
-        assert_eq!(
-            err,
-            Error::Protocol {
-                error: ProtocolError::Misbehaved(PeerMisbehaved::ResumptionChangedParameters),
-                sent: Some(AlertDescription::ILLEGAL_PARAMETER)
-            }
-        );
-    }
-
-    #[test]
     fn fatal_alert_removes_the_session_from_the_cache() {
         let st = setup(false);
         let (mut c, mut s) = connect(&st.client, &st.server, "localhost");
@@ -1890,5 +1866,195 @@ mod conformance {
                 assert_eq!(c.negotiated().signature_scheme, Some(scheme));
             }
         }
+    }
+
+    fn without_ems(h: &mut ClientHello) {
+        h.extensions
+            .retain(|e| !matches!(e, ClientExtension::ExtendedMasterSecret));
+    }
+
+    /// A server that lets clients without extended master secret in, with sessions by ID
+    /// only (so the first flight is ServerHello alone in its record).
+    fn lenient_server(fx: &Fixture) -> ServerConfig {
+        let mut server = fx.server_config();
+        server.require_extended_master_secret = false;
+        server.ticketer = None;
+        server
+    }
+
+    #[test]
+    fn clients_without_ems_are_refused_by_default_and_served_when_allowed() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+        let hello = edited_hello(&mut c, without_ems);
+        let (error, sent) = protocol_error(s.receive_data(&hello));
+        assert_eq!(
+            error,
+            ProtocolError::Incompatible(PeerIncompatible::ExtendedMasterSecretRequired)
+        );
+        assert_eq!(sent, Some(AlertDescription::HANDSHAKE_FAILURE));
+
+        let mut server = lenient_server(&fx);
+        server.ticketer = fx.server_config().ticketer;
+        let (mut c, mut s) = pair(fx.client_config(), server);
+        let hello = edited_hello(&mut c, without_ems);
+        assert_answered(&mut s, &hello);
+        assert!(!s.negotiated().extended_master_secret);
+        let flight = s.take_outgoing();
+        let (_, hello) = &messages(&flight)[0];
+        let HandshakePayload::ServerHello(hello) =
+            read_handshake(crate::codec::enums::HandshakeType::SERVER_HELLO, hello).unwrap()
+        else {
+            panic!("ServerHello first")
+        };
+        assert!(
+            !hello.ems(),
+            "RFC 7627 §5.2: no extension in answer to a hello without"
+        );
+        // A session without EMS is never made resumable: its resumption would be refused.
+        assert!(hello.session_id.is_empty());
+        assert!(!hello.session_ticket_ack());
+    }
+
+    /// The stored session of a first, full handshake, rewritten by `change`.
+    fn change_stored_session(
+        fx: &Fixture,
+        server: &Arc<ServerConfig>,
+        change: impl FnOnce(&mut crate::session::StoredSession),
+    ) -> Arc<ClientConfig> {
+        let client = Arc::new(fx.client_config());
+        let mut c = Connection::client(client.clone(), "localhost").unwrap();
+        let mut s = Connection::server(server.clone()).unwrap();
+        c.start().unwrap();
+        handshake(&mut c, &mut s).unwrap();
+        let store = server.session_store.as_ref().unwrap();
+        let id = s.negotiated().session_id.clone();
+        let now = server.provider.time.now();
+        let mut session =
+            crate::session::StoredSession::decode(&store.get(&id, now).unwrap()).unwrap();
+        change(&mut session);
+        store.put(&id, session.encode().unwrap(), now);
+        client
+    }
+
+    /// RFC 7627 §5.3, server side, case by case.
+    #[test]
+    fn server_resumes_only_when_session_and_hello_both_use_ems() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let server = Arc::new(lenient_server(&fx));
+        let resume = |client: &Arc<ClientConfig>, edit: fn(&mut ClientHello)| {
+            let mut c = Connection::client(client.clone(), "localhost").unwrap();
+            let mut s = Connection::server(server.clone()).unwrap();
+            c.start().unwrap();
+            let hello = edited_hello(&mut c, edit);
+            s.receive_data(&hello).map(|()| s)
+        };
+        let refused = |result: Result<Connection, Error>| {
+            let (error, sent) = protocol_error(result.map(|_| ()));
+            assert_eq!(
+                error,
+                ProtocolError::Incompatible(
+                    PeerIncompatible::ResumptionWithoutExtendedMasterSecret
+                )
+            );
+            assert_eq!(sent, Some(AlertDescription::HANDSHAKE_FAILURE));
+        };
+
+        // Both with EMS: resumed.
+        let client = change_stored_session(&fx, &server, |_| {});
+        let s = resume(&client, |_| {}).unwrap();
+        assert_eq!(s.state(), Phase::WaitResume);
+        // Session with EMS, hello without: abort.
+        refused(resume(&client, without_ems));
+
+        let client = change_stored_session(&fx, &server, |session| {
+            session.extended_master_secret = false
+        });
+        // Session without EMS, hello with: a full handshake.
+        let s = resume(&client, |_| {}).unwrap();
+        assert_eq!(s.state(), Phase::Wait);
+        assert!(!s.negotiated().resumed);
+        // Neither: abort, as the RFC says a server SHOULD.
+        refused(resume(&client, without_ems));
+    }
+
+    #[test]
+    fn client_does_not_offer_a_session_without_ems() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let mut lenient = fx.client_config();
+        lenient.require_extended_master_secret = false;
+        let client = Arc::new(lenient);
+        let server = Arc::new(fx.server_config());
+        let (mut c, mut s) = (
+            Connection::client(client.clone(), "localhost").unwrap(),
+            Connection::server(server.clone()).unwrap(),
+        );
+        c.start().unwrap();
+        handshake(&mut c, &mut s).unwrap();
+        let cache = client.session_cache.as_ref().unwrap();
+        let mut session = cache.get("localhost").unwrap();
+        session.extended_master_secret = false;
+        cache.put("localhost", session);
+        let mut c = Connection::client(client, "localhost").unwrap();
+        c.start().unwrap();
+        let wire = c.take_outgoing();
+        let (_, body) = &messages(&wire)[0];
+        let HandshakePayload::ClientHello(hello) =
+            read_handshake(crate::codec::enums::HandshakeType::CLIENT_HELLO, body).unwrap()
+        else {
+            unreachable!()
+        };
+        assert!(hello.session_id.is_empty());
+        assert_eq!(hello.session_ticket(), Some(&[][..]), "no ticket offered");
+        assert!(hello.ems_offered());
+    }
+
+    #[test]
+    fn client_aborts_when_the_server_resumes_without_ems() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let mut lenient = fx.client_config();
+        lenient.require_extended_master_secret = false;
+        let client = Arc::new(lenient);
+        let mut server = fx.server_config();
+        server.ticketer = None;
+        let server = Arc::new(server);
+        for _ in 0..2 {
+            let mut c = Connection::client(client.clone(), "localhost").unwrap();
+            let mut s = Connection::server(server.clone()).unwrap();
+            c.start().unwrap();
+            transfer(&mut c, &mut s).unwrap();
+            if s.state() == Phase::Wait {
+                handshake(&mut c, &mut s).unwrap();
+                continue;
+            }
+            // The resumed flight: ServerHello alone in the first record, then CCS, Finished.
+            let flight = s.take_outgoing();
+            let recs = records(&flight);
+            let [(0x02, body)] = &messages(&flight[recs[0].1.clone()])[..] else {
+                panic!("ServerHello alone")
+            };
+            let HandshakePayload::ServerHello(mut hello) =
+                read_handshake(crate::codec::enums::HandshakeType::SERVER_HELLO, body).unwrap()
+            else {
+                unreachable!()
+            };
+            hello.extensions.retain(|e| {
+                !matches!(
+                    e,
+                    crate::codec::extensions::ServerExtension::ExtendedMasterSecret
+                )
+            });
+            let mut body = Vec::new();
+            HandshakePayload::ServerHello(hello)
+                .encode_body(&mut crate::codec::Writer::new(&mut body));
+            let (error, sent) = protocol_error(c.receive_data(&handshake_records(&[(0x02, body)])));
+            assert_eq!(
+                error,
+                ProtocolError::Misbehaved(PeerMisbehaved::ResumptionChangedExtendedMasterSecret)
+            );
+            assert_eq!(sent, Some(AlertDescription::HANDSHAKE_FAILURE));
+            return;
+        }
+        panic!("the second connection did not resume");
     }
 }

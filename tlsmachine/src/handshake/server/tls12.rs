@@ -108,7 +108,7 @@ impl ServerHs12 {
     }
 
     fn ticket_promised(&self) -> bool {
-        self.ticket_requested && self.config.ticketer.is_some()
+        self.ticket_requested && self.config.ticketer.is_some() && self.ems
     }
 
     pub(crate) fn internal_event(&mut self, phase: Phase) -> Option<Event> {
@@ -273,7 +273,7 @@ impl ServerHs12 {
         self.group = Some(group);
         self.ticket_requested = hello.session_ticket().is_some();
         self.client_session_id = hello.session_id;
-        self.resume = self.find_session(hello, suite);
+        self.resume = self.find_session(hello, suite)?;
         // Only a full handshake signs (ServerKeyExchange): a resuming client need not send
         // signature_algorithms at all.
         if self.resume.is_none() {
@@ -320,7 +320,40 @@ impl ServerHs12 {
     }
 
     /// CHECK_SESSION_CACHE: a ticket or session ID that names a session we may resume.
-    fn find_session(&self, hello: &ClientHello, suite: &Tls12Suite) -> Option<StoredSession> {
+    fn find_session(
+        &self,
+        hello: &ClientHello,
+        suite: &Tls12Suite,
+    ) -> Result<Option<StoredSession>, ProtocolError> {
+        let Some(session) = self.known_session(hello, suite) else {
+            return Ok(None);
+        };
+        //= https://www.rfc-editor.org/rfc/rfc7627#section-5.3
+        //# o  If the original session used the "extended_master_secret"
+        //#    extension but the new ClientHello does not contain it, the server
+        //#    MUST abort the abbreviated handshake.
+        //
+        //= https://www.rfc-editor.org/rfc/rfc7627#section-5.3
+        //# o  If neither the original session nor the new ClientHello uses the
+        //#    extension, the server SHOULD abort the handshake.
+        if !self.ems {
+            return Err(PeerIncompatible::ResumptionWithoutExtendedMasterSecret.into());
+        }
+        //= https://www.rfc-editor.org/rfc/rfc7627#section-5.3
+        //# o  If the original session did not use the "extended_master_secret"
+        //#    extension but the new ClientHello contains the extension, then the
+        //#    server MUST NOT perform the abbreviated handshake.  Instead, it
+        //#    SHOULD continue with a full handshake (as described in
+        //#    Section 5.2) to negotiate a new session.
+        if !session.extended_master_secret {
+            return Ok(None);
+        }
+        Ok(Some(session))
+    }
+
+    /// The session a ticket or session ID names, if it is one we would resume but for
+    /// extended master secret.
+    fn known_session(&self, hello: &ClientHello, suite: &Tls12Suite) -> Option<StoredSession> {
         let now = self.config.provider.time.now();
         // A ticket that does not open is no error: try the ID, else a full handshake.
         let from_ticket = match (hello.session_ticket(), &self.config.ticketer) {
@@ -341,12 +374,7 @@ impl ServerHs12 {
         let willing = session.version == ProtocolVersion::TLS1_2
             && age <= self.config.session_lifetime.as_secs()
             && session.suite == suite.suite
-            && session.server_name == self.server_name
-            //= https://www.rfc-editor.org/rfc/rfc7627#section-5.3
-            //# If the original session did not use the "extended_master_secret"
-            //# extension but the new ClientHello contains the extension, then the
-            //# server MUST NOT perform the abbreviated handshake.
-            && session.extended_master_secret == self.ems;
+            && session.server_name == self.server_name;
         willing.then_some(session)
     }
 
@@ -395,7 +423,9 @@ impl ServerHs12 {
     /// Flight 2 of a full handshake.
     fn send_full_flight(&mut self, ctx: &mut Ctx<'_>) -> Result<(), ProtocolError> {
         let config = self.config.clone();
-        if config.session_store.is_some() || config.ticketer.is_some() {
+        // A session without extended master secret gets no ID (nor ticket): RFC 7627 §5.3
+        // has us refuse its resumption, so offering one would only make the client fail.
+        if self.ems && (config.session_store.is_some() || config.ticketer.is_some()) {
             let mut id = [0u8; 32];
             config
                 .provider
