@@ -153,7 +153,9 @@ fn openssl_s_client_tls1_0_and_1_1_are_refused_with_protocol_version() {
         assert_eq!(
             served.error,
             Some(Error::Protocol {
-                error: ProtocolError::Incompatible(PeerIncompatible::UnsupportedVersion(version)),
+                error: ProtocolError::Incompatible(PeerIncompatible::UnsupportedVersion(vec![
+                    version
+                ])),
                 sent: Some(AlertDescription::PROTOCOL_VERSION),
             }),
             "{flag}"

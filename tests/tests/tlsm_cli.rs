@@ -662,3 +662,43 @@ fn client_connects_to_servers_without_ems_only_with_allow_no_ems() {
     assert!(allowed.wait_exit(), "{}", allowed.stderr());
     assert!(allowed.stderr().contains("protocol: TLSv1.2"));
 }
+
+/// The log line says what the client did: a TLS 1.3-only hello offered TLS 1.3 (not "only
+/// TLSv1.2", its legacy_version), and close_notify is no fatal alert. The close_notify that
+/// ends a handshake is answered with one (RFC 5246 §7.2.1).
+#[test]
+fn server_log_names_what_the_client_offered_and_answers_close_notify() {
+    if !peer_available("openssl") {
+        return;
+    }
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(&pki, &["--echo"]);
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_client", "-tls1_3", "-connect"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-servername", "localhost"]);
+    let mut client = Peer::spawn(cmd);
+    assert!(!client.wait_exit(), "a TLS 1.3-only s_client got in");
+    let log = server.wait_for_output("result=error");
+    assert!(log.contains("peer offers only TLSv1.3;"), "{log}");
+    assert!(!log.contains("TLSv1.2;"), "{log}");
+
+    let config = tlsmachine::ClientConfig::new(pki.pki.trust_store().unwrap());
+    let mut conn = tlsmachine::Connection::client(Arc::new(config), "localhost").unwrap();
+    conn.start().unwrap();
+    let close_notify = [0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00];
+    let mut tcp = tlsmachine_tests::connect(port);
+    tcp.set_read_timeout(Some(TIMEOUT)).unwrap();
+    tcp.write_all(&conn.take_outgoing()).unwrap();
+    tcp.write_all(&close_notify).unwrap();
+    let mut answer = Vec::new();
+    let _ = tcp.read_to_end(&mut answer);
+    assert!(
+        answer.ends_with(&close_notify),
+        "no close_notify at the end of {} bytes",
+        answer.len()
+    );
+    let log = server.wait_for_output("close_notify");
+    let line = log.lines().find(|l| l.contains("close_notify")).unwrap();
+    assert!(!line.contains("fatal"), "{line}");
+}

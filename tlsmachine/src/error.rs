@@ -14,7 +14,8 @@ use crate::handshake::{Msg, Phase};
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
-    /// The peer sent this fatal alert (python-tls `TLSAlertError`).
+    /// The peer sent this fatal alert, or close_notify before the handshake finished
+    /// (python-tls `TLSAlertError`).
     AlertReceived { alert: AlertDescription },
     /// The peer's data was bad: what was wrong, and the alert we sent (python-tls
     /// `BadTLSDataError`). `sent` is `None` only when no alert could be sent.
@@ -147,8 +148,10 @@ pub enum PeerIncompatible {
     NoSharedGroup,
     NoSharedSignatureScheme,
     NoSharedApplicationProtocol,
-    /// The peer offered only versions we refuse (TLS 1.0/1.1, RFC 8996) or do not speak.
-    UnsupportedVersion(ProtocolVersion),
+    /// The peer offered only versions we refuse (TLS 1.0/1.1, RFC 8996) or do not speak:
+    /// a client's supported_versions (its legacy_version when it sent none), or the version
+    /// a server chose.
+    UnsupportedVersion(Vec<ProtocolVersion>),
     /// RFC 7627 extended master secret required but not offered.
     ExtendedMasterSecretRequired,
     /// A ClientHello without extended master secret offered a session we know (RFC 7627
@@ -327,6 +330,10 @@ impl From<LocalError> for Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // close_notify is no fatal alert; it is an error when it cut the handshake short.
+            Error::AlertReceived { alert } if *alert == AlertDescription::CLOSE_NOTIFY => {
+                f.write_str("peer closed the connection with close_notify")
+            }
             Error::AlertReceived { alert } => write!(f, "peer sent fatal alert {alert}"),
             Error::Protocol {
                 error,
@@ -480,7 +487,14 @@ impl fmt::Display for PeerIncompatible {
             P::NoSharedApplicationProtocol => {
                 f.write_str("no ALPN protocol in common with the peer")
             }
-            P::UnsupportedVersion(v) => write!(f, "peer offers only {v:?}; TLS 1.2 is required"),
+            P::UnsupportedVersion(offered) => {
+                let names: Vec<String> = offered.iter().map(ToString::to_string).collect();
+                write!(
+                    f,
+                    "peer offers only {}; TLS 1.2 is required",
+                    names.join(", ")
+                )
+            }
             P::ExtendedMasterSecretRequired => {
                 f.write_str("peer does not support extended master secret (RFC 7627)")
             }

@@ -851,9 +851,9 @@ mod bad_input {
             let (error, sent) = protocol_error(s.receive_data(&hello));
             assert_eq!(
                 error,
-                ProtocolError::Incompatible(PeerIncompatible::UnsupportedVersion(
+                ProtocolError::Incompatible(PeerIncompatible::UnsupportedVersion(vec![
                     crate::codec::enums::ProtocolVersion(version)
-                ))
+                ]))
             );
             assert_eq!(sent, Some(AlertDescription::PROTOCOL_VERSION));
         }
@@ -2056,5 +2056,73 @@ mod conformance {
             return;
         }
         panic!("the second connection did not resume");
+    }
+
+    /// RFC 5246 §7.2.1: close_notify is answered with close_notify, also mid-handshake.
+    #[test]
+    fn close_notify_during_the_handshake_is_answered_with_close_notify() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+        transfer(&mut c, &mut s).unwrap();
+        let flight = s.take_outgoing();
+        let err = s
+            .receive_data(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00])
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Error::AlertReceived {
+                alert: AlertDescription::CLOSE_NOTIFY
+            }
+        );
+        assert!(!err.to_string().contains("fatal"), "{err}");
+        assert_eq!(s.state(), Phase::Shutdown);
+        assert_eq!(
+            s.take_outgoing(),
+            [0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00]
+        );
+        // The client, whose flight 2 is cut short by it, hears the close too.
+        c.receive_data(&flight).unwrap();
+        let _ = c.take_outgoing();
+        let err = c
+            .receive_data(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00])
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Error::AlertReceived {
+                alert: AlertDescription::CLOSE_NOTIFY
+            }
+        );
+        assert_eq!(
+            records(c.outgoing()).len(),
+            1,
+            "one record: its close_notify"
+        );
+    }
+
+    /// A ClientHello for TLS 1.3 only: the error names what the client offered.
+    #[test]
+    fn unsupported_version_names_the_versions_the_client_offered() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+        let hello = edited_hello(&mut c, |h| {
+            h.extensions.push(ClientExtension::SupportedVersions(vec![
+                ProtocolVersion(0x3a3a),
+                ProtocolVersion::TLS1_3,
+            ]))
+        });
+        let (error, sent) = protocol_error(s.receive_data(&hello));
+        assert_eq!(
+            error,
+            ProtocolError::Incompatible(PeerIncompatible::UnsupportedVersion(vec![
+                ProtocolVersion(0x3a3a),
+                ProtocolVersion::TLS1_3
+            ]))
+        );
+        assert_eq!(sent, Some(AlertDescription::PROTOCOL_VERSION));
+        let text = error.to_string();
+        assert!(
+            text.contains("TLSv1.3") && !text.contains("TLSv1.2"),
+            "{text}"
+        );
     }
 }

@@ -184,7 +184,9 @@ impl ClientHs12 {
     ) -> Result<Branch, ProtocolError> {
         if hello.legacy_version != ProtocolVersion::TLS1_2 {
             if hello.legacy_version < ProtocolVersion::TLS1_2 {
-                return Err(PeerIncompatible::UnsupportedVersion(hello.legacy_version).into());
+                return Err(
+                    PeerIncompatible::UnsupportedVersion(vec![hello.legacy_version]).into(),
+                );
             }
             return Err(PeerMisbehaved::SelectedUnofferedVersion(hello.legacy_version).into());
         }

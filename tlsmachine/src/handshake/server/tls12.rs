@@ -168,13 +168,16 @@ impl ServerHs12 {
         raw: &[u8],
     ) -> Result<(), ProtocolError> {
         let config = self.config.clone();
-        let offers_tls12 = match hello.supported_versions() {
-            Some(versions) => versions.contains(&ProtocolVersion::TLS1_2),
-            None => hello.legacy_version >= ProtocolVersion::TLS1_2,
+        let (offers_tls12, offered) = match hello.supported_versions() {
+            Some(versions) => (versions.contains(&ProtocolVersion::TLS1_2), versions),
+            None => (
+                hello.legacy_version >= ProtocolVersion::TLS1_2,
+                core::slice::from_ref(&hello.legacy_version),
+            ),
         };
         // RFC 8996 §5: do not negotiate below TLS 1.2; refuse a ClientHello not offering it.
         if !offers_tls12 {
-            return Err(PeerIncompatible::UnsupportedVersion(hello.legacy_version).into());
+            return Err(PeerIncompatible::UnsupportedVersion(offered.to_vec()).into());
         }
         //= https://www.rfc-editor.org/rfc/rfc5246#section-7.4.1.2
         //# This vector MUST contain, and all implementations MUST support,
