@@ -27,8 +27,9 @@ pub struct ClientHelloInfo<'a> {
 
 impl ClientHelloInfo<'_> {
     /// Whether `key` can serve this client: it can sign with a scheme the client accepts;
-    /// in TLS 1.2 also for a suite the client offers, with an ECDSA key on a curve the client
-    /// lists. (In TLS 1.3 a scheme names its curve and suites do not name keys.)
+    /// in TLS 1.2 (where an ECDSA key signs with any hash) also for a suite the client
+    /// offers, with an ECDSA key on a curve the client lists. (In TLS 1.3 a scheme names its
+    /// curve and suites do not name keys.)
     pub fn can_use(&self, key: &CertifiedKey) -> bool {
         if self.version == Version::Tls13 {
             return key
@@ -49,7 +50,10 @@ impl ClientHelloInfo<'_> {
             _ => true,
         };
         curve_ok
-            && key.key.choose_scheme(self.signature_schemes).is_some()
+            && key
+                .key
+                .choose_scheme_tls12(self.signature_schemes)
+                .is_some()
             && self
                 .cipher_suites
                 .iter()
@@ -145,8 +149,8 @@ pub trait ResolvesClientCert: Send + Sync + core::fmt::Debug {
     ) -> Option<Arc<CertifiedKey>>;
 }
 
-/// The first of several client certificates whose key can sign with a scheme the server
-/// accepts. CA names are not consulted: matching issuers needs the chain's DNs, which the
+/// The first of several client certificates whose key can sign with a (TLS 1.2) scheme the
+/// server accepts. CA names are not consulted: matching issuers needs the chain's DNs, which the
 /// server checks anyway.
 #[derive(Debug, Default)]
 pub struct ClientCertList(pub Vec<Arc<CertifiedKey>>);
@@ -159,7 +163,7 @@ impl ResolvesClientCert for ClientCertList {
     ) -> Option<Arc<CertifiedKey>> {
         self.0
             .iter()
-            .find(|k| k.key.choose_scheme(schemes).is_some())
+            .find(|k| k.key.choose_scheme_tls12(schemes).is_some())
             .cloned()
     }
 }
@@ -269,5 +273,24 @@ mod tests {
         assert!(list
             .resolve(&[], &[SignatureScheme::RSA_PKCS1_SHA256])
             .is_none());
+    }
+
+    #[test]
+    fn an_ecdsa_key_serves_a_peer_offering_another_hash_in_tls12() {
+        let p256 = key(KeyType::EcdsaP256, "p256.example");
+        let sha384_only = [SignatureScheme::ECDSA_SECP384R1_SHA384];
+        // The RSA key comes first and cannot serve this client either.
+        let mut r = SniResolver::new();
+        r.add("p256.example", key(KeyType::Rsa2048, "p256.example"));
+        r.add("p256.example", p256.clone());
+        let got = r
+            .resolve(&hello(Some("p256.example"), &sha384_only, ALL_SUITES))
+            .unwrap();
+        assert!(Arc::ptr_eq(&got, &p256));
+        let list = ClientCertList(vec![p256.clone()]);
+        assert!(Arc::ptr_eq(
+            &list.resolve(&[], &sha384_only).unwrap(),
+            &p256
+        ));
     }
 }

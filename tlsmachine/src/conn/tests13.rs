@@ -282,8 +282,10 @@ fn versions_meet_where_both_sides_can() {
     assert_eq!(
         err,
         Error::Protocol {
-            error: crate::error::PeerIncompatible::UnsupportedVersion(ProtocolVersion::TLS1_3)
-                .into(),
+            error: crate::error::PeerIncompatible::UnsupportedVersion(vec![
+                ProtocolVersion::TLS1_3
+            ])
+            .into(),
             sent: Some(AlertDescription::PROTOCOL_VERSION)
         }
     );

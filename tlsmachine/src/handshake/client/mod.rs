@@ -128,7 +128,7 @@ impl ClientStart {
             v if v > ProtocolVersion::TLS1_2 => {
                 Err(PeerMisbehaved::SelectedUnofferedVersion(v).into())
             }
-            v => Err(PeerIncompatible::UnsupportedVersion(v).into()),
+            v => Err(PeerIncompatible::UnsupportedVersion(vec![v]).into()),
         }
     }
 
@@ -283,7 +283,7 @@ pub(crate) fn choose_client_certificate(
         None => config.client_certificate.clone(),
     }?;
     let scheme = match version {
-        Version::Tls12 => candidate.key.choose_scheme(schemes),
+        Version::Tls12 => candidate.key.choose_scheme_tls12(schemes),
         Version::Tls13 => candidate.key.choose_scheme_tls13(schemes),
     }?;
     Some((candidate, scheme))
@@ -317,6 +317,10 @@ fn resumable_session(config: &ClientConfig, server_name: &ServerName<'_>) -> Opt
             .cipher_suites
             .iter()
             .any(|s| s.suite() == session.suite)
-        && (session.extended_master_secret || !config.require_extended_master_secret);
+        //= https://www.rfc-editor.org/rfc/rfc7627#section-5.3
+        //# The client SHOULD NOT offer an abbreviated handshake to resume a
+        //# session that does not use an extended master secret.  Instead, it
+        //# SHOULD offer a full handshake.
+        && session.extended_master_secret;
     offerable.then_some(session)
 }

@@ -258,10 +258,15 @@ impl ClientHs12 {
             return Err(PeerMisbehaved::ResumptionChangedParameters.into());
         }
         //= https://www.rfc-editor.org/rfc/rfc7627#section-5.3
-        //# If the original session used the extension but the new ServerHello
-        //# does not contain the extension, the client MUST abort the handshake.
+        //# o  If the original session did not use the "extended_master_secret"
+        //#    extension but the new ServerHello contains the extension, the
+        //#    client MUST abort the handshake.
+        //#
+        //# o  If the original session used the extension but the new ServerHello
+        //#    does not contain the extension, the client MUST abort the
+        //#    handshake.
         if session.extended_master_secret != ems {
-            return Err(PeerMisbehaved::ResumptionChangedParameters.into());
+            return Err(PeerMisbehaved::ResumptionChangedExtendedMasterSecret.into());
         }
         let ms = MasterSecret::from_bytes(session.master_secret);
         self.keys = Some(keys::derive(

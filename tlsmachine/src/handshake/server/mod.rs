@@ -39,21 +39,14 @@ impl ServerStart {
             Some(offered) => [Version::Tls13, Version::Tls12]
                 .into_iter()
                 .find(|v| ours.contains(v) && offered.contains(&ProtocolVersion::from(*v)))
-                .ok_or_else(|| {
-                    let best = offered
-                        .iter()
-                        .copied()
-                        .max()
-                        .unwrap_or(hello.legacy_version);
-                    PeerIncompatible::UnsupportedVersion(best).into()
-                }),
+                .ok_or_else(|| PeerIncompatible::UnsupportedVersion(offered.to_vec()).into()),
             // RFC 8996 §5: nothing below TLS 1.2 is negotiated.
             None if hello.legacy_version >= ProtocolVersion::TLS1_2
                 && ours.contains(&Version::Tls12) =>
             {
                 Ok(Version::Tls12)
             }
-            None => Err(PeerIncompatible::UnsupportedVersion(hello.legacy_version).into()),
+            None => Err(PeerIncompatible::UnsupportedVersion(vec![hello.legacy_version]).into()),
         }
     }
 }
