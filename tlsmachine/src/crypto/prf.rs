@@ -66,6 +66,12 @@ impl MasterSecret {
     pub fn from_bytes(bytes: [u8; 48]) -> Self {
         MasterSecret(bytes)
     }
+
+    /// Rebuilds a master secret from a stored session's secret; `None` unless it is 48
+    /// bytes long.
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        bytes.try_into().ok().map(MasterSecret)
+    }
 }
 
 impl fmt::Debug for MasterSecret {

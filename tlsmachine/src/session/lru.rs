@@ -68,6 +68,18 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
         self.nodes.get(at).map(|n| &n.value)
     }
 
+    /// Like [`Lru::get`], for changing the value in place.
+    pub(crate) fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let at = *self.index.get(key)?;
+        self.unlink(at);
+        self.push_front(at);
+        self.nodes.get_mut(at).map(|n| &mut n.value)
+    }
+
     /// Stores `value` under `key` as the most recently used entry. Returns the entry that
     /// made room for it: the old value under the same key, or the evicted least recently
     /// used entry.

@@ -1,6 +1,7 @@
-//! TLS 1.2 session resumption state: what a server keeps per session (in a [`SessionStore`]
-//! keyed by session ID, or sealed into an RFC 5077 ticket by a [`Ticketer`]), and what a
-//! client keeps to resume ([`ClientSession`] in a [`ClientSessionCache`]).
+//! Session resumption state for both versions: what a server keeps per session (in a
+//! [`SessionStore`] keyed by session ID or ticket ID, or sealed into a ticket by a
+//! [`Ticketer`]), and what a client keeps to resume ([`ClientSession`] in a
+//! [`ClientSessionCache`]).
 //!
 //! Everything here is bounded: entries per cache, bytes per entry, certificates per session.
 //! Time is always an argument; nothing in this module reads a clock. Master secrets are
@@ -16,6 +17,7 @@ pub use ticket::Ticketer;
 
 use core::fmt;
 use core::time::Duration;
+use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rustls_pki_types::{CertificateDer, UnixTime};
@@ -42,6 +44,14 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
     fn put(&self, id: &[u8], value: Zeroizing<Vec<u8>>, now: UnixTime);
     /// Forgets `id`, for example after the session ended with a fatal alert (RFC 5246 §7.2).
     fn remove(&self, id: &[u8]);
+    /// Takes the session stored under `id` out of the store: what a single-use TLS 1.3
+    /// ticket needs. A store shared by several servers must make this atomic (two servers
+    /// must never both get the same entry), which this default does not.
+    fn take(&self, id: &[u8], now: UnixTime) -> Option<Zeroizing<Vec<u8>>> {
+        let value = self.get(id, now)?;
+        self.remove(id);
+        Some(value)
+    }
 }
 
 /// Sessions a [`MemoryStore`] or [`ClientSessionCache`] holds unless configured otherwise.
@@ -69,26 +79,41 @@ pub const MAX_CLIENT_CACHE_KEY: usize = 512;
 
 /// Leading byte of [`StoredSession::encode`] output; a change of layout bumps it, so old
 /// cache entries and tickets decode as `None` (a full handshake) rather than as garbage.
-const STORED_FORMAT_V1: u8 = 0x01;
+const STORED_FORMAT: u8 = 0x02;
 
 /// Leading bytes of [`ClientSession::to_bytes`] output. The last byte is the format version.
-pub const CLIENT_SESSION_MAGIC: &[u8] = b"tlsm-session\x01";
+pub const CLIENT_SESSION_MAGIC: &[u8] = b"tlsm-session\x02";
+
+/// Longest secret a session holds: a TLS 1.2 master secret (48 bytes) or a TLS 1.3 PSK of
+/// the suite's hash length (at most 48).
+pub const MAX_SESSION_SECRET: usize = 48;
+
+/// The longest ticket lifetime TLS 1.3 allows (RFC 8446 §4.6.1: seven days).
+pub const MAX_TLS13_TICKET_LIFETIME: u32 = 7 * 24 * 60 * 60;
+
+/// TLS 1.3 tickets a client keeps per server: each is used once, and servers usually send
+/// two after every handshake.
+pub const MAX_TICKETS_PER_SERVER: usize = 8;
 
 /// What a server keeps about a session so it can resume it: the state behind a session ID
-/// in a [`SessionStore`], or the plaintext of a ticket.
+/// or a stateful TLS 1.3 ticket in a [`SessionStore`], or the plaintext of a ticket.
 ///
-/// Equality compares the master secret in variable time; it is for tests and bookkeeping,
-/// never for authenticating anything.
+/// One versioned format for both protocol versions: TLS 1.2 keeps its master secret, TLS 1.3
+/// the resumption PSK and what the ticket promised (lifetime, age obfuscator, 0-RTT
+/// allowance).
+///
+/// Equality compares the secret in variable time; it is for tests and bookkeeping, never
+/// for authenticating anything.
 #[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct StoredSession {
     /// Negotiated version; resumption must not change it.
     #[zeroize(skip)]
     pub version: ProtocolVersion,
-    /// Negotiated cipher suite; resumption must not change it.
+    /// Negotiated cipher suite; TLS 1.2 resumption must keep it, TLS 1.3 its hash.
     #[zeroize(skip)]
     pub suite: CipherSuite,
-    /// The session's master secret.
-    pub master_secret: [u8; 48],
+    /// TLS 1.2: the 48-byte master secret. TLS 1.3: the resumption PSK.
+    pub secret: Vec<u8>,
     /// Whether the master secret was derived with RFC 7627; a resumption must agree.
     pub extended_master_secret: bool,
     /// The SNI name the session was made for, if the client sent one.
@@ -99,15 +124,26 @@ pub struct StoredSession {
     /// [`MAX_CERTIFICATE_LEN`] bytes to be encodable).
     #[zeroize(skip)]
     pub peer_certificates: Vec<CertificateDer<'static>>,
-    /// When the session was made, in Unix seconds.
+    /// When the session (for TLS 1.3: the ticket) was made, in Unix seconds.
     pub created: u64,
+    /// TLS 1.3: the ticket's lifetime in seconds.
+    pub ticket_lifetime: u32,
+    /// TLS 1.3: the value the client adds to the ticket's age (RFC 8446 §4.6.1).
+    pub age_add: u32,
+    /// TLS 1.3: the 0-RTT bytes the ticket allows; 0 for none.
+    pub max_early_data: u32,
 }
 
 impl StoredSession {
     /// Serializes the session (format byte first). Fails only when a field exceeds its
-    /// bound ([`MAX_SERVER_NAME`], [`MAX_ALPN`], 16 certificates, [`MAX_CERTIFICATE_LEN`]);
-    /// everything this returns, [`StoredSession::decode`] accepts.
+    /// bound ([`MAX_SESSION_SECRET`], [`MAX_SERVER_NAME`], [`MAX_ALPN`], 16 certificates,
+    /// [`MAX_CERTIFICATE_LEN`]); everything this returns, [`StoredSession::decode`] accepts.
     pub fn encode(&self) -> Result<Zeroizing<Vec<u8>>, LocalError> {
+        check_len(
+            "stored session secret",
+            self.secret.len(),
+            MAX_SESSION_SECRET,
+        )?;
         check_len(
             "stored session server name",
             self.server_name.as_ref().map_or(0, String::len),
@@ -122,27 +158,18 @@ impl StoredSession {
 
         let mut out = Zeroizing::new(Vec::with_capacity(128));
         let mut w = Writer::new(&mut out);
-        w.u8(STORED_FORMAT_V1);
+        w.u8(STORED_FORMAT);
         w.u16(self.version.0);
         w.u16(self.suite.0);
-        w.bytes(&self.master_secret);
+        w.len_u8(|w| w.bytes(&self.secret));
         w.u8(u8::from(self.extended_master_secret));
-        match &self.server_name {
-            Some(name) => {
-                w.u8(1);
-                w.len_u8(|w| w.bytes(name.as_bytes()));
-            }
-            None => w.u8(0),
-        }
-        match &self.alpn {
-            Some(proto) => {
-                w.u8(1);
-                w.len_u8(|w| w.bytes(proto));
-            }
-            None => w.u8(0),
-        }
+        write_option(&mut w, self.server_name.as_ref().map(String::as_bytes));
+        write_option(&mut w, self.alpn.as_deref());
         write_certificates(&mut w, &self.peer_certificates);
         w.u64(self.created);
+        w.u32(self.ticket_lifetime);
+        w.u32(self.age_add);
+        w.u32(self.max_early_data);
         Ok(out)
     }
 
@@ -154,38 +181,28 @@ impl StoredSession {
 
     fn read(bytes: &[u8]) -> Result<Self, InvalidMessage> {
         let mut r = Reader::new(bytes);
-        if r.u8("stored session format")? != STORED_FORMAT_V1 {
+        if r.u8("stored session format")? != STORED_FORMAT {
             return Err(InvalidMessage::IllegalValue {
                 what: "stored session format",
             });
         }
-        let version = ProtocolVersion(r.u16("version")?);
-        let suite = CipherSuite(r.u16("cipher suite")?);
-        let master_secret = r.take_array::<48>("master secret")?;
-        let extended_master_secret = read_bool(&mut r, "extended master secret")?;
-        let server_name = if read_bool(&mut r, "server name present")? {
-            Some(read_utf8(&mut r, "server name")?)
-        } else {
-            None
+        let session = Self {
+            version: ProtocolVersion(r.u16("version")?),
+            suite: CipherSuite(r.u16("cipher suite")?),
+            secret: read_secret(&mut r)?,
+            extended_master_secret: read_bool(&mut r, "extended master secret")?,
+            server_name: read_option(&mut r, "server name")?
+                .map(|b| utf8(b, "server name"))
+                .transpose()?,
+            alpn: read_option(&mut r, "ALPN protocol")?.map(<[u8]>::to_vec),
+            peer_certificates: read_certificates(&mut r)?,
+            created: r.u64("created")?,
+            ticket_lifetime: r.u32("ticket lifetime")?,
+            age_add: r.u32("ticket age add")?,
+            max_early_data: r.u32("max early data")?,
         };
-        let alpn = if read_bool(&mut r, "ALPN present")? {
-            Some(r.vec_u8("ALPN protocol")?.to_vec())
-        } else {
-            None
-        };
-        let peer_certificates = read_certificates(&mut r)?;
-        let created = r.u64("created")?;
         r.finish("stored session")?;
-        Ok(Self {
-            version,
-            suite,
-            master_secret,
-            extended_master_secret,
-            server_name,
-            alpn,
-            peer_certificates,
-            created,
-        })
+        Ok(session)
     }
 }
 
@@ -194,31 +211,35 @@ impl fmt::Debug for StoredSession {
         f.debug_struct("StoredSession")
             .field("version", &self.version)
             .field("suite", &self.suite)
-            .field("master_secret", &"<redacted>")
+            .field("secret", &"<redacted>")
             .field("extended_master_secret", &self.extended_master_secret)
             .field("server_name", &self.server_name)
             .field("alpn", &self.alpn.as_deref().map(String::from_utf8_lossy))
             .field("peer_certificates", &self.peer_certificates.len())
             .field("created", &self.created)
-            .finish()
+            .field("ticket_lifetime", &self.ticket_lifetime)
+            .field("max_early_data", &self.max_early_data)
+            .finish_non_exhaustive()
     }
 }
 
 /// What a client keeps to resume a session with a server: the session ID or ticket to
-/// offer, and the secrets and parameters the resumed connection inherits.
+/// offer, and the secrets and parameters the resumed connection inherits. A TLS 1.2
+/// session holds a master secret; a TLS 1.3 one is a ticket with its PSK, used once.
 ///
 /// [`ClientSession::to_bytes`] and [`ClientSession::from_bytes`] let a program persist it
-/// across runs; the bytes contain the master secret, so store them like a private key.
+/// across runs; the bytes contain the secret, so store them like a private key.
 ///
-/// Equality compares the master secret in variable time; it is for tests and bookkeeping,
-/// never for authenticating anything.
+/// Equality compares the secret in variable time; it is for tests and bookkeeping, never
+/// for authenticating anything.
 #[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct ClientSession {
-    /// The session ID the server gave (at most 32 bytes; may be empty with a ticket).
+    /// TLS 1.2: the session ID the server gave (at most 32 bytes; may be empty with a
+    /// ticket).
     pub session_id: Vec<u8>,
-    /// The RFC 5077 ticket the server gave, or empty.
+    /// The ticket the server gave (RFC 5077 or RFC 8446 §4.6.1), or empty.
     pub ticket: Vec<u8>,
-    /// The server's `ticket_lifetime_hint` in seconds (0: unspecified).
+    /// The ticket's lifetime in seconds (TLS 1.2: the hint, 0 meaning unspecified).
     pub ticket_lifetime_hint: u32,
     /// Negotiated version.
     #[zeroize(skip)]
@@ -226,30 +247,42 @@ pub struct ClientSession {
     /// Negotiated cipher suite.
     #[zeroize(skip)]
     pub suite: CipherSuite,
-    /// The session's master secret.
-    pub master_secret: [u8; 48],
-    /// Whether the master secret was derived with RFC 7627.
+    /// TLS 1.2: the master secret. TLS 1.3: the ticket's PSK.
+    pub secret: Vec<u8>,
+    /// Whether the master secret was derived with RFC 7627 (TLS 1.2).
     pub extended_master_secret: bool,
     /// The name the session was made for; resumption must use the same one.
     pub server_name: String,
+    /// The ALPN protocol of the session: 0-RTT data is for that protocol only.
+    pub alpn: Option<Vec<u8>>,
     /// The server's certificate chain as verified in the full handshake.
     #[zeroize(skip)]
     pub peer_certificates: Vec<CertificateDer<'static>>,
-    /// When the session was made, in Unix seconds.
+    /// When the session (TLS 1.3: the ticket) arrived, in Unix seconds.
     pub created: u64,
+    /// TLS 1.3: what the ticket's age is obfuscated with.
+    pub age_add: u32,
+    /// TLS 1.3: the 0-RTT bytes the ticket allows; 0 for none.
+    pub max_early_data: u32,
 }
 
 impl ClientSession {
     /// Serializes the session behind [`CLIENT_SESSION_MAGIC`]. Fails only when a field
-    /// exceeds its bound (32-byte session ID, [`MAX_TICKET`], [`MAX_SERVER_NAME`], 16
-    /// certificates, [`MAX_CERTIFICATE_LEN`]).
+    /// exceeds its bound (32-byte session ID, [`MAX_TICKET`], [`MAX_SESSION_SECRET`],
+    /// [`MAX_SERVER_NAME`], [`MAX_ALPN`], 16 certificates, [`MAX_CERTIFICATE_LEN`]).
     pub fn to_bytes(&self) -> Result<Vec<u8>, LocalError> {
         check_len("session ID", self.session_id.len(), MAX_SESSION_ID)?;
         check_len("session ticket", self.ticket.len(), MAX_TICKET)?;
+        check_len("session secret", self.secret.len(), MAX_SESSION_SECRET)?;
         check_len(
             "session server name",
             self.server_name.len(),
             MAX_SERVER_NAME,
+        )?;
+        check_len(
+            "session ALPN protocol",
+            self.alpn.as_ref().map_or(0, Vec::len),
+            MAX_ALPN,
         )?;
         check_certificates(&self.peer_certificates)?;
 
@@ -261,11 +294,14 @@ impl ClientSession {
         w.u32(self.ticket_lifetime_hint);
         w.u16(self.version.0);
         w.u16(self.suite.0);
-        w.bytes(&self.master_secret);
+        w.len_u8(|w| w.bytes(&self.secret));
         w.u8(u8::from(self.extended_master_secret));
         w.len_u8(|w| w.bytes(self.server_name.as_bytes()));
+        write_option(&mut w, self.alpn.as_deref());
         write_certificates(&mut w, &self.peer_certificates);
         w.u64(self.created);
+        w.u32(self.age_add);
+        w.u32(self.max_early_data);
         Ok(out)
     }
 
@@ -286,29 +322,23 @@ impl ClientSession {
         if session_id.len() > MAX_SESSION_ID {
             return Err(InvalidMessage::IllegalValue { what: "session ID" });
         }
-        let session_id = session_id.to_vec();
-        let ticket = r.vec_u16("ticket")?.to_vec();
-        let ticket_lifetime_hint = r.u32("ticket lifetime hint")?;
-        let version = ProtocolVersion(r.u16("version")?);
-        let suite = CipherSuite(r.u16("cipher suite")?);
-        let master_secret = r.take_array::<48>("master secret")?;
-        let extended_master_secret = read_bool(&mut r, "extended master secret")?;
-        let server_name = read_utf8(&mut r, "server name")?;
-        let peer_certificates = read_certificates(&mut r)?;
-        let created = r.u64("created")?;
+        let session = Self {
+            session_id: session_id.to_vec(),
+            ticket: r.vec_u16("ticket")?.to_vec(),
+            ticket_lifetime_hint: r.u32("ticket lifetime hint")?,
+            version: ProtocolVersion(r.u16("version")?),
+            suite: CipherSuite(r.u16("cipher suite")?),
+            secret: read_secret(&mut r)?,
+            extended_master_secret: read_bool(&mut r, "extended master secret")?,
+            server_name: utf8(r.vec_u8("server name")?, "server name")?,
+            alpn: read_option(&mut r, "ALPN protocol")?.map(<[u8]>::to_vec),
+            peer_certificates: read_certificates(&mut r)?,
+            created: r.u64("created")?,
+            age_add: r.u32("ticket age add")?,
+            max_early_data: r.u32("max early data")?,
+        };
         r.finish("saved session")?;
-        Ok(Self {
-            session_id,
-            ticket,
-            ticket_lifetime_hint,
-            version,
-            suite,
-            master_secret,
-            extended_master_secret,
-            server_name,
-            peer_certificates,
-            created,
-        })
+        Ok(session)
     }
 }
 
@@ -320,29 +350,40 @@ impl fmt::Debug for ClientSession {
             .field("ticket_lifetime_hint", &self.ticket_lifetime_hint)
             .field("version", &self.version)
             .field("suite", &self.suite)
-            .field("master_secret", &"<redacted>")
+            .field("secret", &"<redacted>")
             .field("extended_master_secret", &self.extended_master_secret)
             .field("server_name", &self.server_name)
+            .field("alpn", &self.alpn.as_deref().map(String::from_utf8_lossy))
             .field("peer_certificates", &self.peer_certificates.len())
             .field("created", &self.created)
-            .finish()
+            .field("max_early_data", &self.max_early_data)
+            .finish_non_exhaustive()
     }
+}
+
+/// The sessions kept for one server: the last TLS 1.2 session, and the TLS 1.3 tickets not
+/// used yet, oldest first.
+#[derive(Default)]
+struct ServerSessions {
+    tls12: Option<ClientSession>,
+    tls13: VecDeque<ClientSession>,
 }
 
 /// A client's sessions by server, shared by its connections (`Arc<ClientSessionCache>`).
 ///
 /// The key is the caller's choice: `"server_name:port"` keeps sessions of different ports
-/// apart, a bare server name shares them. Holds at most `capacity` sessions and evicts the
-/// least recently used.
+/// apart, a bare server name shares them. Holds sessions for at most `capacity` servers and
+/// evicts the least recently used; per server, the latest TLS 1.2 session and up to
+/// [`MAX_TICKETS_PER_SERVER`] TLS 1.3 tickets, each handed out once.
 pub struct ClientSessionCache {
-    // Boxed so that moves inside the map (growth, eviction) move a pointer, not the master
-    // secret, which would leave unzeroized copies in freed memory.
-    inner: Mutex<Lru<String, Box<ClientSession>>>,
+    // Boxed so that moves inside the map (growth, eviction) move a pointer, not the
+    // secrets, which would leave unzeroized copies in freed memory.
+    inner: Mutex<Lru<String, Box<ServerSessions>>>,
     capacity: usize,
 }
 
 impl ClientSessionCache {
-    /// An empty cache holding at most `capacity` sessions (see [`DEFAULT_CAPACITY`]).
+    /// An empty cache for at most `capacity` servers (see [`DEFAULT_CAPACITY`]).
     pub fn new(capacity: usize) -> Self {
         Self {
             inner: Mutex::new(Lru::new(capacity)),
@@ -350,22 +391,51 @@ impl ClientSessionCache {
         }
     }
 
-    /// A copy of the session under `key`, which becomes the most recently used.
+    /// A copy of the newest session under `key` (a TLS 1.3 ticket before a TLS 1.2
+    /// session), left in the cache; the server becomes the most recently used.
     pub fn get(&self, key: &str) -> Option<ClientSession> {
-        self.lock().get(key).map(|s| ClientSession::clone(s))
+        let mut lru = self.lock();
+        let sessions = lru.get(key)?;
+        sessions.tls13.back().or(sessions.tls12.as_ref()).cloned()
     }
 
-    /// Stores `session` under `key`, replacing any earlier one. A key longer than
-    /// [`MAX_CLIENT_CACHE_KEY`] is not stored.
+    /// A copy of the TLS 1.2 session under `key`, left in the cache.
+    pub fn get_tls12(&self, key: &str) -> Option<ClientSession> {
+        self.lock().get(key)?.tls12.clone()
+    }
+
+    /// Takes the newest TLS 1.3 ticket under `key` out of the cache: a ticket is offered
+    /// once (RFC 8446 §C.4).
+    pub fn take_tls13(&self, key: &str) -> Option<ClientSession> {
+        self.lock().get_mut(key)?.tls13.pop_back()
+    }
+
+    /// Stores `session` under `key`: a TLS 1.2 session replaces the earlier one, a TLS 1.3
+    /// ticket joins the others (the oldest goes past [`MAX_TICKETS_PER_SERVER`]). A key
+    /// longer than [`MAX_CLIENT_CACHE_KEY`] is not stored.
     pub fn put(&self, key: &str, session: ClientSession) {
         if key.len() > MAX_CLIENT_CACHE_KEY {
             return;
         }
-        self.lock().insert(key.to_owned(), Box::new(session));
+        let mut lru = self.lock();
+        if lru.get(key).is_none() {
+            lru.insert(key.to_owned(), Box::default());
+        }
+        let Some(sessions) = lru.get_mut(key) else {
+            return;
+        };
+        if session.version == ProtocolVersion::TLS1_3 {
+            if sessions.tls13.len() == MAX_TICKETS_PER_SERVER {
+                sessions.tls13.pop_front();
+            }
+            sessions.tls13.push_back(session);
+        } else {
+            sessions.tls12 = Some(session);
+        }
     }
 
-    /// The session under `key` as bytes a program can keep across runs (they contain the
-    /// master secret: store them as carefully as a private key).
+    /// The newest session under `key` as bytes a program can keep across runs (they
+    /// contain the secret: store them as carefully as a private key).
     pub fn export(&self, key: &str) -> Option<Vec<u8>> {
         self.get(key)?.to_bytes().ok()
     }
@@ -376,12 +446,20 @@ impl ClientSessionCache {
         Ok(())
     }
 
-    /// Forgets the session under `key`, for example after the server refused to resume it.
+    /// Forgets every session under `key`, for example after the server refused to resume
+    /// or the connection ended with a fatal alert.
     pub fn remove(&self, key: &str) {
         self.lock().remove(key);
     }
 
-    /// Sessions held.
+    /// Forgets the TLS 1.2 session under `key`, keeping any TLS 1.3 tickets.
+    pub fn remove_tls12(&self, key: &str) {
+        if let Some(sessions) = self.lock().get_mut(key) {
+            sessions.tls12 = None;
+        }
+    }
+
+    /// Servers with sessions held.
     pub fn len(&self) -> usize {
         self.lock().len()
     }
@@ -393,7 +471,7 @@ impl ClientSessionCache {
 
     // The map's operations do not panic, so a lock poisoned by a panic elsewhere still
     // guards a consistent map; refusing it would end resumption for the whole process.
-    fn lock(&self) -> MutexGuard<'_, Lru<String, Box<ClientSession>>> {
+    fn lock(&self) -> MutexGuard<'_, Lru<String, Box<ServerSessions>>> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -460,6 +538,37 @@ fn read_certificates(r: &mut Reader<'_>) -> Result<Vec<CertificateDer<'static>>,
     Ok(certs)
 }
 
+/// A secret behind a one-byte length: 1 to [`MAX_SESSION_SECRET`] bytes.
+fn read_secret(r: &mut Reader<'_>) -> Result<Vec<u8>, InvalidMessage> {
+    let secret = r.vec_u8("secret")?;
+    if secret.is_empty() || secret.len() > MAX_SESSION_SECRET {
+        return Err(InvalidMessage::IllegalValue { what: "secret" });
+    }
+    Ok(secret.to_vec())
+}
+
+/// A presence byte, then the value behind a one-byte length.
+fn write_option(w: &mut Writer<'_>, value: Option<&[u8]>) {
+    match value {
+        Some(value) => {
+            w.u8(1);
+            w.len_u8(|w| w.bytes(value));
+        }
+        None => w.u8(0),
+    }
+}
+
+fn read_option<'a>(
+    r: &mut Reader<'a>,
+    what: &'static str,
+) -> Result<Option<&'a [u8]>, InvalidMessage> {
+    Ok(if read_bool(r, what)? {
+        Some(r.vec_u8(what)?)
+    } else {
+        None
+    })
+}
+
 /// Exactly 0 or 1, so every session has one encoding.
 fn read_bool(r: &mut Reader<'_>, what: &'static str) -> Result<bool, InvalidMessage> {
     match r.u8(what)? {
@@ -469,8 +578,7 @@ fn read_bool(r: &mut Reader<'_>, what: &'static str) -> Result<bool, InvalidMess
     }
 }
 
-fn read_utf8(r: &mut Reader<'_>, what: &'static str) -> Result<String, InvalidMessage> {
-    let bytes = r.vec_u8(what)?;
+fn utf8(bytes: &[u8], what: &'static str) -> Result<String, InvalidMessage> {
     core::str::from_utf8(bytes)
         .map(str::to_owned)
         .map_err(|_| InvalidMessage::IllegalValue { what })

@@ -6,7 +6,7 @@ fn stored() -> StoredSession {
     StoredSession {
         version: ProtocolVersion::TLS1_2,
         suite: CipherSuite(0xc02f),
-        master_secret: [0x5a; 48],
+        secret: vec![0x5a; 48],
         extended_master_secret: true,
         server_name: Some("example.com".into()),
         alpn: Some(b"h2".to_vec()),
@@ -15,7 +15,23 @@ fn stored() -> StoredSession {
             CertificateDer::from(vec![0x30; 300]),
         ],
         created: 1_700_000_000,
+        ticket_lifetime: 0,
+        age_add: 0,
+        max_early_data: 0,
     }
+}
+
+/// A TLS 1.3 ticket's state: a 32-byte PSK and what the ticket promised.
+fn stored13() -> StoredSession {
+    let mut s = stored();
+    s.version = ProtocolVersion::TLS1_3;
+    s.suite = CipherSuite::TLS_AES_128_GCM_SHA256;
+    s.secret = vec![0x3c; 32];
+    s.extended_master_secret = false;
+    s.ticket_lifetime = 7 * 24 * 3600;
+    s.age_add = 0xdead_beef;
+    s.max_early_data = 16384;
+    s
 }
 
 fn client() -> ClientSession {
@@ -25,12 +41,31 @@ fn client() -> ClientSession {
         ticket_lifetime_hint: 43_200,
         version: ProtocolVersion::TLS1_2,
         suite: CipherSuite(0xc030),
-        master_secret: [0xa5; 48],
+        secret: vec![0xa5; 48],
         extended_master_secret: true,
         server_name: "example.com".into(),
+        alpn: None,
         peer_certificates: vec![CertificateDer::from(vec![0x30; 500])],
         created: 1_700_000_000,
+        age_add: 0,
+        max_early_data: 0,
     }
+}
+
+fn client13(created: u64) -> ClientSession {
+    let mut c = client();
+    c.session_id = Vec::new();
+    c.ticket = vec![0x77; 120];
+    c.ticket_lifetime_hint = 7200;
+    c.version = ProtocolVersion::TLS1_3;
+    c.suite = CipherSuite::TLS_AES_256_GCM_SHA384;
+    c.secret = vec![0x99; 48];
+    c.extended_master_secret = false;
+    c.alpn = Some(b"h2".to_vec());
+    c.created = created;
+    c.age_add = 7;
+    c.max_early_data = 1024;
+    c
 }
 
 /// A repeatable stream of pseudo-random numbers (xorshift64), so failures can be replayed.
@@ -76,8 +111,10 @@ fn mutate(rng: &mut Rng, good: &[u8]) -> Vec<u8> {
 fn stored_session_round_trip() {
     let s = stored();
     let bytes = s.encode().unwrap();
-    assert_eq!(bytes[0], STORED_FORMAT_V1);
+    assert_eq!(bytes[0], STORED_FORMAT);
     assert_eq!(StoredSession::decode(&bytes), Some(s));
+    let t = stored13();
+    assert_eq!(StoredSession::decode(&t.encode().unwrap()), Some(t));
 
     let mut bare = stored();
     bare.server_name = None;
@@ -111,35 +148,46 @@ fn stored_session_encode_enforces_bounds() {
     let mut t = stored();
     t.alpn = Some(vec![b'x'; MAX_ALPN + 1]);
     assert!(t.encode().is_err());
+    let mut t = stored();
+    t.secret = vec![0; MAX_SESSION_SECRET + 1];
+    assert!(t.encode().is_err());
 }
 
 #[test]
 fn stored_session_decode_rejects_what_encode_never_writes() {
     let good = stored().encode().unwrap();
     let mut other_format = good.to_vec();
-    other_format[0] = 0x02;
+    other_format[0] = 0x01;
     assert!(StoredSession::decode(&other_format).is_none());
 
     let mut trailing = good.to_vec();
     trailing.push(0);
     assert!(StoredSession::decode(&trailing).is_none());
 
-    // Byte 53 is the extended-master-secret flag: 1 + 2 + 2 + 48.
+    // Byte 54 is the extended-master-secret flag: format 1, version 2, suite 2, secret
+    // length 1 and 48.
     let mut not_bool = good.to_vec();
-    not_bool[53] = 2;
+    not_bool[54] = 2;
     assert!(StoredSession::decode(&not_bool).is_none());
 
     let mut short_name = stored();
     short_name.server_name = Some("x".into());
     let mut bad_utf8 = short_name.encode().unwrap().to_vec();
-    // flag(53), name present(54), length(55), name(56)
-    bad_utf8[56] = 0xff;
+    // flag(54), name present(55), length(56), name(57)
+    bad_utf8[57] = 0xff;
     assert!(StoredSession::decode(&bad_utf8).is_none());
+
+    // A secret of length zero is no secret.
+    let mut no_secret = good.to_vec();
+    no_secret[5] = 0;
+    no_secret.drain(6..54);
+    assert!(StoredSession::decode(&no_secret).is_none());
 
     let mut no_certs = stored();
     no_certs.peer_certificates = Vec::new();
     let mut too_many = no_certs.encode().unwrap().to_vec();
-    let count_at = too_many.len() - 9;
+    // The count byte, then created (8) and the three TLS 1.3 fields (12).
+    let count_at = too_many.len() - 21;
     too_many[count_at] = 17;
     too_many.splice(count_at + 1..count_at + 1, [[0u8, 0, 0]; 17].concat());
     assert!(StoredSession::decode(&too_many).is_none());
@@ -172,14 +220,22 @@ fn stored_session_decode_survives_truncation_and_mutation() {
 }
 
 #[test]
-fn debug_never_shows_the_master_secret() {
-    let text = format!("{:?}", stored());
-    assert!(text.contains("master_secret: \"<redacted>\""), "{text}");
-    assert!(!text.contains("90, 90"), "{text}");
-    assert!(text.contains("example.com"));
+fn debug_never_shows_the_secret() {
+    for text in [format!("{:?}", stored()), format!("{:?}", stored13())] {
+        assert!(text.contains("secret: \"<redacted>\""), "{text}");
+        assert!(
+            !text.contains("90, 90") && !text.contains("60, 60"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("age_add"),
+            "the age obfuscator stays private: {text}"
+        );
+        assert!(text.contains("example.com"));
+    }
 
     let text = format!("{:?}", client());
-    assert!(text.contains("master_secret: \"<redacted>\""), "{text}");
+    assert!(text.contains("secret: \"<redacted>\""), "{text}");
     assert!(!text.contains("165, 165"), "{text}");
     assert!(text.contains(&"11".repeat(32)), "session ID in hex: {text}");
 }
@@ -192,11 +248,11 @@ fn secrets_are_zeroizable_and_zeroized_on_drop() {
 
     let mut s = stored();
     s.zeroize();
-    assert_eq!(s.master_secret, [0; 48]);
+    assert!(s.secret.is_empty());
     assert_eq!(s.server_name, None);
     let mut c = client();
     c.zeroize();
-    assert_eq!(c.master_secret, [0; 48]);
+    assert!(c.secret.is_empty());
     assert!(c.ticket.is_empty());
 }
 
@@ -204,8 +260,13 @@ fn secrets_are_zeroizable_and_zeroized_on_drop() {
 fn client_session_round_trip() {
     let c = client();
     let bytes = c.to_bytes().unwrap();
-    assert!(bytes.starts_with(b"tlsm-session\x01"));
+    assert!(bytes.starts_with(b"tlsm-session\x02"));
     assert_eq!(ClientSession::from_bytes(&bytes).unwrap(), c);
+    let t = client13(1_700_000_000);
+    assert_eq!(
+        ClientSession::from_bytes(&t.to_bytes().unwrap()).unwrap(),
+        t
+    );
 
     let mut ticket_only = client();
     ticket_only.session_id = Vec::new();
@@ -238,12 +299,15 @@ fn client_session_from_bytes_explains_garbage() {
         err.to_string().contains("not a tlsmachine session"),
         "{err}"
     );
-    let err = ClientSession::from_bytes(b"tlsm-session\x02rest").unwrap_err();
+    let err = ClientSession::from_bytes(b"tlsm-session\x01rest").unwrap_err();
     assert!(err.to_string().contains("another format version"), "{err}");
 
     let good = client().to_bytes().unwrap();
     let err = ClientSession::from_bytes(&good[..good.len() - 1]).unwrap_err();
-    assert!(err.to_string().contains("created is truncated"), "{err}");
+    assert!(
+        err.to_string().contains("max early data is truncated"),
+        "{err}"
+    );
 
     let mut long_id = good.clone();
     long_id[CLIENT_SESSION_MAGIC.len()] = 33;
@@ -292,6 +356,30 @@ fn client_cache_get_put_remove() {
     cache.remove("example.com:443");
     cache.remove("absent");
     assert!(cache.is_empty());
+}
+
+#[test]
+fn client_cache_keeps_tls13_tickets_apart_and_hands_each_out_once() {
+    let cache = ClientSessionCache::new(DEFAULT_CAPACITY);
+    cache.put("example.com:443", client());
+    for created in 0..(MAX_TICKETS_PER_SERVER as u64 + 2) {
+        cache.put("example.com:443", client13(created));
+    }
+    assert_eq!(cache.len(), 1, "one server");
+    // The newest ticket first, and each only once; the oldest two were dropped.
+    for created in (2..MAX_TICKETS_PER_SERVER as u64 + 2).rev() {
+        assert_eq!(cache.get("example.com:443").unwrap().created, created);
+        assert_eq!(
+            cache.take_tls13("example.com:443").unwrap().created,
+            created
+        );
+    }
+    assert!(cache.take_tls13("example.com:443").is_none());
+    // The TLS 1.2 session stayed all along.
+    assert_eq!(cache.get_tls12("example.com:443"), Some(client()));
+    assert_eq!(cache.get("example.com:443"), Some(client()));
+    cache.remove_tls12("example.com:443");
+    assert!(cache.get("example.com:443").is_none());
 }
 
 #[test]

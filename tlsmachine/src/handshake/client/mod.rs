@@ -297,7 +297,10 @@ fn random_session_id(config: &ClientConfig) -> Result<SessionId, crate::Error> {
 
 /// A cached TLS 1.2 session for this server that is still worth offering.
 fn resumable_session(config: &ClientConfig, server_name: &ServerName<'_>) -> Option<ClientSession> {
-    let session = config.session_cache.as_ref()?.get(&server_name.to_str())?;
+    let session = config
+        .session_cache
+        .as_ref()?
+        .get_tls12(&server_name.to_str())?;
     //= https://www.rfc-editor.org/rfc/rfc5077#section-3.3
     //# A value of zero is reserved to indicate that the lifetime of the
     //# ticket is unspecified.
@@ -312,6 +315,7 @@ fn resumable_session(config: &ClientConfig, server_name: &ServerName<'_>) -> Opt
         .as_secs()
         .saturating_sub(session.created);
     let offerable = session.version == ProtocolVersion::TLS1_2
+        && session.secret.len() == 48
         && age < lifetime
         && config
             .cipher_suites

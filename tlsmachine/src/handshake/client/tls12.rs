@@ -268,7 +268,9 @@ impl ClientHs12 {
         if session.extended_master_secret != ems {
             return Err(PeerMisbehaved::ResumptionChangedExtendedMasterSecret.into());
         }
-        let ms = MasterSecret::from_bytes(session.master_secret);
+        let ms = MasterSecret::from_slice(&session.secret).ok_or(ProtocolError::Internal(
+            "offered session without a master secret",
+        ))?;
         self.keys = Some(keys::derive(
             suite,
             &ms,
@@ -514,11 +516,14 @@ impl ClientHs12 {
                 ticket_lifetime_hint,
                 version: ProtocolVersion::TLS1_2,
                 suite: suite.suite,
-                master_secret: *ms.as_bytes(),
+                secret: ms.as_bytes().to_vec(),
                 extended_master_secret: ctx.negotiated.extended_master_secret,
                 server_name: self.cache_key(),
+                alpn: ctx.negotiated.alpn_protocol.clone(),
                 peer_certificates: ctx.negotiated.peer_certificates.clone(),
                 created,
+                age_add: 0,
+                max_early_data: 0,
             },
         };
         if !session.session_id.is_empty() || !session.ticket.is_empty() {

@@ -374,6 +374,7 @@ impl ServerHs12 {
         let session = StoredSession::decode(&bytes)?;
         let age = now.as_secs().saturating_sub(session.created);
         let willing = session.version == ProtocolVersion::TLS1_2
+            && session.secret.len() == 48
             && age <= self.config.session_lifetime.as_secs()
             && session.suite == suite.suite
             && session.server_name == self.server_name;
@@ -628,7 +629,9 @@ impl ServerHs12 {
         self.session_id = self.client_session_id;
         let hello = self.server_hello(suite);
         ctx.send_handshake(&hello, &mut self.transcript, || describe(&hello))?;
-        let ms = MasterSecret::from_bytes(session.master_secret);
+        let ms = MasterSecret::from_slice(&session.secret).ok_or(ProtocolError::Internal(
+            "resumed session without a master secret",
+        ))?;
         let mut keys = keys::derive(
             suite,
             &ms,
@@ -667,12 +670,15 @@ impl ServerHs12 {
         StoredSession {
             version: ProtocolVersion::TLS1_2,
             suite: suite.suite,
-            master_secret: *ms.as_bytes(),
+            secret: ms.as_bytes().to_vec(),
             extended_master_secret: self.ems,
             server_name: self.server_name.clone(),
             alpn: self.alpn.clone(),
             peer_certificates,
             created: self.config.provider.time.now().as_secs(),
+            ticket_lifetime: 0,
+            age_add: 0,
+            max_early_data: 0,
         }
     }
 
