@@ -15,7 +15,7 @@ use crate::names::Version;
 #[cfg(doc)]
 use crate::resolve::SniResolver;
 use crate::resolve::{ResolvesClientCert, ResolvesServerCert, SingleCert};
-use crate::session::{ClientSessionCache, SessionStore, Ticketer};
+use crate::session::{AntiReplay, ClientSessionCache, SessionStore, Ticketer};
 use crate::verify::{TrustStore, VerifyHook};
 
 /// Receives TLS secrets in the NSS key log format (`SSLKEYLOGFILE`), for debugging with
@@ -131,6 +131,10 @@ pub struct ClientConfig {
     pub session_cache: Option<Arc<ClientSessionCache>>,
     /// Ask servers for RFC 5077 session tickets.
     pub enable_tickets: bool,
+    /// TLS 1.3: send 0-RTT data (`Connection::write_early_data`) when a ticket allows it.
+    /// Off by default: early data can be replayed by an attacker (RFC 8446 §8), so only
+    /// requests safe to repeat belong in it.
+    pub enable_early_data: bool,
     pub max_handshake_message: usize,
     pub max_buffered_receive: usize,
     /// Collect [`crate::TraceEvent`]s, returned by `poll_event`.
@@ -162,6 +166,7 @@ impl ClientConfig {
             require_extended_master_secret: true,
             session_cache: Some(Arc::new(ClientSessionCache::new(256))),
             enable_tickets: true,
+            enable_early_data: false,
             max_handshake_message: DEFAULT_MAX_HANDSHAKE_MESSAGE,
             max_buffered_receive: DEFAULT_MAX_BUFFERED_RECEIVE,
             trace: false,
@@ -196,8 +201,22 @@ pub struct ServerConfig {
     pub session_store: Option<Arc<dyn SessionStore>>,
     /// How long a session stays resumable, by ID or by ticket.
     pub session_lifetime: core::time::Duration,
-    /// Seals RFC 5077 tickets; `None` disables tickets.
+    /// Seals RFC 5077 and TLS 1.3 tickets; `None` disables stateless tickets.
     pub ticketer: Option<Arc<Ticketer>>,
+    /// TLS 1.3: tickets sent after each handshake (RFC 8446 §4.6.1); 0 sends none.
+    pub tls13_tickets: usize,
+    /// TLS 1.3: keep ticket state in `session_store` (each ticket usable once, which also
+    /// makes 0-RTT safe from replay) instead of sealing it into the ticket.
+    pub stateful_tickets: bool,
+    /// TLS 1.3: the 0-RTT bytes a ticket allows; 0 (the default) refuses 0-RTT. Refused
+    /// early data is skipped up to this size or 16 KiB, whichever is more.
+    pub max_early_data_size: u32,
+    /// TLS 1.3: resume with psk_ke (no fresh key exchange, so no forward secrecy for the
+    /// session's traffic) when the client offers only that. Off by default.
+    pub allow_psk_ke: bool,
+    /// The record of recent 0-RTT ClientHellos (RFC 8446 §8.2), shared by every
+    /// connection made from this config.
+    pub anti_replay: Arc<AntiReplay>,
     /// Largest handshake message body accepted, except a ClientHello, which may always be
     /// as large as the format allows ([`crate::codec::limits::MAX_CLIENT_HELLO`]).
     pub max_handshake_message: usize,
@@ -235,6 +254,11 @@ impl ServerConfig {
             ticketer: Ticketer::new(crate::session::ticket::DEFAULT_ROTATION)
                 .ok()
                 .map(Arc::new),
+            tls13_tickets: 2,
+            stateful_tickets: false,
+            max_early_data_size: 0,
+            allow_psk_ke: false,
+            anti_replay: Arc::new(AntiReplay::default()),
             max_handshake_message: DEFAULT_MAX_HANDSHAKE_MESSAGE,
             max_buffered_receive: DEFAULT_MAX_BUFFERED_RECEIVE,
             trace: false,

@@ -176,6 +176,16 @@ pub enum PeerMisbehaved {
     HandshakeSpansKeyChange,
     /// A record in the clear after protection began.
     UnprotectedRecord,
+    /// pre_shared_key is not the last extension of the ClientHello (RFC 8446 §4.2.11).
+    PreSharedKeyNotLast,
+    /// The PSK extension's identities and binders do not pair up.
+    PskBindersMismatch,
+    /// A PSK binder does not verify.
+    IncorrectBinder,
+    /// The server selected a PSK we did not offer, or one for another hash.
+    SelectedUnofferedPsk,
+    /// 0-RTT data beyond what the ticket allows, or where none may come.
+    TooMuchEarlyData,
 }
 
 /// The peer asked for something we do not support or allow.
@@ -294,7 +304,18 @@ impl ProtocolError {
                 | PeerMisbehaved::SuiteChangedAfterRetryRequest
                 | PeerMisbehaved::SecondClientHelloChanged(_)
                 | PeerMisbehaved::ExtensionNotAllowed(_)
-                | PeerMisbehaved::BadCertificateRequestContext => A::ILLEGAL_PARAMETER,
+                | PeerMisbehaved::BadCertificateRequestContext
+                | PeerMisbehaved::PreSharedKeyNotLast
+                | PeerMisbehaved::PskBindersMismatch
+                | PeerMisbehaved::SelectedUnofferedPsk => A::ILLEGAL_PARAMETER,
+                //= https://www.rfc-editor.org/rfc/rfc8446#section-4.2.11
+                //# If the server fails to validate the binder, it MUST
+                //# abort the handshake with a "decrypt_error" alert.
+                PeerMisbehaved::IncorrectBinder => A::DECRYPT_ERROR,
+                //= https://www.rfc-editor.org/rfc/rfc8446#section-4.2.10
+                //# If the data received exceeds max_early_data_size, the server MUST
+                //# terminate the connection with an "unexpected_message" alert.
+                PeerMisbehaved::TooMuchEarlyData => A::UNEXPECTED_MESSAGE,
                 PeerMisbehaved::MissingExtension(_) => A::MISSING_EXTENSION,
                 //= https://www.rfc-editor.org/rfc/rfc8446#section-4.4.2.4
                 //# If the server supplies an empty Certificate message, the client MUST
@@ -587,6 +608,15 @@ impl fmt::Display for PeerMisbehaved {
                 f.write_str("handshake data shares a record across a key change")
             }
             P::UnprotectedRecord => f.write_str("record in the clear after encryption began"),
+            P::PreSharedKeyNotLast => {
+                f.write_str("pre_shared_key is not the last extension of the ClientHello")
+            }
+            P::PskBindersMismatch => f.write_str("PSK identities and binders do not pair up"),
+            P::IncorrectBinder => f.write_str("PSK binder does not verify"),
+            P::SelectedUnofferedPsk => {
+                f.write_str("server selected a PSK we did not offer or for another hash")
+            }
+            P::TooMuchEarlyData => f.write_str("more 0-RTT data than allowed"),
         }
     }
 }

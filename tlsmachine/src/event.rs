@@ -12,6 +12,11 @@ pub enum Event {
     HandshakeComplete,
     /// The peer sent close_notify: no more data will come.
     PeerClosed,
+    /// TLS 1.3 client: the server took our 0-RTT data.
+    EarlyDataAccepted,
+    /// TLS 1.3 client: the server refused our 0-RTT data; whatever still matters in it must
+    /// be sent again, now as ordinary data.
+    EarlyDataRejected,
     /// One line of the trace (only with tracing enabled in the config).
     Trace(TraceEvent),
 }

@@ -2,7 +2,22 @@
 
 use rustls_pki_types::CertificateDer;
 
-use crate::codec::enums::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
+use crate::codec::enums::{
+    CipherSuite, NamedGroup, ProtocolVersion, PskKeyExchangeMode, SignatureScheme,
+};
+
+/// What became of TLS 1.3 0-RTT data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EarlyData {
+    /// None was offered (or accepted to be offered).
+    #[default]
+    NotOffered,
+    /// The server took it; it was delivered as early data.
+    Accepted,
+    /// The server refused it; a client must send it again if it still matters.
+    Rejected,
+}
 
 /// What the handshake settled, filled in as it runs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -19,6 +34,10 @@ pub struct Negotiated {
     pub peer_certificates: Vec<CertificateDer<'static>>,
     pub alpn_protocol: Option<Vec<u8>>,
     pub resumed: bool,
+    /// TLS 1.3 resumption: how the PSK was used (psk_dhe_ke: with a fresh key exchange).
+    pub psk_key_exchange_mode: Option<PskKeyExchangeMode>,
+    /// TLS 1.3: what became of 0-RTT data.
+    pub early_data: EarlyData,
     /// The SNI name: the one we sent (client) or received (server).
     pub server_name: Option<String>,
     /// TLS 1.2: the master secret was bound to the handshake (RFC 7627). TLS 1.3 always

@@ -52,12 +52,32 @@ pub struct Connection {
 
 impl Connection {
     /// A client connection to `server_name` (a DNS name or an IP address), in IDLE.
-    /// Call [`Connection::start`] to queue the ClientHello.
+    /// Call [`Connection::start`] to queue the ClientHello. Sessions for resumption are
+    /// kept under the name, so every port of the server shares them; see
+    /// [`Connection::client_to`].
     pub fn client(config: Arc<ClientConfig>, server_name: &str) -> Result<Self, Error> {
+        Self::client_with_cache_key(config, server_name, server_name.to_string())
+    }
+
+    /// Like [`Connection::client`], for the server at `server_name` and `port`: sessions
+    /// are kept per name and port, so two services on one host never share tickets.
+    pub fn client_to(
+        config: Arc<ClientConfig>,
+        server_name: &str,
+        port: u16,
+    ) -> Result<Self, Error> {
+        Self::client_with_cache_key(config, server_name, format!("{server_name}:{port}"))
+    }
+
+    fn client_with_cache_key(
+        config: Arc<ClientConfig>,
+        server_name: &str,
+        cache_key: String,
+    ) -> Result<Self, Error> {
         let name = ServerName::try_from(server_name.to_string())
             .map_err(|_| LocalError::Config(format!("invalid server name '{server_name}'")))?;
         let tables = enabled_tables(true, config.enabled_versions())?;
-        let hs = Handshake::client(config.clone(), name)?;
+        let hs = Handshake::client(config.clone(), name, cache_key)?;
         Ok(Self::new(
             hs,
             tables,
@@ -365,6 +385,45 @@ impl Connection {
         Ok(())
     }
 
+    /// TLS 1.3 client, before the handshake completes: writes `data` as 0-RTT early data,
+    /// as much as the ticket offered still allows, and returns how many bytes that was.
+    /// Early data can be replayed by an attacker: send only what is safe to repeat. An
+    /// [`Event::EarlyDataRejected`] later means the server did not read it.
+    ///
+    /// Needs `enable_early_data` in the config and a ticket from this server that allows
+    /// 0-RTT; otherwise nothing can be written and this fails.
+    pub fn write_early_data(&mut self, data: &[u8]) -> Result<usize, Error> {
+        self.check_alive()?;
+        let left = self.hs.early_data_left();
+        if self.driver.phase() != Phase::Wait1 || left == 0 {
+            return Err(LocalError::WrongPhase {
+                call: "write_early_data (no 0-RTT allowance left)",
+                phase: self.driver.phase(),
+            }
+            .into());
+        }
+        let n = data.len().min(left);
+        for chunk in data[..n].chunks(MAX_PLAINTEXT) {
+            self.writer
+                .write(ContentType::APPLICATION_DATA, chunk, &mut self.out)?;
+        }
+        self.hs.early_data_written(n);
+        Ok(n)
+    }
+
+    /// TLS 1.3 server: 0-RTT early data received and not yet read (see
+    /// [`Connection::read_early_data`]).
+    pub fn early_data_available(&self) -> usize {
+        self.deframer.early_data_len()
+    }
+
+    /// TLS 1.3 server: copies received 0-RTT early data into `out`. Early data comes before
+    /// the client's Finished and can be replayed by an attacker: act on it only if that is
+    /// safe. Returns the number of bytes copied.
+    pub fn read_early_data(&mut self, out: &mut [u8]) -> usize {
+        self.deframer.read_early_data(out)
+    }
+
     /// Decrypted application data waiting to be read.
     pub fn plaintext_available(&self) -> usize {
         self.deframer.plaintext_len()
@@ -526,6 +585,14 @@ impl Connection {
                 let alert = Alert::read_record(self.deframer.bytes(range))?;
                 self.on_alert(alert)
             }
+            ContentType::APPLICATION_DATA if self.hs.reading_early_data() => {
+                if !protected || self.deframer.handshake_pending() {
+                    return Err(PeerMisbehaved::ApplicationDataDuringHandshake.into());
+                }
+                self.hs.early_data_received(range.len())?;
+                self.deframer.queue_early_data(range);
+                Ok(())
+            }
             ContentType::APPLICATION_DATA => {
                 let phase = self.driver.phase();
                 let readable = matches!(phase, Phase::AppData | Phase::HostInitiatedClosing);
@@ -629,3 +696,5 @@ impl From<LocalError> for std::io::Error {
 pub(crate) mod tests;
 #[cfg(test)]
 mod tests13;
+#[cfg(test)]
+mod tests13_resume;

@@ -196,9 +196,10 @@ pub(crate) struct Driver {
     /// The table of the negotiated version, once the hellos have settled it.
     table: Option<&'static Table>,
     phase: Phase,
-    /// The row whose peer flight is under way and the index of its next step, once the
-    /// flight's first message has chosen the row.
-    progress: Option<(&'static Row, usize)>,
+    /// The rows whose peer flight is under way, each with the index of its next step. One
+    /// once a message chose the row; several while the messages so far fit more than one
+    /// (a compatibility ChangeCipherSpec before a resumed or a full server flight).
+    progress: Vec<(&'static Row, usize)>,
     /// The messages of the peer's flight so far, for the trace of the transition.
     received: Vec<Msg>,
 }
@@ -212,7 +213,7 @@ impl Driver {
             },
             enabled,
             phase: Phase::Idle,
-            progress: None,
+            progress: Vec::new(),
             received: Vec::new(),
         }
     }
@@ -245,7 +246,7 @@ impl Driver {
         let from = self.phase;
         if from != Phase::Shutdown {
             self.phase = Phase::Shutdown;
-            self.progress = None;
+            self.progress.clear();
             self.received.clear();
             ctx.trace(|| TraceEvent::Transition {
                 from,
@@ -263,9 +264,9 @@ impl Driver {
         msg: Received,
     ) -> Result<(), ProtocolError> {
         let got = msg.kind()?;
-        let candidates: Vec<(&'static Row, usize)> = match self.progress {
-            Some(progress) => vec![progress],
-            None => self
+        let candidates: Vec<(&'static Row, usize)> = match self.progress.is_empty() {
+            false => self.progress.clone(),
+            true => self
                 .rows()
                 .filter(|r| r.from == self.phase && matches!(r.input, Input::Flight(..)))
                 .map(|r| (r, 0))
@@ -317,26 +318,36 @@ impl Driver {
                 matching.retain(|(row, _)| chosen.all_rows().any(|r| core::ptr::eq(r, *row)));
             }
         }
-        let (row, step) = match (matching.as_slice(), branch) {
-            ([only], None) => only,
-            (rows, Some(branch)) => rows
-                .iter()
-                .find(|(row, _)| flight_branch(row) == Some(branch))
-                .ok_or(ProtocolError::Internal(
+        if let Some(branch) = branch {
+            matching.retain(|(row, _)| flight_branch(row) == Some(branch));
+            if matching.is_empty() {
+                return Err(ProtocolError::Internal(
                     "handler chose a branch the table lacks",
-                ))?,
-            (_, None) => return Err(ProtocolError::Internal("ambiguous flight without a branch")),
+                ));
+            }
+        }
+        self.received.push(got);
+        let cond = |c: Cond| hs.cond(c);
+        let (row, step) = match matching.as_slice() {
+            [only] => only,
+            // Still more than one row: the next messages will tell them apart.
+            rows if rows
+                .iter()
+                .all(|(row, a)| !flight_complete(flight_steps(row), a.next, &cond)) =>
+            {
+                self.progress = rows.iter().map(|(row, a)| (*row, a.next)).collect();
+                return Ok(());
+            }
+            _ => return Err(ProtocolError::Internal("ambiguous flight without a branch")),
         };
         for skipped in &step.skipped {
             ctx.trace(|| skipped_event(*skipped, Side::Peer));
         }
-        self.received.push(got);
-        let steps = flight_steps(row);
-        if flight_complete(steps, step.next, &|c| hs.cond(c)) {
-            self.progress = None;
+        if flight_complete(flight_steps(row), step.next, &cond) {
+            self.progress.clear();
             self.take_row(hs, ctx, row)
         } else {
-            self.progress = Some((row, step.next));
+            self.progress = vec![(row, step.next)];
             Ok(())
         }
     }
@@ -429,11 +440,17 @@ impl Driver {
         let cond = |c: Cond| hs.cond(c);
         let mut pos = 0;
         let mut skipped = Vec::new();
+        // A repeated step that was sent stays the position but is no longer "not sent".
+        let mut repeated_at = None;
         for &msg in &ctx.sent {
             let step = advance(steps, pos, msg, &cond).ok_or(ProtocolError::Internal(
                 "a handler sent a message its row does not list",
             ))?;
             skipped.extend(step.skipped);
+            repeated_at = (step.next < steps.len()
+                && steps[step.next].msg == msg
+                && matches!(steps[step.next].when, When::RepeatIf(_)))
+            .then_some(step.next);
             pos = step.next;
         }
         for step in skipped {
@@ -444,8 +461,10 @@ impl Driver {
                 "a handler left its flight incomplete",
             ));
         }
-        for skipped in steps[pos..].iter() {
-            ctx.trace(|| skipped_event(*skipped, Side::Us));
+        for (i, skipped) in steps.iter().enumerate().skip(pos) {
+            if Some(i) != repeated_at {
+                ctx.trace(|| skipped_event(*skipped, Side::Us));
+            }
         }
         Ok(())
     }
@@ -480,7 +499,7 @@ fn requirement(step: &Step, cond: &dyn Fn(Cond) -> bool) -> (bool, bool) {
             (holds, holds)
         }
         When::PeerMayOmit => (false, true),
-        When::MayIf(c) => (false, cond(c)),
+        When::MayIf(c) | When::RepeatIf(c) => (false, cond(c)),
     }
 }
 
@@ -490,10 +509,13 @@ fn advance(steps: &[Step], pos: usize, got: Msg, cond: &dyn Fn(Cond) -> bool) ->
     for (i, step) in steps.iter().enumerate().skip(pos) {
         let (required, allowed) = requirement(step, cond);
         if step.msg == got && allowed {
-            return Some(Advance {
-                next: i + 1,
-                skipped,
-            });
+            // A repeated step stays the position: it may match again.
+            let next = if matches!(step.when, When::RepeatIf(_)) {
+                i
+            } else {
+                i + 1
+            };
+            return Some(Advance { next, skipped });
         }
         if required {
             return None;
@@ -537,7 +559,10 @@ fn skipped_event(step: Step, by: Side) -> TraceEvent {
             Cond::FirstHello => "a HelloRetryRequest came before",
             Cond::CompatCcsAllowed => "no middlebox compatibility ChangeCipherSpec",
             Cond::UpdateRequested => "no update requested",
+            Cond::EarlyDataAccepted => "no early data accepted",
+            Cond::TicketsOffered => "no tickets offered",
         },
+        When::RepeatIf(_) => "none sent",
         When::PeerMayOmit | When::MayIf(_) => match by {
             Side::Peer => "the peer chose not to send it",
             Side::Us => "not needed",
@@ -777,7 +802,7 @@ mod tests {
 
     fn client_start(config: &Arc<crate::ClientConfig>) -> ClientStart {
         let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-        ClientStart::new(config.clone(), name).unwrap()
+        ClientStart::new(config.clone(), name, "localhost".into()).unwrap()
     }
 
     #[test]

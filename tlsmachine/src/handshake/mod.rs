@@ -49,13 +49,16 @@ pub(crate) enum ExportSecrets<'a> {
 }
 
 impl Handshake {
+    /// A client's handler; its sessions are kept in the cache under `cache_key`.
     pub(crate) fn client(
         config: Arc<ClientConfig>,
         server_name: ServerName<'static>,
+        cache_key: String,
     ) -> Result<Self, crate::Error> {
         Ok(Handshake::ClientStart(Box::new(ClientStart::new(
             config,
             server_name,
+            cache_key,
         )?)))
     }
 
@@ -239,11 +242,44 @@ impl Handshake {
         }
     }
 
+    /// 0-RTT bytes a client may still write.
+    pub(crate) fn early_data_left(&self) -> usize {
+        match self {
+            Handshake::ClientStart(h) => h.early_data_left(),
+            Handshake::Client13(h) => h.early_data_left(),
+            _ => 0,
+        }
+    }
+
+    pub(crate) fn early_data_written(&mut self, n: usize) {
+        match self {
+            Handshake::ClientStart(h) => h.early_data_written(n),
+            Handshake::Client13(h) => h.early_data_written(n),
+            _ => {}
+        }
+    }
+
+    /// Whether application data arriving now is a server's accepted 0-RTT data.
+    pub(crate) fn reading_early_data(&self) -> bool {
+        matches!(self, Handshake::Server13(h) if h.reading_early_data())
+    }
+
+    /// Counts received 0-RTT bytes against the ticket's allowance.
+    pub(crate) fn early_data_received(&mut self, n: usize) -> Result<(), ProtocolError> {
+        match self {
+            Handshake::Server13(h) => h.early_data_received(n),
+            _ => Err(ProtocolError::Internal(
+                "early data outside a TLS 1.3 server",
+            )),
+        }
+    }
+
     /// The connection died of a fatal error: forget its session.
     pub(crate) fn on_fatal(&mut self) {
         match self {
             Handshake::Client12(h) => h.on_fatal(),
             Handshake::Server12(h) => h.on_fatal(),
+            Handshake::Client13(h) => h.on_fatal(),
             _ => {}
         }
     }

@@ -57,6 +57,14 @@ impl Transcript {
         Some(())
     }
 
+    /// The hash of the messages so far followed by `partial`, which is not added: what a
+    /// PSK binder covers (RFC 8446 §4.2.11.2). `None` before `start_hash`.
+    pub(crate) fn hash_with(&self, partial: &[u8]) -> Option<HashOutput> {
+        let mut hash = self.hash.clone()?;
+        hash.update(partial);
+        Some(hash.current())
+    }
+
     /// No CertificateVerify can come any more: drop the copy of the messages.
     pub(crate) fn discard_buffer(&mut self) {
         self.buffer = None;

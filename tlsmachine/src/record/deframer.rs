@@ -23,6 +23,22 @@ pub(crate) struct Record {
     pub(crate) protected: bool,
 }
 
+/// How refused 0-RTT data is passed over (RFC 8446 §4.2.10), and how many more of its
+/// bytes may come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SkipEarlyData {
+    Nothing,
+    /// After a HelloRetryRequest: every application_data record, until the next ClientHello.
+    Encrypted {
+        left: usize,
+    },
+    /// After a ServerHello that refused it: records the handshake keys cannot open, until
+    /// one they can.
+    Undecryptable {
+        left: usize,
+    },
+}
+
 /// The receiving half of the record layer.
 pub(crate) struct Deframer {
     /// Received bytes live in `buf[..filled]`; the rest is zeroed room kept between reads,
@@ -33,6 +49,10 @@ pub(crate) struct Deframer {
     processed: usize,
     /// Decrypted application data not yet read, as ranges of `buf`, oldest first.
     plaintext: VecDeque<Range<usize>>,
+    /// TLS 1.3 0-RTT data accepted and not yet read, kept apart from the rest.
+    early: VecDeque<Range<usize>>,
+    /// TLS 1.3 0-RTT data refused: records passed over unread.
+    skip: SkipEarlyData,
     opener: Option<Opener>,
     seq: u64,
     /// Handshake bytes of a message not yet complete, or of messages not yet taken.
@@ -48,6 +68,8 @@ impl Deframer {
             filled: 0,
             processed: 0,
             plaintext: VecDeque::new(),
+            early: VecDeque::new(),
+            skip: SkipEarlyData::Nothing,
             opener: None,
             seq: 0,
             handshake: Vec::new(),
@@ -100,10 +122,10 @@ impl Deframer {
     }
 
     fn compact(&mut self) {
-        let keep_from = self
-            .plaintext
-            .front()
-            .map_or(self.processed, |r| r.start.min(self.processed));
+        let keep_from = [self.plaintext.front(), self.early.front()]
+            .into_iter()
+            .flatten()
+            .fold(self.processed, |at, r| r.start.min(at));
         // Moving the tail costs a copy, so only do it once the dead prefix dominates.
         if keep_from == 0 || keep_from * 2 < self.filled && keep_from < self.filled {
             return;
@@ -111,7 +133,7 @@ impl Deframer {
         self.buf.copy_within(keep_from..self.filled, 0);
         self.filled -= keep_from;
         self.processed -= keep_from;
-        for r in self.plaintext.iter_mut() {
+        for r in self.plaintext.iter_mut().chain(self.early.iter_mut()) {
             *r = r.start - keep_from..r.end - keep_from;
         }
     }
@@ -137,8 +159,37 @@ impl Deframer {
         self.opener.as_ref().map(Opener::version)
     }
 
+    /// Refused 0-RTT data is coming: pass over it as `skip` says.
+    pub(crate) fn skip_early_data(&mut self, skip: SkipEarlyData) {
+        self.skip = skip;
+    }
+
     /// The next whole record, decrypted in place, or `None` until more bytes arrive.
+    /// Refused 0-RTT data is passed over here, bounded by what may be skipped.
     pub(crate) fn next_record(&mut self) -> Result<Option<Record>, ProtocolError> {
+        loop {
+            match self.next_record_or_skip()? {
+                Some(Next::Record(record)) => return Ok(Some(record)),
+                Some(Next::Skipped) => continue,
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// Passes over one record of refused 0-RTT data of `len` body bytes.
+    fn skip_record(&mut self, len: usize) -> Result<Next, ProtocolError> {
+        let left = match &mut self.skip {
+            SkipEarlyData::Encrypted { left } | SkipEarlyData::Undecryptable { left } => left,
+            SkipEarlyData::Nothing => return Err(ProtocolError::Internal("nothing to skip")),
+        };
+        *left = left
+            .checked_sub(len)
+            .ok_or(PeerMisbehaved::TooMuchEarlyData)?;
+        self.processed += RECORD_HEADER_LEN + len;
+        Ok(Next::Skipped)
+    }
+
+    fn next_record_or_skip(&mut self) -> Result<Option<Next>, ProtocolError> {
         let avail = &self.buf[self.processed..self.filled];
         if avail.len() < RECORD_HEADER_LEN {
             return Ok(None);
@@ -167,6 +218,16 @@ impl Deframer {
         if avail.len() < RECORD_HEADER_LEN + len {
             return Ok(None);
         }
+        // After a HelloRetryRequest, early data ends with the second ClientHello.
+        match (self.skip, typ) {
+            (SkipEarlyData::Encrypted { .. }, ContentType::APPLICATION_DATA) => {
+                return self.skip_record(len).map(Some)
+            }
+            (SkipEarlyData::Encrypted { .. }, ContentType::HANDSHAKE) => {
+                self.skip = SkipEarlyData::Nothing
+            }
+            _ => {}
+        }
         let body_start = self.processed + RECORD_HEADER_LEN;
         let body = &mut self.buf[body_start..body_start + len];
         let record = match opener {
@@ -176,7 +237,15 @@ impl Deframer {
                 protected: false,
             },
             Some(opener) => {
-                let opened = opener.open(self.seq, typ, version, body)?;
+                let opened = match opener.open(self.seq, typ, version, body) {
+                    Err(ProtocolError::BadRecordMac)
+                        if matches!(self.skip, SkipEarlyData::Undecryptable { .. }) =>
+                    {
+                        return self.skip_record(len).map(Some);
+                    }
+                    result => result?,
+                };
+                self.skip = SkipEarlyData::Nothing;
                 self.seq = self
                     .seq
                     .checked_add(1)
@@ -189,7 +258,7 @@ impl Deframer {
             }
         };
         self.processed = body_start + len;
-        Ok(Some(record))
+        Ok(Some(Next::Record(record)))
     }
 
     pub(crate) fn bytes(&self, range: Range<usize>) -> &[u8] {
@@ -203,23 +272,43 @@ impl Deframer {
         }
     }
 
+    /// Keeps accepted 0-RTT data until the application reads it as such.
+    pub(crate) fn queue_early_data(&mut self, range: Range<usize>) {
+        if !range.is_empty() {
+            self.early.push_back(range);
+        }
+    }
+
     pub(crate) fn plaintext_len(&self) -> usize {
         self.plaintext.iter().map(|r| r.len()).sum()
     }
 
+    pub(crate) fn early_data_len(&self) -> usize {
+        self.early.iter().map(|r| r.len()).sum()
+    }
+
     /// Copies decrypted application data out; returns how many bytes were copied.
     pub(crate) fn read_plaintext(&mut self, out: &mut [u8]) -> usize {
+        Self::read_from_queue(&self.buf, &mut self.plaintext, out)
+    }
+
+    /// Copies accepted 0-RTT data out; returns how many bytes were copied.
+    pub(crate) fn read_early_data(&mut self, out: &mut [u8]) -> usize {
+        Self::read_from_queue(&self.buf, &mut self.early, out)
+    }
+
+    fn read_from_queue(buf: &[u8], queue: &mut VecDeque<Range<usize>>, out: &mut [u8]) -> usize {
         let mut done = 0;
         while done < out.len() {
-            let Some(front) = self.plaintext.front_mut() else {
+            let Some(front) = queue.front_mut() else {
                 break;
             };
             let n = front.len().min(out.len() - done);
-            out[done..done + n].copy_from_slice(&self.buf[front.start..front.start + n]);
+            out[done..done + n].copy_from_slice(&buf[front.start..front.start + n]);
             front.start += n;
             done += n;
             if front.start == front.end {
-                self.plaintext.pop_front();
+                queue.pop_front();
             }
         }
         done
@@ -277,6 +366,12 @@ impl Deframer {
     pub(crate) fn handshake_pending(&self) -> bool {
         !self.handshake.is_empty()
     }
+}
+
+/// What one step of reading produced.
+enum Next {
+    Record(Record),
+    Skipped,
 }
 
 fn handshake_body_len(header: &[u8]) -> usize {

@@ -10,6 +10,6 @@ mod deframer;
 mod protect;
 mod writer;
 
-pub(crate) use deframer::{Deframer, Record};
+pub(crate) use deframer::{Deframer, Record, SkipEarlyData};
 pub(crate) use protect::{Opener, Sealer};
 pub(crate) use writer::RecordWriter;

@@ -43,6 +43,13 @@ impl RecordWriter {
         self.seq = 0;
     }
 
+    /// Records go out in the clear again: a TLS 1.3 client that sent 0-RTT data under early
+    /// keys and got a HelloRetryRequest sends its second ClientHello unprotected.
+    pub(crate) fn clear_sealer(&mut self) {
+        self.sealer = None;
+        self.seq = 0;
+    }
+
     /// Whether TLS 1.3 must update the write key before sealing `records` more: they would
     /// take the key past its AEAD's confidentiality limit (RFC 8446 §5.5).
     pub(crate) fn key_worn_out(&self, records: u64) -> bool {

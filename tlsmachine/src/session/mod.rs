@@ -7,11 +7,13 @@
 //! Time is always an argument; nothing in this module reads a clock. Master secrets are
 //! zeroized when the structures holding them are dropped, and no `Debug` output shows them.
 
+pub mod anti_replay;
 pub mod memory;
 pub mod ticket;
 
 mod lru;
 
+pub use anti_replay::AntiReplay;
 pub use memory::MemoryStore;
 pub use ticket::Ticketer;
 

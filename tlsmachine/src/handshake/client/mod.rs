@@ -15,16 +15,20 @@ use rustls_pki_types::{CertificateDer, ServerName};
 use crate::codec::enums::{
     CompressionMethod, EcPointFormat, ProtocolVersion, PskKeyExchangeMode, SignatureScheme,
 };
-use crate::codec::extensions::{ClientExtension, KeyShareEntry};
+use crate::codec::extensions::{ClientExtension, KeyShareEntry, OfferedPsks, PskIdentity};
 use crate::codec::handshake::{
     ClientHello, HandshakePayload, Random, ServerHello, SessionId, DOWNGRADE_TLS11, DOWNGRADE_TLS12,
 };
 use crate::config::{CertifiedKey, ClientConfig, ServerVerification};
+use crate::crypto::hash::hash;
+use crate::crypto::key_schedule::{EarlySecret, Secret};
 use crate::crypto::kx::{self, KeyExchange};
 use crate::crypto::sigverify::DEFAULT_VERIFY_SCHEMES;
+use crate::crypto::suites::Tls13Suite;
 use crate::error::{PeerIncompatible, PeerMisbehaved, ProtocolError};
 use crate::handshake::driver::{describe, Ctx};
 use crate::handshake::table::Version;
+use crate::handshake::tls13 as keys13;
 use crate::handshake::transcript::Transcript;
 use crate::session::{ClientSession, DEFAULT_LIFETIME};
 use crate::verify::{self, CertVerified};
@@ -43,18 +47,42 @@ pub(crate) struct ClientStart {
     pub(crate) key_shares: Vec<KeyExchange>,
     /// A TLS 1.2 session we offer, with the ID we offer it under.
     pub(crate) offered12: Option<(ClientSession, SessionId)>,
+    /// A TLS 1.3 ticket we offer.
+    pub(crate) ticket: Option<OfferedTicket>,
+    /// Where this server's sessions live in the cache.
+    pub(crate) cache_key: String,
+    /// The compatibility ChangeCipherSpec went out (right after a ClientHello with 0-RTT).
+    pub(crate) compat_ccs_sent: bool,
+}
+
+/// A TLS 1.3 ticket offered in the ClientHello, and the 0-RTT data still allowed under it.
+pub(crate) struct OfferedTicket {
+    pub(crate) session: ClientSession,
+    /// The ticket's suite: its hash binds the PSK, its AEAD protects 0-RTT data.
+    pub(crate) suite: &'static Tls13Suite,
+    /// 0-RTT bytes we may still send; `None` when we offered no early data.
+    pub(crate) early_left: Option<usize>,
+}
+
+impl OfferedTicket {
+    pub(crate) fn early_secret(&self) -> Result<EarlySecret, ProtocolError> {
+        let psk = Secret::from_bytes(self.suite.hash, &self.session.secret)
+            .map_err(|_| ProtocolError::Internal("ticket PSK of the wrong length"))?;
+        Ok(EarlySecret::new(self.suite.hash, Some(&psk)))
+    }
 }
 
 impl ClientStart {
     pub(crate) fn new(
         config: Arc<ClientConfig>,
         server_name: ServerName<'static>,
+        cache_key: String,
     ) -> Result<Self, crate::Error> {
         let mut client_random = [0u8; 32];
         config.provider.random.fill(&mut client_random)?;
         let versions = config.enabled_versions();
         let offered12 = if versions.contains(&Version::Tls12) {
-            resumable_session(&config, &server_name)
+            resumable_session(&config, &server_name, &cache_key)
                 .map(|session| {
                     //= https://www.rfc-editor.org/rfc/rfc5077#section-3.4
                     //# When presenting a ticket, the client MAY generate and include a
@@ -80,7 +108,55 @@ impl ClientStart {
             hello: None,
             key_shares: Vec::new(),
             offered12,
+            ticket: None,
+            cache_key,
+            compat_ccs_sent: false,
         })
+    }
+
+    /// The newest TLS 1.3 ticket for this server that is still worth offering: one of our
+    /// suites' hash, not expired, for the same name. Tickets are used once, so those found
+    /// unusable on the way are dropped.
+    fn ticket_to_offer(&self) -> Option<OfferedTicket> {
+        let config = &self.config;
+        let cache = config.session_cache.as_ref()?;
+        let now = config.provider.time.now().as_secs();
+        while let Some(session) = cache.take_tls13(&self.cache_key) {
+            let suite = crate::crypto::suites::lookup(session.suite).and_then(|s| s.tls13());
+            let Some(suite) = suite else { continue };
+            let hash_offered = config
+                .cipher_suites
+                .iter()
+                .filter_map(|s| s.tls13())
+                .any(|s| s.hash == suite.hash);
+            let age = now.saturating_sub(session.created);
+            let usable = session.version == ProtocolVersion::TLS1_3
+                && hash_offered
+                && session.secret.len() == suite.hash.output_len()
+                && session.server_name == self.server_name.to_str()
+                && age < u64::from(session.ticket_lifetime_hint);
+            if !usable {
+                continue;
+            }
+            //= https://www.rfc-editor.org/rfc/rfc8446#section-4.2.10
+            //# When a client is offering early data, it MUST use the same cipher suite as
+            //# the one it used for the PSK and the same ALPN protocol as the one selected
+            //# during the connection in which the PSK was established.
+            let early = config.enable_early_data
+                && session.max_early_data > 0
+                && config
+                    .cipher_suites
+                    .iter()
+                    .any(|s| s.suite() == session.suite)
+                && config.alpn_protocols.first() == session.alpn.as_ref();
+            let early_left = early.then_some(session.max_early_data as usize);
+            return Some(OfferedTicket {
+                session,
+                suite,
+                early_left,
+            });
+        }
+        None
     }
 
     /// The transcript so far (the ClientHello), for the handler of the chosen version.
@@ -210,6 +286,20 @@ impl ClientStart {
                     PskKeyExchangeMode::PSK_DHE_KE,
                 ]));
             }
+            self.ticket = self.ticket_to_offer();
+            if let Some(ticket) = &self.ticket {
+                if ticket.early_left.is_some() {
+                    extensions.push(ClientExtension::EarlyData);
+                }
+                //= https://www.rfc-editor.org/rfc/rfc8446#section-4.2.11
+                //# The "pre_shared_key" extension MUST be the last extension in the
+                //# ClientHello (this facilitates implementation as described below).
+                extensions.push(ClientExtension::PreSharedKey(offered_psks(
+                    &ticket.session,
+                    ticket.suite,
+                    config.provider.time.now().as_secs(),
+                )));
+            }
             //= https://www.rfc-editor.org/rfc/rfc8446#appendix-D.4
             //# In compatibility mode, this field MUST be non-empty, so a client not offering
             //# a pre-TLS 1.3 session MUST generate a new 32-byte value.
@@ -218,7 +308,7 @@ impl ClientStart {
                     .map_err(|_| ProtocolError::Internal("random source failed"))?;
             }
         }
-        let hello = ClientHello {
+        let mut hello = ClientHello {
             legacy_version: ProtocolVersion::TLS1_2,
             random: Random(self.client_random),
             session_id,
@@ -226,6 +316,9 @@ impl ClientStart {
             compression_methods: vec![CompressionMethod::NULL],
             extensions,
         };
+        if let Some(ticket) = &self.ticket {
+            bind_psk(&mut hello, ticket, None)?;
+        }
         ctx.negotiated.client_random = Some(self.client_random);
         //= https://www.rfc-editor.org/rfc/rfc8446#section-5.1
         //# legacy_record_version:  MUST be set to 0x0303 for all records
@@ -242,9 +335,96 @@ impl ClientStart {
         let HandshakePayload::ClientHello(hello) = payload else {
             return Err(ProtocolError::Internal("ClientHello changed kind"));
         };
+        if let Some(ticket) = self.ticket.take() {
+            if ticket.early_left.is_some() {
+                self.start_early_data(ctx, &ticket, &hello)?;
+            }
+            self.ticket = Some(ticket);
+        }
         self.hello = Some(hello);
         Ok(())
     }
+
+    /// 0-RTT: the compatibility ChangeCipherSpec right after the ClientHello (RFC 8446
+    /// §D.4), then our records go under the client early traffic secret.
+    fn start_early_data(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        ticket: &OfferedTicket,
+        hello: &ClientHello,
+    ) -> Result<(), ProtocolError> {
+        if self.config.middlebox_compat && !hello.session_id.is_empty() {
+            ctx.send_compat_change_cipher_spec()?;
+            self.compat_ccs_sent = true;
+        }
+        let mut bytes = Vec::new();
+        HandshakePayload::ClientHello(hello.clone()).encode(&mut bytes);
+        let secret = ticket
+            .early_secret()?
+            .client_early_traffic(hash(ticket.suite.hash, &bytes).as_ref());
+        keys13::log(
+            &self.config.key_log,
+            "CLIENT_EARLY_TRAFFIC_SECRET",
+            &self.client_random,
+            secret.as_bytes(),
+        );
+        ctx.install_write(keys13::sealer(ticket.suite, &secret)?)
+    }
+
+    /// 0-RTT bytes the application may still write.
+    pub(crate) fn early_data_left(&self) -> usize {
+        self.ticket.as_ref().and_then(|t| t.early_left).unwrap_or(0)
+    }
+
+    pub(crate) fn early_data_written(&mut self, n: usize) {
+        if let Some(left) = self.ticket.as_mut().and_then(|t| t.early_left.as_mut()) {
+            *left = left.saturating_sub(n);
+        }
+    }
+}
+
+/// The pre_shared_key extension offering `session`'s ticket, with a binder of zeros that
+/// [`bind_psk`] replaces once the rest of the ClientHello is final.
+pub(crate) fn offered_psks(session: &ClientSession, suite: &Tls13Suite, now: u64) -> OfferedPsks {
+    //= https://www.rfc-editor.org/rfc/rfc8446#section-4.2.11.1
+    //# The "obfuscated_ticket_age"
+    //# field of each PskIdentity contains an obfuscated version of the
+    //# ticket age formed by taking the age in milliseconds and adding the
+    //# "ticket_age_add" value that was included with the ticket (see
+    //# Section 4.6.1), modulo 2^32.
+    let age_ms = now.saturating_sub(session.created).saturating_mul(1000) as u32;
+    OfferedPsks {
+        identities: vec![PskIdentity {
+            identity: session.ticket.clone(),
+            obfuscated_ticket_age: age_ms.wrapping_add(session.age_add),
+        }],
+        binders: vec![vec![0; suite.hash.output_len()]],
+    }
+}
+
+/// Computes the PSK binder over the ClientHello up to its binders (RFC 8446 §4.2.11.2),
+/// after the messages in `before` (the first ClientHello and the HelloRetryRequest, for a
+/// second ClientHello), and puts it in place.
+pub(crate) fn bind_psk(
+    hello: &mut ClientHello,
+    ticket: &OfferedTicket,
+    before: Option<&Transcript>,
+) -> Result<(), ProtocolError> {
+    let mut bytes = Vec::new();
+    HandshakePayload::ClientHello(hello.clone()).encode(&mut bytes);
+    let Some(ClientExtension::PreSharedKey(psks)) = hello.extensions.last_mut() else {
+        return Err(ProtocolError::Internal("no pre_shared_key to bind"));
+    };
+    let truncated = &bytes[..bytes.len() - psks.binders_len()];
+    let truncated_hash = match before {
+        None => hash(ticket.suite.hash, truncated),
+        Some(transcript) => transcript
+            .hash_with(truncated)
+            .ok_or(ProtocolError::Internal("transcript hash not started"))?,
+    };
+    let binder = ticket.early_secret()?.binder(true, truncated_hash.as_ref());
+    psks.binders = vec![binder.as_ref().to_vec()];
+    Ok(())
 }
 
 /// Checks the server's chain: path and name with webpki (or nothing, when the config says so
@@ -296,11 +476,12 @@ fn random_session_id(config: &ClientConfig) -> Result<SessionId, crate::Error> {
 }
 
 /// A cached TLS 1.2 session for this server that is still worth offering.
-fn resumable_session(config: &ClientConfig, server_name: &ServerName<'_>) -> Option<ClientSession> {
-    let session = config
-        .session_cache
-        .as_ref()?
-        .get_tls12(&server_name.to_str())?;
+fn resumable_session(
+    config: &ClientConfig,
+    server_name: &ServerName<'_>,
+    cache_key: &str,
+) -> Option<ClientSession> {
+    let session = config.session_cache.as_ref()?.get_tls12(cache_key)?;
     //= https://www.rfc-editor.org/rfc/rfc5077#section-3.3
     //# A value of zero is reserved to indicate that the lifetime of the
     //# ticket is unspecified.
@@ -325,6 +506,7 @@ fn resumable_session(config: &ClientConfig, server_name: &ServerName<'_>) -> Opt
         //# The client SHOULD NOT offer an abbreviated handshake to resume a
         //# session that does not use an extended master secret.  Instead, it
         //# SHOULD offer a full handshake.
-        && session.extended_master_secret;
+        && session.extended_master_secret
+        && session.server_name == server_name.to_str();
     offerable.then_some(session)
 }

@@ -55,6 +55,8 @@ pub(crate) struct ClientHs12 {
     ticket: Option<(Vec<u8>, u32)>,
     /// The session ID the server gave this session (empty when it relies on tickets).
     server_session_id: SessionId,
+    /// Where this server's sessions live in the cache.
+    cache_key: String,
 }
 
 impl ClientHs12 {
@@ -81,6 +83,7 @@ impl ClientHs12 {
             resumed: false,
             ticket: None,
             server_session_id: SessionId::empty(),
+            cache_key: start.cache_key.clone(),
         }
     }
 
@@ -91,7 +94,11 @@ impl ClientHs12 {
             Cond::ClientAuthConfigured | Cond::CertRequested => self.cert_request.is_some(),
             Cond::ClientCertSent => self.client_cert_sent,
             Cond::TicketPromised => self.ticket_promised,
-            Cond::FirstHello | Cond::CompatCcsAllowed | Cond::UpdateRequested => false,
+            Cond::FirstHello
+            | Cond::CompatCcsAllowed
+            | Cond::UpdateRequested
+            | Cond::EarlyDataAccepted
+            | Cond::TicketsOffered => false,
         }
     }
 
@@ -243,7 +250,7 @@ impl ClientHs12 {
             // A refused session is stale: the full handshake's session replaces it.
             if self.offered.take().is_some() {
                 if let Some(cache) = &self.config.session_cache {
-                    cache.remove(&self.cache_key());
+                    cache.remove_tls12(&self.cache_key);
                 }
             }
             return Ok(Branch::Full);
@@ -284,10 +291,6 @@ impl ClientHs12 {
         ctx.negotiated.resumed = true;
         ctx.negotiated.peer_certificates = session.peer_certificates.clone();
         Ok(Branch::Resumed)
-    }
-
-    fn cache_key(&self) -> String {
-        self.server_name.to_str().into_owned()
     }
 
     fn on_certificate(
@@ -518,7 +521,7 @@ impl ClientHs12 {
                 suite: suite.suite,
                 secret: ms.as_bytes().to_vec(),
                 extended_master_secret: ctx.negotiated.extended_master_secret,
-                server_name: self.cache_key(),
+                server_name: self.server_name.to_str().into_owned(),
                 alpn: ctx.negotiated.alpn_protocol.clone(),
                 peer_certificates: ctx.negotiated.peer_certificates.clone(),
                 created,
@@ -527,7 +530,7 @@ impl ClientHs12 {
             },
         };
         if !session.session_id.is_empty() || !session.ticket.is_empty() {
-            cache.put(&self.cache_key(), session);
+            cache.put(&self.cache_key, session);
         }
     }
 

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use rustls_pki_types::{CertificateDer, ServerName};
 
-use crate::codec::enums::{CipherSuite, CompressionMethod, ExtensionType, ProtocolVersion};
+use crate::codec::enums::{
+    CipherSuite, CompressionMethod, ExtensionType, ProtocolVersion, PskKeyExchangeMode,
+};
 use crate::codec::extensions::{ClientExtension, KeyShareEntry, ServerExtension};
 use crate::codec::handshake::{
     Certificate13, CertificateRequest13, CertificateVerify, ClientHello, EncryptedExtensions,
@@ -19,12 +21,17 @@ use crate::crypto::kx::KeyExchange;
 use crate::crypto::sigverify::{verify_signature_tls13, DEFAULT_VERIFY_SCHEMES};
 use crate::crypto::suites::Tls13Suite;
 use crate::error::{PeerMisbehaved, ProtocolError};
-use crate::handshake::client::{choose_client_certificate, verify_server, ClientStart};
+use crate::event::Event;
+use crate::handshake::client::{
+    bind_psk, choose_client_certificate, offered_psks, verify_server, ClientStart, OfferedTicket,
+};
 use crate::handshake::driver::{describe, Ctx};
 use crate::handshake::proof::{self, Established, FinishedVerified, PeerAuth, SigVerified};
 use crate::handshake::table::{Branch, Cond, FlightName, Phase, Version};
 use crate::handshake::tls13::{self, Signer, Traffic};
 use crate::handshake::transcript::Transcript;
+use crate::negotiated::EarlyData;
+use crate::session::{ClientSession, MAX_TLS13_TICKET_LIFETIME};
 use crate::verify::CertVerified;
 
 pub(crate) struct ClientHs13 {
@@ -49,6 +56,11 @@ pub(crate) struct ClientHs13 {
     traffic: Option<Traffic>,
     exporter: Option<ExporterSecret>,
     resumption: Option<ResumptionSecret>,
+    /// The ticket offered, until the server answers; kept if it accepted.
+    ticket: Option<OfferedTicket>,
+    resumed: bool,
+    early_data: EarlyData,
+    cache_key: String,
     cert_request: Option<CertificateRequest13>,
     server_chain: Vec<CertificateDer<'static>>,
     cert_verified: Option<CertVerified>,
@@ -71,7 +83,7 @@ impl ClientHs13 {
             hello,
             key_shares: std::mem::take(&mut start.key_shares),
             retry_suite: None,
-            compat_ccs_sent: false,
+            compat_ccs_sent: start.compat_ccs_sent,
             peer_ccs_seen: false,
             suite: None,
             handshake_secret: None,
@@ -81,6 +93,10 @@ impl ClientHs13 {
             traffic: None,
             exporter: None,
             resumption: None,
+            ticket: start.ticket.take(),
+            resumed: false,
+            early_data: EarlyData::NotOffered,
+            cache_key: start.cache_key.clone(),
             cert_request: None,
             server_chain: Vec::new(),
             cert_verified: None,
@@ -97,7 +113,11 @@ impl ClientHs13 {
             Cond::FirstHello => self.retry_suite.is_none(),
             Cond::CompatCcsAllowed => !self.peer_ccs_seen,
             Cond::UpdateRequested => self.traffic.as_ref().is_some_and(|t| t.update_requested),
-            Cond::EcdheSuite | Cond::ClientAuthConfigured | Cond::TicketPromised => false,
+            Cond::EarlyDataAccepted => self.early_data == EarlyData::Accepted,
+            Cond::EcdheSuite
+            | Cond::ClientAuthConfigured
+            | Cond::TicketPromised
+            | Cond::TicketsOffered => false,
         }
     }
 
@@ -120,7 +140,11 @@ impl ClientHs13 {
             }
             HandshakePayload::ServerHello(hello) => {
                 self.on_server_hello(ctx, &hello, raw)?;
-                Ok(Some(Branch::Full))
+                Ok(Some(if self.resumed {
+                    Branch::Resumed
+                } else {
+                    Branch::Full
+                }))
             }
             HandshakePayload::EncryptedExtensions(ee) => {
                 self.on_encrypted_extensions(ctx, &ee)?;
@@ -165,7 +189,7 @@ impl ClientHs13 {
                 Ok(None)
             }
             HandshakePayload::NewSessionTicket13(ticket) => {
-                self.on_new_session_ticket(&ticket);
+                self.on_new_session_ticket(ctx, ticket);
                 Ok(None)
             }
             HandshakePayload::KeyUpdate(request) => {
@@ -220,6 +244,7 @@ impl ClientHs13 {
                 ServerExtension::SupportedVersions(_)
                 | ServerExtension::KeyShare(_)
                 | ServerExtension::SelectedGroup(_) => {}
+                ServerExtension::PreSharedKey(_) if !hello.is_retry_request() => {}
                 _ => return Err(PeerMisbehaved::ExtensionNotAllowed(typ).into()),
             }
         }
@@ -287,7 +312,40 @@ impl ClientHs13 {
         if let Some(cookie) = cookie {
             replace_extension(&mut self.hello, ClientExtension::Cookie(cookie));
         }
+        //= https://www.rfc-editor.org/rfc/rfc8446#section-4.1.2
+        //# -  Removing the "early_data" extension (Section 4.2.10) if one was
+        //#    present.  Early data is not permitted after a HelloRetryRequest.
+        if self.hello.has_extension(ExtensionType::EARLY_DATA) {
+            self.hello
+                .extensions
+                .retain(|e| e.typ() != ExtensionType::EARLY_DATA);
+            self.reject_early_data(ctx);
+            // Our early keys are gone: the second ClientHello goes in the clear.
+            ctx.flush_handshake()?;
+            ctx.writer.clear_sealer();
+        }
+        // A PSK must fit the suite's hash; one that does not is no longer offered.
+        if self
+            .ticket
+            .as_ref()
+            .is_some_and(|t| t.suite.hash != suite.hash)
+        {
+            self.ticket = None;
+            self.hello
+                .extensions
+                .retain(|e| e.typ() != ExtensionType::PRE_SHARED_KEY);
+        }
         Ok(())
+    }
+
+    /// The server will not read our 0-RTT data: the application learns it must resend.
+    fn reject_early_data(&mut self, ctx: &mut Ctx<'_>) {
+        if let Some(ticket) = &mut self.ticket {
+            ticket.early_left = None;
+        }
+        self.early_data = EarlyData::Rejected;
+        ctx.negotiated.early_data = EarlyData::Rejected;
+        ctx.events.push_back(Event::EarlyDataRejected);
     }
 
     /// RFC 8446 §4.1.3: the server's key share, then handshake keys.
@@ -318,13 +376,43 @@ impl ClientHs13 {
         self.key_shares.clear();
         let shared = kx.complete(&share.key_exchange)?;
 
+        let selected = hello.extensions.iter().find_map(|e| match e {
+            ServerExtension::PreSharedKey(index) => Some(*index),
+            _ => None,
+        });
+        //= https://www.rfc-editor.org/rfc/rfc8446#section-4.2.11
+        //# Clients MUST verify that the server's selected_identity is within the
+        //# range supplied by the client, that the server selected a cipher suite
+        //# indicating a Hash associated with the PSK, and that a server
+        //# "key_share" extension is present if required by the ClientHello
+        //# "psk_key_exchange_modes" extension.
+        let early = match (selected, &self.ticket) {
+            (None, _) => None,
+            (Some(0), Some(ticket)) if ticket.suite.hash == suite.hash => {
+                Some(ticket.early_secret()?)
+            }
+            (Some(_), _) => return Err(PeerMisbehaved::SelectedUnofferedPsk.into()),
+        };
+        self.resumed = early.is_some();
+        if self.resumed {
+            let n = &mut *ctx.negotiated;
+            n.resumed = true;
+            n.psk_key_exchange_mode = Some(PskKeyExchangeMode::PSK_DHE_KE);
+            if let Some(ticket) = &self.ticket {
+                n.peer_certificates = ticket.session.peer_certificates.clone();
+            }
+        } else if self.ticket.as_ref().is_some_and(|t| t.early_left.is_some()) {
+            self.reject_early_data(ctx);
+        }
+
         if self.retry_suite.is_none() {
             self.transcript.start_hash(suite.hash);
         }
         self.transcript.discard_buffer();
         self.transcript.add(raw);
         let hello_hash = self.current_hash()?;
-        let handshake = EarlySecret::new(suite.hash, None).into_handshake(Some(&shared));
+        let early = early.unwrap_or_else(|| EarlySecret::new(suite.hash, None));
+        let handshake = early.into_handshake(Some(&shared));
         let (client_hs, server_hs) = handshake.traffic(hello_hash.as_ref());
         let key_log = &self.config.key_log;
         tls13::log(
@@ -372,6 +460,19 @@ impl ClientHs13 {
                 }
                 // The server's preferences, for next time; we already have our keys.
                 ServerExtension::SupportedGroups(_) => {}
+                //= https://www.rfc-editor.org/rfc/rfc8446#section-4.2.10
+                //# If the server has supplied an "early_data" extension, the
+                //# client MUST verify that the server's selected_identity is 0.  If any
+                //# other value is returned, the client MUST abort the handshake with an
+                //# "illegal_parameter" alert.
+                ServerExtension::EarlyData
+                    if self.resumed
+                        && self.ticket.as_ref().is_some_and(|t| t.early_left.is_some()) =>
+                {
+                    self.early_data = EarlyData::Accepted;
+                    ctx.negotiated.early_data = EarlyData::Accepted;
+                    ctx.events.push_back(Event::EarlyDataAccepted);
+                }
                 //= https://www.rfc-editor.org/rfc/rfc8446#section-4.3.1
                 //# The client MUST check EncryptedExtensions for the
                 //# presence of any forbidden extensions and if any are found MUST abort
@@ -392,6 +493,11 @@ impl ClientHs13 {
                 }
                 _ => return Err(PeerMisbehaved::UnsolicitedExtension(typ).into()),
             }
+        }
+        if self.early_data != EarlyData::Accepted
+            && self.ticket.as_ref().is_some_and(|t| t.early_left.is_some())
+        {
+            self.reject_early_data(ctx);
         }
         Ok(())
     }
@@ -485,10 +591,40 @@ impl ClientHs13 {
         Ok(())
     }
 
-    /// A ticket for resumption (RFC 8446 §4.6.1). Resumption itself is not offered yet, so
-    /// the ticket is checked and dropped.
-    fn on_new_session_ticket(&mut self, ticket: &NewSessionTicket13) {
-        let _ = (ticket, &self.resumption);
+    /// A ticket for resumption (RFC 8446 §4.6.1): its PSK comes from the resumption secret
+    /// and the ticket's nonce; the cache keeps it for one later connection.
+    fn on_new_session_ticket(&mut self, ctx: &Ctx<'_>, ticket: NewSessionTicket13) {
+        let (Some(cache), Some(resumption), Some(suite)) =
+            (&self.config.session_cache, &self.resumption, self.suite)
+        else {
+            return;
+        };
+        //= https://www.rfc-editor.org/rfc/rfc8446#section-4.6.1
+        //# The value of zero indicates that the ticket should be discarded
+        //# immediately.
+        if ticket.lifetime == 0 {
+            return;
+        }
+        let psk = resumption.psk(&ticket.nonce);
+        let max_early_data = ticket.max_early_data().unwrap_or(0);
+        cache.put(
+            &self.cache_key,
+            ClientSession {
+                session_id: Vec::new(),
+                ticket: ticket.ticket,
+                ticket_lifetime_hint: ticket.lifetime.min(MAX_TLS13_TICKET_LIFETIME),
+                version: ProtocolVersion::TLS1_3,
+                suite: suite.suite,
+                secret: psk.as_bytes().to_vec(),
+                extended_master_secret: false,
+                server_name: self.server_name.to_str().into_owned(),
+                alpn: ctx.negotiated.alpn_protocol.clone(),
+                peer_certificates: ctx.negotiated.peer_certificates.clone(),
+                created: self.config.provider.time.now().as_secs(),
+                age_add: ticket.age_add,
+                max_early_data,
+            },
+        );
     }
 
     pub(crate) fn send_flight(
@@ -521,9 +657,22 @@ impl ClientHs13 {
         //# change_cipher_spec record (see the third paragraph of Section 5)
         //# immediately before its second flight.  This may either be before
         //# its second ClientHello or before its encrypted handshake flight.
-        if self.compat_mode() {
+        if self.compat_mode() && !self.compat_ccs_sent {
             ctx.send_compat_change_cipher_spec()?;
             self.compat_ccs_sent = true;
+        }
+        if let Some(ticket) = &self.ticket {
+            //= https://www.rfc-editor.org/rfc/rfc8446#section-4.1.2
+            //# -  Updating the "pre_shared_key" extension if present by recomputing
+            //#    the "obfuscated_ticket_age" and binder values and (optionally)
+            //#    removing any PSKs which are incompatible with the server's
+            //#    indicated cipher suite.
+            let now = self.config.provider.time.now().as_secs();
+            replace_extension(
+                &mut self.hello,
+                ClientExtension::PreSharedKey(offered_psks(&ticket.session, ticket.suite, now)),
+            );
+            bind_psk(&mut self.hello, ticket, Some(&self.transcript))?;
         }
         let payload = HandshakePayload::ClientHello(self.hello.clone());
         ctx.send_handshake(&payload, &mut self.transcript, || describe(&payload))
@@ -540,6 +689,17 @@ impl ClientHs13 {
         if self.compat_mode() && !self.compat_ccs_sent {
             ctx.send_compat_change_cipher_spec()?;
             self.compat_ccs_sent = true;
+        }
+        //= https://www.rfc-editor.org/rfc/rfc8446#section-4.5
+        //# If the server sent an "early_data" extension in EncryptedExtensions, the
+        //# client MUST send an EndOfEarlyData message after receiving the server
+        //# Finished.
+        if self.early_data == EarlyData::Accepted {
+            let eoed = HandshakePayload::EndOfEarlyData;
+            ctx.send_handshake(&eoed, &mut self.transcript, String::new)?;
+        }
+        if let Some(ticket) = &mut self.ticket {
+            ticket.early_left = None;
         }
         let client_hs = self
             .client_hs
@@ -592,6 +752,14 @@ impl ClientHs13 {
         let finished = self.finished.take().ok_or(ProtocolError::Internal(
             "APP_DATA without a verified Finished",
         ))?;
+        if self.resumed {
+            // The server's Finished, under keys from the PSK, proved it knew the PSK of a
+            // session whose server was authenticated when it was made.
+            return Ok(Established {
+                peer: PeerAuth::ResumedSession,
+                finished,
+            });
+        }
         self.signature.take().ok_or(ProtocolError::Internal(
             "APP_DATA without a verified CertificateVerify",
         ))?;
@@ -607,6 +775,26 @@ impl ClientHs13 {
     /// The exporter secret once the handshake has one (RFC 8446 §7.5).
     pub(crate) fn exporter(&self) -> Option<&ExporterSecret> {
         self.exporter.as_ref()
+    }
+
+    /// 0-RTT bytes the application may still write: until our EndOfEarlyData, as long as
+    /// the server has not refused them.
+    pub(crate) fn early_data_left(&self) -> usize {
+        self.ticket.as_ref().and_then(|t| t.early_left).unwrap_or(0)
+    }
+
+    pub(crate) fn early_data_written(&mut self, n: usize) {
+        if let Some(left) = self.ticket.as_mut().and_then(|t| t.early_left.as_mut()) {
+            *left = left.saturating_sub(n);
+        }
+    }
+
+    /// A fatal error: this server's tickets are dropped, as RFC 8446 §C.4 suggests for a
+    /// session that may have gone wrong.
+    pub(crate) fn on_fatal(&mut self) {
+        if let Some(cache) = &self.config.session_cache {
+            cache.remove(&self.cache_key);
+        }
     }
 
     fn suite(&self) -> Result<&'static Tls13Suite, ProtocolError> {

@@ -108,7 +108,11 @@ impl ServerHs12 {
             }
             Cond::ClientCertSent => !self.client_chain.is_empty(),
             Cond::TicketPromised => self.ticket_promised(),
-            Cond::FirstHello | Cond::CompatCcsAllowed | Cond::UpdateRequested => false,
+            Cond::FirstHello
+            | Cond::CompatCcsAllowed
+            | Cond::UpdateRequested
+            | Cond::EarlyDataAccepted
+            | Cond::TicketsOffered => false,
         }
     }
 

@@ -6,16 +6,18 @@ use std::sync::Arc;
 use rustls_pki_types::CertificateDer;
 
 use crate::codec::enums::{
-    CompressionMethod, ExtensionType, NamedGroup, ProtocolVersion, SignatureScheme,
+    CompressionMethod, ExtensionType, NamedGroup, ProtocolVersion, PskKeyExchangeMode,
+    SignatureScheme,
 };
-use crate::codec::extensions::{ClientExtension, KeyShareEntry, ServerExtension};
+use crate::codec::extensions::{ClientExtension, KeyShareEntry, OfferedPsks, ServerExtension};
 use crate::codec::handshake::{
     Certificate13, CertificateRequest13, CertificateVerify, ClientHello, EncryptedExtensions,
-    Finished, HandshakePayload, Random, ServerHello, SessionId, HELLO_RETRY_REQUEST_RANDOM,
+    Finished, HandshakePayload, NewSessionTicket13, Random, ServerHello, SessionId,
+    HELLO_RETRY_REQUEST_RANDOM,
 };
 use crate::config::{CertifiedKey, ClientAuth, ServerConfig};
 use crate::crypto::key_schedule::{
-    EarlySecret, ExporterSecret, MasterSecret, ResumptionSecret, TrafficSecret,
+    EarlySecret, ExporterSecret, MasterSecret, ResumptionSecret, Secret, TrafficSecret,
 };
 use crate::crypto::kx::{KeyExchange, KxError};
 use crate::crypto::sigverify::{verify_signature_tls13, TLS13_VERIFY_SCHEMES};
@@ -27,7 +29,10 @@ use crate::handshake::server::{choose_alpn, names_that_fit, requested_name, veri
 use crate::handshake::table::{Branch, Cond, Event, FlightName, Phase, Version};
 use crate::handshake::tls13::{self, Signer, Traffic};
 use crate::handshake::transcript::Transcript;
+use crate::negotiated::EarlyData;
+use crate::record::SkipEarlyData;
 use crate::resolve::ClientHelloInfo;
+use crate::session::{StoredSession, MAX_TLS13_TICKET_LIFETIME};
 use crate::verify::CertVerified;
 
 pub(crate) struct ServerHs13 {
@@ -58,7 +63,37 @@ pub(crate) struct ServerHs13 {
     client_cert: Option<CertVerified>,
     client_signature: Option<SigVerified>,
     finished: Option<FinishedVerified>,
+    /// The PSK modes the client offered.
+    client_modes: Vec<PskKeyExchangeMode>,
+    /// The ticket we resume, once its binder verified.
+    psk: Option<AcceptedPsk>,
+    early_data: EarlyData,
+    /// 0-RTT bytes allowed and received so far, and whether EndOfEarlyData came.
+    early_allowed: usize,
+    early_received: usize,
+    end_of_early_data: bool,
 }
+
+/// A resumption PSK the server accepted.
+struct AcceptedPsk {
+    /// Its place in the client's list, echoed in the ServerHello.
+    index: u16,
+    session: StoredSession,
+    /// The early secret from the PSK, until the key schedule goes on from it.
+    early: Option<EarlySecret>,
+    /// With a fresh (EC)DHE exchange (psk_dhe_ke), else psk_ke.
+    dhe: bool,
+    /// The ClientHello's ticket age fits ours and it was not seen before: 0-RTT may be
+    /// taken from it.
+    fresh: bool,
+}
+
+/// Most PSK identities looked at in one ClientHello: each costs a ticket decryption.
+const MAX_PSK_IDENTITIES: usize = 8;
+
+/// Refused 0-RTT data passed over at least this much, whatever the configured maximum
+/// (clients send early data in good faith before knowing the answer).
+const EARLY_DATA_SKIP_LIMIT: usize = 16 * 1024;
 
 impl ServerHs13 {
     pub(crate) fn new(config: Arc<ServerConfig>) -> Self {
@@ -87,18 +122,26 @@ impl ServerHs13 {
             client_cert: None,
             client_signature: None,
             finished: None,
+            client_modes: Vec::new(),
+            psk: None,
+            early_data: EarlyData::NotOffered,
+            early_allowed: 0,
+            early_received: 0,
+            end_of_early_data: false,
         }
     }
 
     pub(crate) fn cond(&self, cond: Cond) -> bool {
         match cond {
             Cond::ClientAuthConfigured | Cond::CertRequested => {
-                !matches!(self.config.client_auth, ClientAuth::None)
+                self.psk.is_none() && !matches!(self.config.client_auth, ClientAuth::None)
             }
             Cond::ClientCertSent => !self.client_chain.is_empty(),
             Cond::FirstHello => self.retry.is_none(),
             Cond::CompatCcsAllowed => !self.peer_ccs_seen,
             Cond::UpdateRequested => self.traffic.as_ref().is_some_and(|t| t.update_requested),
+            Cond::EarlyDataAccepted => self.early_data == EarlyData::Accepted,
+            Cond::TicketsOffered => self.tickets_offered(),
             Cond::EcdheSuite | Cond::TicketPromised => false,
         }
     }
@@ -109,7 +152,10 @@ impl ServerHs13 {
     }
 
     pub(crate) fn internal_event(&mut self, phase: Phase) -> Option<Event> {
-        (phase == Phase::CheckSessionCache).then_some(Event::SessionAbsent)
+        (phase == Phase::CheckSessionCache).then_some(match self.psk {
+            Some(_) => Event::SessionFound,
+            None => Event::SessionAbsent,
+        })
     }
 
     pub(crate) fn on_message(
@@ -133,6 +179,10 @@ impl ServerHs13 {
                 self.transcript.add(raw);
                 Ok(None)
             }
+            HandshakePayload::EndOfEarlyData => {
+                self.on_end_of_early_data(ctx, raw)?;
+                Ok(None)
+            }
             HandshakePayload::Finished(fin) => {
                 self.on_finished(ctx, &fin, raw)?;
                 Ok(None)
@@ -148,8 +198,8 @@ impl ServerHs13 {
         }
     }
 
-    /// RFC 8446 §4.1.2: choose suite, certificate, group and ALPN; or ask for another key
-    /// share with a HelloRetryRequest.
+    /// RFC 8446 §4.1.2: choose suite, PSK or certificate, group and ALPN; or ask for another
+    /// key share with a HelloRetryRequest.
     fn on_client_hello(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -170,6 +220,11 @@ impl ServerHs13 {
         if let Some((group, cookie)) = &self.retry {
             check_second_hello(hello, *group, cookie, &self.client_random, self.session_id)?;
         }
+        let psks = hello.offered_psks();
+        if let Some(psks) = psks {
+            check_offered_psks(hello, psks)?;
+        }
+        self.client_modes = hello.psk_modes().unwrap_or_default().to_vec();
         //= https://www.rfc-editor.org/rfc/rfc8446#section-9.2
         //# -  If not containing a "pre_shared_key" extension, it MUST contain
         //#    both a "signature_algorithms" extension and a "supported_groups"
@@ -179,40 +234,22 @@ impl ServerHs13 {
         //#    a "key_share" extension, and vice versa.  An empty
         //#    KeyShare.client_shares vector is permitted.
         let missing = |t| -> ProtocolError { PeerMisbehaved::MissingExtension(t).into() };
-        let schemes = hello
-            .signature_algorithms()
-            .ok_or_else(|| missing(ExtensionType::SIGNATURE_ALGORITHMS))?;
-        let groups = hello
-            .supported_groups()
-            .ok_or_else(|| missing(ExtensionType::SUPPORTED_GROUPS))?;
-        let shares = hello
-            .key_shares()
-            .ok_or_else(|| missing(ExtensionType::KEY_SHARE))?;
-        check_key_shares(shares, groups)?;
+        let groups = hello.supported_groups();
+        let shares = hello.key_shares();
+        match (groups, shares) {
+            (Some(_), None) => return Err(missing(ExtensionType::KEY_SHARE)),
+            (None, Some(_)) => return Err(missing(ExtensionType::SUPPORTED_GROUPS)),
+            (None, None) if psks.is_none() => return Err(missing(ExtensionType::SUPPORTED_GROUPS)),
+            (Some(groups), Some(shares)) => check_key_shares(shares, groups)?,
+            (None, None) => {}
+        }
+        if hello.signature_algorithms().is_none() && psks.is_none() {
+            return Err(missing(ExtensionType::SIGNATURE_ALGORITHMS));
+        }
 
         let suite = self.choose_suite(hello)?;
         self.server_name = requested_name(hello);
-        //= https://www.rfc-editor.org/rfc/rfc6066#section-3
-        //# If the server understood the ClientHello extension but
-        //# does not recognize the server name, the server SHOULD take one of two
-        //# actions: either abort the handshake by sending a fatal-level
-        //# unrecognized_name(112) alert or continue the handshake.
-        let certificate = config
-            .cert_resolver
-            .resolve(&ClientHelloInfo {
-                version: Version::Tls13,
-                server_name: self.server_name.as_deref(),
-                signature_schemes: schemes,
-                cipher_suites: &hello.cipher_suites,
-                groups: Some(groups),
-            })
-            .ok_or(PeerIncompatible::UnrecognizedName)?;
-        let scheme = certificate
-            .key
-            .choose_scheme_tls13(schemes)
-            .ok_or(PeerIncompatible::NoSharedSignatureScheme)?;
         self.alpn = choose_alpn(&config, hello)?;
-
         if self.retry.is_none() {
             self.transcript.start_hash(suite.hash);
             self.transcript.discard_buffer();
@@ -224,18 +261,28 @@ impl ServerHs13 {
                 .fill(&mut self.server_random)
                 .map_err(|_| ProtocolError::Internal("random source failed"))?;
         }
-        self.transcript.add(raw);
         self.suite = Some(suite);
-        self.certificate = Some(certificate);
-        self.scheme = Some(scheme);
+        // The binder covers the transcript before this ClientHello, so it is checked first.
+        self.psk = match psks {
+            Some(psks) => self.accept_psk(hello, psks, raw, suite)?,
+            None => None,
+        };
+        self.transcript.add(raw);
+        if self.psk.is_none() {
+            self.choose_certificate(hello)?;
+        }
 
         // Our preference decides among the groups the client sent a share for; only when it
-        // sent none we can use do we ask, once, for the best group it supports.
+        // sent none we can use do we ask, once, for the best group it supports. A PSK used
+        // without (EC)DHE (psk_ke) needs no group at all.
+        let needs_group = self.psk.as_ref().is_none_or(|p| p.dhe);
         let ours = &config.groups;
-        let shared = ours
-            .iter()
-            .find_map(|g| shares.iter().find(|s| s.group == *g));
+        let shared = shares.and_then(|shares| {
+            ours.iter()
+                .find_map(|g| shares.iter().find(|s| s.group == *g))
+        });
         let branch = match shared {
+            _ if !needs_group => Branch::Full,
             Some(share) => {
                 self.group = Some(share.group);
                 self.client_share = share.key_exchange.clone();
@@ -244,7 +291,7 @@ impl ServerHs13 {
             None if self.retry.is_none() => {
                 let group = *ours
                     .iter()
-                    .find(|g| groups.contains(g))
+                    .find(|g| groups.is_some_and(|offered| offered.contains(g)))
                     .ok_or(PeerIncompatible::NoSharedGroup)?;
                 let mut cookie = vec![0u8; 32];
                 config
@@ -257,6 +304,7 @@ impl ServerHs13 {
             }
             None => return Err(PeerIncompatible::NoSharedGroup.into()),
         };
+        self.decide_early_data(ctx, hello, branch)?;
 
         let n = &mut *ctx.negotiated;
         n.version = Some(ProtocolVersion::TLS1_3);
@@ -266,6 +314,205 @@ impl ServerHs13 {
         n.client_random = Some(self.client_random);
         n.server_random = Some(self.server_random);
         Ok(branch)
+    }
+
+    /// The certificate and signature scheme for a full handshake.
+    fn choose_certificate(&mut self, hello: &ClientHello) -> Result<(), ProtocolError> {
+        let schemes = hello
+            .signature_algorithms()
+            .ok_or(PeerMisbehaved::MissingExtension(
+                ExtensionType::SIGNATURE_ALGORITHMS,
+            ))?;
+        //= https://www.rfc-editor.org/rfc/rfc6066#section-3
+        //# If the server understood the ClientHello extension but
+        //# does not recognize the server name, the server SHOULD take one of two
+        //# actions: either abort the handshake by sending a fatal-level
+        //# unrecognized_name(112) alert or continue the handshake.
+        let certificate = self
+            .config
+            .cert_resolver
+            .resolve(&ClientHelloInfo {
+                version: Version::Tls13,
+                server_name: self.server_name.as_deref(),
+                signature_schemes: schemes,
+                cipher_suites: &hello.cipher_suites,
+                groups: hello.supported_groups(),
+            })
+            .ok_or(PeerIncompatible::UnrecognizedName)?;
+        let scheme = certificate
+            .key
+            .choose_scheme_tls13(schemes)
+            .ok_or(PeerIncompatible::NoSharedSignatureScheme)?;
+        self.certificate = Some(certificate);
+        self.scheme = Some(scheme);
+        Ok(())
+    }
+
+    /// CHECK_SESSION_CACHE for TLS 1.3: the first offered ticket we can resume, its binder
+    /// checked. A ticket that does not open, expired, was made for another name or hash, or
+    /// would lift a client-certificate requirement is passed over: a full handshake follows,
+    /// not an error. A wrong binder is an error.
+    fn accept_psk(
+        &self,
+        hello: &ClientHello,
+        psks: &OfferedPsks,
+        raw: &[u8],
+        suite: &'static Tls13Suite,
+    ) -> Result<Option<AcceptedPsk>, ProtocolError> {
+        let config = &self.config;
+        let modes = hello.psk_modes().unwrap_or_default();
+        //= https://www.rfc-editor.org/rfc/rfc8446#section-4.2.9
+        //# psk_dhe_ke:  PSK with (EC)DHE key establishment.  In this mode, the
+        //#    client and server MUST supply "key_share" values as described in
+        //#    Section 4.2.8.
+        let dhe = modes.contains(&PskKeyExchangeMode::PSK_DHE_KE) && hello.key_shares().is_some();
+        let ke = config.allow_psk_ke && modes.contains(&PskKeyExchangeMode::PSK_KE);
+        if !dhe && !ke {
+            return Ok(None);
+        }
+        let now = config.provider.time.now();
+        let found = psks
+            .identities
+            .iter()
+            .take(MAX_PSK_IDENTITIES)
+            .enumerate()
+            .find_map(|(i, id)| {
+                let state = if config.stateful_tickets {
+                    // Taken out, so it works once, whatever happens next.
+                    config.session_store.as_ref()?.take(&id.identity, now)?
+                } else {
+                    config.ticketer.as_ref()?.open(&id.identity, now)?
+                };
+                let session = StoredSession::decode(&state)?;
+                self.resumable(&session, suite, now.as_secs())
+                    .then_some((i, session))
+            });
+        let Some((index, session)) = found else {
+            return Ok(None);
+        };
+        let psk = Secret::from_bytes(suite.hash, &session.secret)
+            .map_err(|_| ProtocolError::Internal("stored PSK of the wrong length"))?;
+        let early = EarlySecret::new(suite.hash, Some(&psk));
+        //= https://www.rfc-editor.org/rfc/rfc8446#section-4.2.11
+        //# Prior to accepting PSK key establishment, the server MUST validate the
+        //# corresponding binder value (see Section 4.2.11.2 below).
+        let truncated = raw
+            .get(..raw.len().saturating_sub(psks.binders_len()))
+            .ok_or(ProtocolError::Internal(
+                "ClientHello shorter than its binders",
+            ))?;
+        let truncated_hash = self
+            .transcript
+            .hash_with(truncated)
+            .ok_or(ProtocolError::Internal("transcript hash not started"))?;
+        let expected = early.binder(true, truncated_hash.as_ref());
+        let binder = &psks.binders[index];
+        aws_lc_rs::constant_time::verify_slices_are_equal(expected.as_ref(), binder)
+            .map_err(|_| PeerMisbehaved::IncorrectBinder)?;
+        // 0-RTT is only ever for the first identity (RFC 8446 §4.2.10), on a fresh
+        // ClientHello: one within the window of its ticket's age and not seen before.
+        let client_age_ms = psks.identities[index]
+            .obfuscated_ticket_age
+            .wrapping_sub(session.age_add);
+        let fresh = index == 0 && {
+            let our_age_ms = now.as_secs().saturating_sub(session.created) * 1000;
+            let window_ms = config.anti_replay.window().as_millis() as u64 + 1000;
+            u64::from(client_age_ms).abs_diff(our_age_ms) <= window_ms
+                && (config.stateful_tickets || config.anti_replay.first_seen(binder, now))
+        };
+        Ok(Some(AcceptedPsk {
+            index: index as u16,
+            session,
+            early: Some(early),
+            dhe,
+            fresh,
+        }))
+    }
+
+    /// Whether a decoded ticket may be resumed here and now.
+    fn resumable(&self, session: &StoredSession, suite: &Tls13Suite, now: u64) -> bool {
+        let hash_fits = crate::crypto::suites::lookup(session.suite)
+            .and_then(|s| s.tls13())
+            .is_some_and(|s| s.hash == suite.hash);
+        let age = now.saturating_sub(session.created);
+        session.version == ProtocolVersion::TLS1_3
+            //= https://www.rfc-editor.org/rfc/rfc8446#section-4.2.11
+            //# Any unknown PSKs (e.g., ones not in the PSK database or encrypted with an
+            //# unknown key) SHOULD simply be ignored.
+            && hash_fits
+            && session.secret.len() == suite.hash.output_len()
+            && age <= u64::from(session.ticket_lifetime)
+            // Resumption never switches the name the session was made for.
+            && session.server_name == self.server_name
+            // Nor lifts a requirement for a client certificate.
+            && !(matches!(self.config.client_auth, ClientAuth::Required(_))
+                && session.peer_certificates.is_empty())
+    }
+
+    /// Whether the client's 0-RTT data is taken; if not, how the record layer passes over
+    /// it. Taken only under a fresh first ClientHello for the ticket's suite and ALPN.
+    fn decide_early_data(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        hello: &ClientHello,
+        branch: Branch,
+    ) -> Result<(), ProtocolError> {
+        if !hello.has_extension(ExtensionType::EARLY_DATA) {
+            return Ok(());
+        }
+        let config = &self.config;
+        let suite = self.suite()?;
+        let accept = match &self.psk {
+            Some(psk) => {
+                let session = &psk.session;
+                //= https://www.rfc-editor.org/rfc/rfc8446#section-4.2.10
+                //# In order to accept early data, the server MUST have accepted a PSK
+                //# cipher suite and selected the first key offered in the client's
+                //# "pre_shared_key" extension.  In addition, it MUST verify that the
+                //# following values are the same as those associated with the
+                //# selected PSK:
+                //#
+                //# -  The TLS version number
+                //#
+                //# -  The selected cipher suite
+                //#
+                //# -  The selected ALPN [RFC7301] protocol, if any
+                psk.fresh
+                    && branch == Branch::Full
+                    && config.max_early_data_size > 0
+                    && session.max_early_data > 0
+                    && session.suite == suite.suite
+                    && session.alpn == self.alpn
+            }
+            None => false,
+        };
+        if !accept {
+            let left = (config.max_early_data_size as usize).max(EARLY_DATA_SKIP_LIMIT);
+            ctx.reader.skip_early_data(match branch {
+                Branch::Retry => SkipEarlyData::Encrypted { left },
+                _ => SkipEarlyData::Undecryptable { left },
+            });
+            ctx.negotiated.early_data = EarlyData::Rejected;
+            return Ok(());
+        }
+        let Some(psk) = &self.psk else {
+            return Ok(());
+        };
+        let early = psk
+            .early
+            .as_ref()
+            .ok_or(ProtocolError::Internal("PSK early secret already used"))?;
+        let secret = early.client_early_traffic(self.current_hash()?.as_ref());
+        tls13::log(
+            &config.key_log,
+            "CLIENT_EARLY_TRAFFIC_SECRET",
+            &self.client_random,
+            secret.as_bytes(),
+        );
+        self.early_allowed = config.max_early_data_size.min(psk.session.max_early_data) as usize;
+        self.early_data = EarlyData::Accepted;
+        ctx.negotiated.early_data = EarlyData::Accepted;
+        ctx.install_read(tls13::opener(suite, &secret)?)
     }
 
     /// Our preference (or the client's, if configured) among the TLS 1.3 suites offered.
@@ -296,7 +543,9 @@ impl ServerHs13 {
     ) -> Result<(), ProtocolError> {
         match flight {
             FlightName::HelloRetryRequest => self.send_hello_retry_request(ctx),
-            FlightName::ServerHello => self.send_server_flight(ctx),
+            FlightName::ServerHello => self.send_server_flight(ctx, false),
+            FlightName::ServerResumed13 => self.send_server_flight(ctx, true),
+            FlightName::NewSessionTickets => self.send_tickets(ctx),
             FlightName::KeyUpdateAnswer => self.traffic_mut()?.send_answer(ctx),
             FlightName::KeyUpdate => self.traffic_mut()?.send_ours(ctx),
             _ => Err(ProtocolError::Internal(
@@ -355,34 +604,58 @@ impl ServerHs13 {
     }
 
     /// ServerHello, then under handshake keys EncryptedExtensions, CertificateRequest*,
-    /// Certificate, CertificateVerify, Finished; then our side moves to application keys.
-    fn send_server_flight(&mut self, ctx: &mut Ctx<'_>) -> Result<(), ProtocolError> {
+    /// Certificate*, CertificateVerify*, Finished (no certificates when a PSK was
+    /// accepted); then our side moves to application keys.
+    fn send_server_flight(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        resumed: bool,
+    ) -> Result<(), ProtocolError> {
         let config = self.config.clone();
         let suite = self.suite()?;
-        let group = self
-            .group
-            .ok_or(ProtocolError::Internal("no group chosen"))?;
-        let (share, shared) =
-            KeyExchange::respond(group, &self.client_share, config.provider.random.as_ref())
+        let mut extensions = vec![ServerExtension::SupportedVersions(ProtocolVersion::TLS1_3)];
+        let shared = match self.group {
+            Some(group) if self.psk.as_ref().is_none_or(|p| p.dhe) => {
+                let (share, shared) = KeyExchange::respond(
+                    group,
+                    &self.client_share,
+                    config.provider.random.as_ref(),
+                )
                 .map_err(|e| match e {
                     KxError::Peer(e) => ProtocolError::from(e),
                     KxError::Local(_) => ProtocolError::Internal("key exchange failed"),
                 })?;
-        let hello = self.hello(
-            self.server_random,
-            vec![
-                ServerExtension::SupportedVersions(ProtocolVersion::TLS1_3),
-                ServerExtension::KeyShare(KeyShareEntry {
+                extensions.push(ServerExtension::KeyShare(KeyShareEntry {
                     group,
                     key_exchange: share,
-                }),
-            ],
-        )?;
+                }));
+                ctx.negotiated.group = Some(group);
+                Some(shared)
+            }
+            _ => None,
+        };
+        let early = match (&mut self.psk, resumed) {
+            (Some(psk), true) => {
+                extensions.push(ServerExtension::PreSharedKey(psk.index));
+                let n = &mut *ctx.negotiated;
+                n.resumed = true;
+                n.psk_key_exchange_mode = Some(if psk.dhe {
+                    PskKeyExchangeMode::PSK_DHE_KE
+                } else {
+                    PskKeyExchangeMode::PSK_KE
+                });
+                n.peer_certificates = psk.session.peer_certificates.clone();
+                psk.early
+                    .take()
+                    .ok_or(ProtocolError::Internal("PSK early secret already used"))?
+            }
+            _ => EarlySecret::new(suite.hash, None),
+        };
+        let hello = self.hello(self.server_random, extensions)?;
         ctx.send_handshake(&hello, &mut self.transcript, || describe(&hello))?;
-        ctx.negotiated.group = Some(group);
         self.send_compat_ccs(ctx)?;
 
-        let handshake = EarlySecret::new(suite.hash, None).into_handshake(Some(&shared));
+        let handshake = early.into_handshake(shared.as_deref().map(|s| &s[..]));
         let (client_hs, server_hs) = handshake.traffic(self.current_hash()?.as_ref());
         let key_log = &config.key_log;
         tls13::log(
@@ -398,53 +671,30 @@ impl ServerHs13 {
             server_hs.as_bytes(),
         );
         ctx.install_write(tls13::sealer(suite, &server_hs)?)?;
-        ctx.install_read(tls13::opener(suite, &client_hs)?)?;
+        // Accepted 0-RTT data comes first, under the early keys, until EndOfEarlyData.
+        if self.early_data != EarlyData::Accepted {
+            ctx.install_read(tls13::opener(suite, &client_hs)?)?;
+        }
 
         let mut extensions = Vec::new();
-        if self.server_name.is_some() {
+        //= https://www.rfc-editor.org/rfc/rfc6066#section-3
+        //# When resuming a session, the server MUST NOT include a server_name extension
+        //# in the server hello.
+        if self.server_name.is_some() && !resumed {
             extensions.push(ServerExtension::ServerNameAck);
         }
         if let Some(proto) = &self.alpn {
             extensions.push(ServerExtension::Alpn(proto.clone()));
         }
         extensions.push(ServerExtension::SupportedGroups(config.groups.clone()));
+        if self.early_data == EarlyData::Accepted {
+            extensions.push(ServerExtension::EarlyData);
+        }
         let ee = HandshakePayload::EncryptedExtensions(EncryptedExtensions { extensions });
         ctx.send_handshake(&ee, &mut self.transcript, || describe(&ee))?;
-
-        if let ClientAuth::Optional(roots) | ClientAuth::Required(roots) = &config.client_auth {
-            let mut extensions = vec![ClientExtension::SignatureAlgorithms(
-                TLS13_VERIFY_SCHEMES.to_vec(),
-            )];
-            let names = names_that_fit(roots.subjects());
-            if !names.is_empty() {
-                extensions.push(ClientExtension::CertificateAuthorities(names));
-            }
-            let cr = HandshakePayload::CertificateRequest13(CertificateRequest13 {
-                context: Vec::new(),
-                extensions,
-            });
-            ctx.send_handshake(&cr, &mut self.transcript, || describe(&cr))?;
+        if !resumed {
+            self.send_certificate_flight(ctx)?;
         }
-
-        let certificate = self
-            .certificate
-            .clone()
-            .ok_or(ProtocolError::Internal("no certificate chosen"))?;
-        let cert =
-            HandshakePayload::Certificate13(Certificate13::new(Vec::new(), &certificate.chain));
-        ctx.send_handshake(&cert, &mut self.transcript, || describe(&cert))?;
-
-        let scheme = self
-            .scheme
-            .ok_or(ProtocolError::Internal("no signature scheme chosen"))?;
-        let content = tls13::signed_content(Signer::Server, self.current_hash()?.as_ref());
-        let signature = certificate
-            .key
-            .sign(scheme, &content)
-            .map_err(|_| ProtocolError::Internal("signing CertificateVerify failed"))?;
-        let cv = HandshakePayload::CertificateVerify(CertificateVerify { scheme, signature });
-        ctx.send_handshake(&cv, &mut self.transcript, || describe(&cv))?;
-        ctx.negotiated.signature_scheme = Some(scheme);
 
         let verify_data = server_hs.finished(self.current_hash()?.as_ref());
         let fin = HandshakePayload::Finished(Finished {
@@ -481,6 +731,157 @@ impl ServerHs13 {
         self.master = Some(master);
         self.exporter = Some(exporter);
         Ok(())
+    }
+
+    /// CertificateRequest*, Certificate, CertificateVerify of a full handshake.
+    fn send_certificate_flight(&mut self, ctx: &mut Ctx<'_>) -> Result<(), ProtocolError> {
+        let config = self.config.clone();
+        if let ClientAuth::Optional(roots) | ClientAuth::Required(roots) = &config.client_auth {
+            let mut extensions = vec![ClientExtension::SignatureAlgorithms(
+                TLS13_VERIFY_SCHEMES.to_vec(),
+            )];
+            let names = names_that_fit(roots.subjects());
+            if !names.is_empty() {
+                extensions.push(ClientExtension::CertificateAuthorities(names));
+            }
+            let cr = HandshakePayload::CertificateRequest13(CertificateRequest13 {
+                context: Vec::new(),
+                extensions,
+            });
+            ctx.send_handshake(&cr, &mut self.transcript, || describe(&cr))?;
+        }
+
+        let certificate = self
+            .certificate
+            .clone()
+            .ok_or(ProtocolError::Internal("no certificate chosen"))?;
+        let cert =
+            HandshakePayload::Certificate13(Certificate13::new(Vec::new(), &certificate.chain));
+        ctx.send_handshake(&cert, &mut self.transcript, || describe(&cert))?;
+
+        let scheme = self
+            .scheme
+            .ok_or(ProtocolError::Internal("no signature scheme chosen"))?;
+        let content = tls13::signed_content(Signer::Server, self.current_hash()?.as_ref());
+        let signature = certificate
+            .key
+            .sign(scheme, &content)
+            .map_err(|_| ProtocolError::Internal("signing CertificateVerify failed"))?;
+        let cv = HandshakePayload::CertificateVerify(CertificateVerify { scheme, signature });
+        ctx.send_handshake(&cv, &mut self.transcript, || describe(&cv))?;
+        ctx.negotiated.signature_scheme = Some(scheme);
+        Ok(())
+    }
+
+    /// RFC 8446 §4.6.1: tickets for later resumption, each with its own nonce and so its own
+    /// PSK, sealed under the ticket key (stateless) or kept in the session store for one use.
+    fn send_tickets(&mut self, ctx: &mut Ctx<'_>) -> Result<(), ProtocolError> {
+        if !self.tickets_offered() {
+            return Ok(());
+        }
+        let config = self.config.clone();
+        let suite = self.suite()?;
+        let resumption = self.resumption.as_ref().ok_or(ProtocolError::Internal(
+            "tickets before the resumption secret",
+        ))?;
+        let now = config.provider.time.now();
+        let lifetime = (config.session_lifetime.as_secs() as u32).min(MAX_TLS13_TICKET_LIFETIME);
+        let mut random = [0u8; 36];
+        for i in 0..config.tls13_tickets.min(usize::from(u8::MAX)) {
+            config
+                .provider
+                .random
+                .fill(&mut random)
+                .map_err(|_| ProtocolError::Internal("random source failed"))?;
+            let nonce = vec![i as u8];
+            let age_add = u32::from_be_bytes([random[0], random[1], random[2], random[3]]);
+            let state = StoredSession {
+                version: ProtocolVersion::TLS1_3,
+                suite: suite.suite,
+                secret: resumption.psk(&nonce).as_bytes().to_vec(),
+                extended_master_secret: false,
+                server_name: self.server_name.clone(),
+                alpn: self.alpn.clone(),
+                peer_certificates: ctx.negotiated.peer_certificates.clone(),
+                created: now.as_secs(),
+                ticket_lifetime: lifetime,
+                age_add,
+                max_early_data: config.max_early_data_size,
+            }
+            .encode()
+            .map_err(|_| ProtocolError::Internal("session too large for a ticket"))?;
+            let ticket = if config.stateful_tickets {
+                let id = random[4..].to_vec();
+                let store = config
+                    .session_store
+                    .as_ref()
+                    .ok_or(ProtocolError::Internal("stateful tickets without a store"))?;
+                store.put(&id, state, now);
+                id
+            } else {
+                let ticketer = config
+                    .ticketer
+                    .as_ref()
+                    .ok_or(ProtocolError::Internal("tickets without a ticketer"))?;
+                ticketer
+                    .seal(&state, now)
+                    .map_err(|_| ProtocolError::Internal("sealing a ticket failed"))?
+            };
+            let mut extensions = Vec::new();
+            if config.max_early_data_size > 0 {
+                extensions.push(ServerExtension::MaxEarlyData(config.max_early_data_size));
+            }
+            let nst = HandshakePayload::NewSessionTicket13(NewSessionTicket13 {
+                lifetime,
+                age_add,
+                nonce,
+                ticket,
+                extensions,
+            });
+            ctx.send_post_handshake(&nst, || describe(&nst));
+        }
+        Ok(())
+    }
+
+    /// Whether tickets go out after the handshake: some are configured, something can
+    /// make them, and the client can use them (RFC 8446 §4.2.9: tickets must suit the
+    /// modes it advertised).
+    fn tickets_offered(&self) -> bool {
+        let config = &self.config;
+        let can_make = if config.stateful_tickets {
+            config.session_store.is_some()
+        } else {
+            config.ticketer.is_some()
+        };
+        let usable = self.client_modes.contains(&PskKeyExchangeMode::PSK_DHE_KE)
+            || (config.allow_psk_ke && self.client_modes.contains(&PskKeyExchangeMode::PSK_KE));
+        config.tls13_tickets > 0 && can_make && usable
+    }
+
+    /// Whether records of application data now are accepted 0-RTT data.
+    pub(crate) fn reading_early_data(&self) -> bool {
+        self.early_data == EarlyData::Accepted && !self.end_of_early_data
+    }
+
+    /// Counts 0-RTT bytes against what the ticket allowed.
+    pub(crate) fn early_data_received(&mut self, n: usize) -> Result<(), ProtocolError> {
+        self.early_received = self.early_received.saturating_add(n);
+        if self.early_received > self.early_allowed {
+            return Err(PeerMisbehaved::TooMuchEarlyData.into());
+        }
+        Ok(())
+    }
+
+    /// RFC 8446 §4.5: the client's 0-RTT data ends; its next records come under the client
+    /// handshake keys.
+    fn on_end_of_early_data(&mut self, ctx: &mut Ctx<'_>, raw: &[u8]) -> Result<(), ProtocolError> {
+        self.transcript.add(raw);
+        self.end_of_early_data = true;
+        let client_hs = self
+            .client_hs
+            .as_ref()
+            .ok_or(ProtocolError::Internal("no client handshake secret"))?;
+        ctx.install_read(tls13::opener(self.suite()?, client_hs)?)
     }
 
     fn on_certificate(
@@ -560,6 +961,7 @@ impl ServerHs13 {
                     "client certificate without CertificateVerify",
                 ))
             }
+            (None, _) if self.psk.is_some() => PeerAuth::ResumedSession,
             (None, _) => PeerAuth::Unauthenticated,
         };
         Ok(Established { peer, finished })
@@ -587,6 +989,27 @@ impl ServerHs13 {
             .current_hash()
             .ok_or(ProtocolError::Internal("transcript hash not started"))
     }
+}
+
+/// The rules on the pre_shared_key extension itself (RFC 8446 §4.2.11, §4.2.9).
+fn check_offered_psks(hello: &ClientHello, psks: &OfferedPsks) -> Result<(), ProtocolError> {
+    //= https://www.rfc-editor.org/rfc/rfc8446#section-4.2.11
+    //# Servers MUST check that it is the last extension and otherwise fail the
+    //# handshake with an "illegal_parameter" alert.
+    if hello.extensions.last().map(|e| e.typ()) != Some(ExtensionType::PRE_SHARED_KEY) {
+        return Err(PeerMisbehaved::PreSharedKeyNotLast.into());
+    }
+    //= https://www.rfc-editor.org/rfc/rfc8446#section-4.2.9
+    //# If clients offer
+    //# "pre_shared_key" without a "psk_key_exchange_modes" extension,
+    //# servers MUST abort the handshake.
+    if hello.psk_modes().is_none() {
+        return Err(PeerMisbehaved::MissingExtension(ExtensionType::PSK_KEY_EXCHANGE_MODES).into());
+    }
+    if psks.identities.len() != psks.binders.len() {
+        return Err(PeerMisbehaved::PskBindersMismatch.into());
+    }
+    Ok(())
 }
 
 //= https://www.rfc-editor.org/rfc/rfc8446#section-4.2.8

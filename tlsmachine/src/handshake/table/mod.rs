@@ -35,6 +35,10 @@ pub enum Cond {
     CompatCcsAllowed,
     /// The KeyUpdate just received asks us to update our keys too.
     UpdateRequested,
+    /// TLS 1.3: the server accepted the client's 0-RTT data, so EndOfEarlyData ends it.
+    EarlyDataAccepted,
+    /// TLS 1.3: the server gives the client tickets for resumption.
+    TicketsOffered,
 }
 
 impl Cond {
@@ -48,6 +52,8 @@ impl Cond {
             Cond::FirstHello => "first hello",
             Cond::CompatCcsAllowed => "compatibility mode",
             Cond::UpdateRequested => "update requested",
+            Cond::EarlyDataAccepted => "early data accepted",
+            Cond::TicketsOffered => "tickets offered",
         }
     }
 }
@@ -62,6 +68,8 @@ pub enum When {
     PeerMayOmit,
     /// Allowed (and optional) when the condition holds, refused when it does not.
     MayIf(Cond),
+    /// Any number of times, none included, when the condition holds.
+    RepeatIf(Cond),
 }
 
 /// One message of a flight.
@@ -97,6 +105,13 @@ impl Step {
         Self {
             msg,
             when: When::MayIf(cond),
+        }
+    }
+
+    pub const fn repeat_if(msg: Msg, cond: Cond) -> Self {
+        Self {
+            msg,
+            when: When::RepeatIf(cond),
         }
     }
 }
@@ -178,6 +193,11 @@ pub enum FlightName {
     HelloRetryRequest,
     /// TLS 1.3: ServerHello through the server's Finished.
     ServerHello,
+    /// TLS 1.3: the server's flight when it accepts a PSK: ServerHello through Finished,
+    /// without certificates.
+    ServerResumed13,
+    /// TLS 1.3: the server's tickets after the client's Finished.
+    NewSessionTickets,
     /// TLS 1.3: our KeyUpdate, when we update our keys.
     KeyUpdate,
     /// TLS 1.3: the answer to a KeyUpdate that asked for one.

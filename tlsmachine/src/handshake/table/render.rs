@@ -7,13 +7,14 @@ use core::fmt::Write;
 use super::{Input, Output, Phase, Step, Table, When};
 
 /// One step as the diagrams write it: `Msg`, `Msg?` (the sender may omit it),
-/// `Msg [condition]` or `Msg? [condition]`.
+/// `Msg [condition]`, `Msg? [condition]` or `Msg* [condition]` (any number).
 pub fn step_label(step: &Step) -> String {
     match step.when {
         When::Always => step.msg.name().to_string(),
         When::PeerMayOmit => format!("{}?", step.msg.name()),
         When::If(cond) => format!("{} [{}]", step.msg.name(), cond.describe()),
         When::MayIf(cond) => format!("{}? [{}]", step.msg.name(), cond.describe()),
+        When::RepeatIf(cond) => format!("{}* [{}]", step.msg.name(), cond.describe()),
     }
 }
 

@@ -95,6 +95,7 @@ fn tls13_client_table_is_the_architecture_table() {
             ("IDLE", "start", "WAIT_1"),
             ("WAIT_1", "Retry:HelloRetryRequest", "WAIT_1"),
             ("WAIT_1", "Full:ServerHello", "APP_DATA"),
+            ("WAIT_1", "Resumed:ServerHello", "APP_DATA"),
             ("APP_DATA", "PostHandshake:NewSessionTicket", "APP_DATA"),
             ("APP_DATA", "PostHandshake:KeyUpdate", "APP_DATA"),
             ("APP_DATA", "local key update", "APP_DATA"),
@@ -126,8 +127,10 @@ fn tls13_server_table_is_the_architecture_table() {
         set(&[
             ("IDLE", "Retry:ClientHello", "IDLE"),
             ("IDLE", "Full:ClientHello", "CHECK_SESSION_CACHE"),
+            ("CHECK_SESSION_CACHE", "session found", "WAIT_RESUME"),
             ("CHECK_SESSION_CACHE", "session absent", "WAIT"),
             ("WAIT", "Full:Certificate", "APP_DATA"),
+            ("WAIT_RESUME", "Resumed:EndOfEarlyData", "APP_DATA"),
             ("APP_DATA", "PostHandshake:KeyUpdate", "APP_DATA"),
             ("APP_DATA", "local key update", "APP_DATA"),
             ("APP_DATA", "close_notify received", "SHUTDOWN"),
@@ -218,17 +221,16 @@ fn each_flight_sent_is_the_flight_the_peer_expects() {
 /// places, and once at most).
 #[test]
 fn each_tls13_flight_sent_is_the_flight_the_peer_expects() {
-    let find = |t: &Table, from: Phase, branch: Option<Branch>| {
+    let flight = |t: &Table, from: Phase, branch: Branch| {
         *t.rows
             .iter()
-            .find(|r| {
-                r.from == from
-                    && match (r.input, branch) {
-                        (Input::Flight(b, _), Some(want)) => b == want,
-                        (Input::Event(_), None) => true,
-                        _ => false,
-                    }
-            })
+            .find(|r| r.from == from && matches!(r.input, Input::Flight(b, _) if b == branch))
+            .unwrap()
+    };
+    let event = |t: &Table, from: Phase, event: Event| {
+        *t.rows
+            .iter()
+            .find(|r| r.from == from && r.input == Input::Event(event))
             .unwrap()
     };
     let input = |r: Row| match r.input {
@@ -239,30 +241,61 @@ fn each_tls13_flight_sent_is_the_flight_the_peer_expects() {
     use Phase::*;
     let c = &CLIENT_TLS13;
     let s = &SERVER_TLS13;
+    let client_hello = output(event(c, Idle, Event::Start));
+    assert_eq!(client_hello, input(flight(s, Idle, Branch::Full)));
+    assert_eq!(client_hello, input(flight(s, Idle, Branch::Retry)));
     assert_eq!(
-        output(find(c, Idle, None)),
-        input(find(s, Idle, Some(Branch::Full)))
+        output(flight(s, Idle, Branch::Retry)),
+        input(flight(c, Wait1, Branch::Retry))
     );
     assert_eq!(
-        output(find(c, Idle, None)),
-        input(find(s, Idle, Some(Branch::Retry)))
+        output(flight(c, Wait1, Branch::Retry)),
+        input(flight(s, Idle, Branch::Full))
     );
     assert_eq!(
-        output(find(s, Idle, Some(Branch::Retry))),
-        input(find(c, Wait1, Some(Branch::Retry)))
+        output(event(s, CheckSessionCache, Event::SessionAbsent)),
+        input(flight(c, Wait1, Branch::Full))
     );
     assert_eq!(
-        output(find(c, Wait1, Some(Branch::Retry))),
-        input(find(s, Idle, Some(Branch::Full)))
+        output(flight(c, Wait1, Branch::Full)),
+        input(flight(s, Wait, Branch::Full))
     );
     assert_eq!(
-        output(find(s, CheckSessionCache, None)),
-        input(find(c, Wait1, Some(Branch::Full)))
+        output(event(s, CheckSessionCache, Event::SessionFound)),
+        input(flight(c, Wait1, Branch::Resumed))
     );
     assert_eq!(
-        output(find(c, Wait1, Some(Branch::Full))),
-        input(find(s, Wait, Some(Branch::Full)))
+        output(flight(c, Wait1, Branch::Resumed)),
+        input(flight(s, WaitResume, Branch::Resumed))
     );
+    // The server's tickets are each a post-handshake flight of one for the client.
+    assert_eq!(
+        output(flight(s, Wait, Branch::Full)),
+        input(flight(c, AppData, Branch::PostHandshake))
+    );
+}
+
+/// The resumed TLS 1.3 flight is the full one without authentication.
+#[test]
+fn tls13_resumed_flight_is_full_flight_minus_authentication() {
+    let rows = SERVER_TLS13.rows;
+    let of = |event| {
+        let row = rows
+            .iter()
+            .find(|r| r.input == Input::Event(event))
+            .unwrap();
+        without_compat(output_steps(&row.output))
+    };
+    let full: Vec<Msg> = of(Event::SessionAbsent)
+        .into_iter()
+        .filter(|m| {
+            !matches!(
+                m,
+                Msg::CertificateRequest | Msg::Certificate | Msg::CertificateVerify
+            )
+        })
+        .collect();
+    assert_eq!(of(Event::SessionFound), full);
 }
 
 /// TLS 1.3's ChangeCipherSpec changes nothing, so it is never required, only allowed once
