@@ -7,7 +7,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::codec::enums::NamedGroup;
 use crate::codec::limits::{DEFAULT_MAX_BUFFERED_RECEIVE, DEFAULT_MAX_HANDSHAKE_MESSAGE};
-use crate::crypto::sign::SigningKey;
+use crate::crypto::sign::{Signer, SigningKey};
 use crate::crypto::suites::{self, SupportedSuite};
 use crate::crypto::{Provider, DEFAULT_KEY_SHARE_GROUPS};
 use crate::error::LocalError;
@@ -29,7 +29,7 @@ pub trait KeyLog: Send + Sync + core::fmt::Debug {
 #[derive(Debug)]
 pub struct CertifiedKey {
     pub(crate) chain: Vec<CertificateDer<'static>>,
-    pub(crate) key: SigningKey,
+    pub(crate) key: Arc<dyn Signer>,
 }
 
 impl CertifiedKey {
@@ -52,7 +52,7 @@ impl CertifiedKey {
         let key = SigningKey::from_der(key)?;
         // Proving possession the way a peer would: sign, then verify with the leaf's key.
         let probe = b"tlsmachine key/certificate match check";
-        let scheme = key.schemes()[0];
+        let scheme = key.kind().schemes()[0];
         let signature = key.sign(scheme, probe)?;
         crate::crypto::sigverify::verify_signature(leaf, scheme, probe, &signature).map_err(
             |_| LocalError::Config("private key does not match the leaf certificate".into()),
@@ -62,7 +62,25 @@ impl CertifiedKey {
             crate::crypto::TimeSource::now(&crate::crypto::SystemClock),
         )
         .map_err(LocalError::Config)?;
-        Ok(Self { chain, key })
+        Ok(Self {
+            chain,
+            key: Arc::new(key),
+        })
+    }
+
+    /// Pairs a chain (leaf first) with a key held elsewhere (a hardware module, a signing
+    /// service), used through `signer`. The key is not probed: the caller vouches that it
+    /// is the leaf's.
+    pub fn with_signer(
+        chain: Vec<CertificateDer<'static>>,
+        signer: Arc<dyn Signer>,
+    ) -> Result<Self, LocalError> {
+        if chain.is_empty() {
+            return Err(LocalError::Config(
+                "certificate chain is empty: no leaf".into(),
+            ));
+        }
+        Ok(Self { chain, key: signer })
     }
 
     /// Loads a PEM chain (leaf first) and a PEM private key.

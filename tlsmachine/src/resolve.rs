@@ -34,6 +34,7 @@ impl ClientHelloInfo<'_> {
         if self.version == Version::Tls13 {
             return key
                 .key
+                .kind()
                 .choose_scheme_tls13(self.signature_schemes)
                 .is_some();
         }
@@ -52,6 +53,7 @@ impl ClientHelloInfo<'_> {
         curve_ok
             && key
                 .key
+                .kind()
                 .choose_scheme_tls12(self.signature_schemes)
                 .is_some()
             && self
@@ -163,7 +165,7 @@ impl ResolvesClientCert for ClientCertList {
     ) -> Option<Arc<CertifiedKey>> {
         self.0
             .iter()
-            .find(|k| k.key.choose_scheme_tls12(schemes).is_some())
+            .find(|k| k.key.kind().choose_scheme_tls12(schemes).is_some())
             .cloned()
     }
 }

@@ -2147,3 +2147,51 @@ mod conformance {
         );
     }
 }
+
+/// A key held outside the library (as in a hardware module) signs through `Signer`; the
+/// counter proves the handshake asked it, once per signature, in both versions.
+#[test]
+fn an_external_signer_signs_the_handshake() {
+    use crate::config::CertifiedKey;
+    use crate::crypto::sign::{KeyKind, Signer};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Debug)]
+    struct Counting {
+        inner: Arc<dyn Signer>,
+        calls: AtomicUsize,
+    }
+    impl Signer for Counting {
+        fn kind(&self) -> KeyKind {
+            self.inner.kind()
+        }
+        fn sign(&self, scheme: SignatureScheme, message: &[u8]) -> Result<Vec<u8>, LocalError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            self.inner.sign(scheme, message)
+        }
+    }
+
+    let fx = Fixture::new(KeyType::EcdsaP256);
+    let loaded = fx.pki.server_key().unwrap();
+    let signer = Arc::new(Counting {
+        inner: loaded.key.clone(),
+        calls: AtomicUsize::new(0),
+    });
+    let external =
+        Arc::new(CertifiedKey::with_signer(loaded.chain.clone(), signer.clone()).unwrap());
+    assert!(CertifiedKey::with_signer(Vec::new(), signer.clone()).is_err());
+    for (client, version) in [
+        (fx.client_config(), Version::Tls12),
+        (fx.client_config13(), Version::Tls13),
+    ] {
+        let before = signer.calls.load(Ordering::SeqCst);
+        let (mut c, mut s) = pair(client, ServerConfig::new(external.clone()));
+        handshake(&mut c, &mut s).unwrap();
+        assert_eq!(c.version(), Some(version));
+        assert_eq!(
+            signer.calls.load(Ordering::SeqCst),
+            before + 1,
+            "{version:?}"
+        );
+    }
+}

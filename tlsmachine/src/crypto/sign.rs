@@ -19,6 +19,75 @@ pub enum KeyKind {
     Ed25519,
 }
 
+impl KeyKind {
+    /// Schemes a key of this kind signs with, in our preference order.
+    pub fn schemes(self) -> &'static [SignatureScheme] {
+        match self {
+            KeyKind::EcdsaP256 => P256_SCHEMES,
+            KeyKind::EcdsaP384 => P384_SCHEMES,
+            KeyKind::Rsa => RSA_SCHEMES,
+            KeyKind::Ed25519 => ED25519_SCHEMES,
+        }
+    }
+
+    /// Our most preferred scheme that the peer offered, if any, with an ECDSA curve bound to
+    /// its hash as TLS 1.3 binds them.
+    pub fn choose_scheme(self, offered: &[SignatureScheme]) -> Option<SignatureScheme> {
+        self.schemes().iter().copied().find(|s| offered.contains(s))
+    }
+
+    /// Like [`choose_scheme`](Self::choose_scheme), among the schemes TLS 1.3 allows for a
+    /// handshake signature: RSA signs only with PSS (RFC 8446 §4.2.3), and an ECDSA scheme
+    /// names its curve, so a key fits only the scheme of its own curve.
+    pub fn choose_scheme_tls13(self, offered: &[SignatureScheme]) -> Option<SignatureScheme> {
+        self.schemes()
+            .iter()
+            .copied()
+            .filter(|s| tls13_allows(*s))
+            .find(|s| offered.contains(s))
+    }
+
+    /// Schemes a key of this kind signs with in TLS 1.2, in our preference order: an ECDSA
+    /// key signs with any of SHA-256, SHA-384 and SHA-512, whatever its curve.
+    pub fn schemes_tls12(self) -> &'static [SignatureScheme] {
+        match self {
+            KeyKind::EcdsaP256 => P256_SCHEMES_TLS12,
+            KeyKind::EcdsaP384 => P384_SCHEMES_TLS12,
+            KeyKind::Rsa | KeyKind::Ed25519 => self.schemes(),
+        }
+    }
+
+    /// Our most preferred TLS 1.2 scheme that the peer offered, if any.
+    pub fn choose_scheme_tls12(self, offered: &[SignatureScheme]) -> Option<SignatureScheme> {
+        self.schemes_tls12()
+            .iter()
+            .copied()
+            .find(|s| offered.contains(s))
+    }
+}
+
+/// Signs handshake messages with a certificate's private key, wherever the key lives: in
+/// memory ([`SigningKey`]), or in a hardware module or a remote service, behind the
+/// application's own type.
+pub trait Signer: Send + Sync + fmt::Debug {
+    /// The key's type: it decides the schemes and TLS 1.2 suites the key serves.
+    fn kind(&self) -> KeyKind;
+
+    /// Signs `msg` with `scheme`, one of `kind().schemes_tls12()`; the message is the whole
+    /// content to sign (hashing is the signature scheme's).
+    fn sign(&self, scheme: SignatureScheme, msg: &[u8]) -> Result<Vec<u8>, LocalError>;
+}
+
+impl Signer for SigningKey {
+    fn kind(&self) -> KeyKind {
+        self.kind
+    }
+
+    fn sign(&self, scheme: SignatureScheme, msg: &[u8]) -> Result<Vec<u8>, LocalError> {
+        SigningKey::sign(self, scheme, msg)
+    }
+}
+
 enum Inner {
     Ecdsa(EcdsaKeyPair),
     Rsa(RsaKeyPair),
@@ -161,61 +230,17 @@ impl SigningKey {
         }
     }
 
-    /// Schemes this key can sign with, in our preference order.
-    pub fn schemes(&self) -> &'static [SignatureScheme] {
-        match self.kind {
-            KeyKind::EcdsaP256 => P256_SCHEMES,
-            KeyKind::EcdsaP384 => P384_SCHEMES,
-            KeyKind::Rsa => RSA_SCHEMES,
-            KeyKind::Ed25519 => ED25519_SCHEMES,
-        }
-    }
-
-    /// Our most preferred scheme that the peer offered, if any, with an ECDSA curve bound to
-    /// its hash as TLS 1.3 binds them.
-    pub fn choose_scheme(&self, offered: &[SignatureScheme]) -> Option<SignatureScheme> {
-        self.schemes().iter().copied().find(|s| offered.contains(s))
-    }
-
-    /// Like [`choose_scheme`](Self::choose_scheme), among the schemes TLS 1.3 allows for a
-    /// handshake signature: RSA signs only with PSS (RFC 8446 §4.2.3), and an ECDSA scheme
-    /// names its curve, so a key fits only the scheme of its own curve.
-    pub fn choose_scheme_tls13(&self, offered: &[SignatureScheme]) -> Option<SignatureScheme> {
-        self.schemes()
-            .iter()
-            .copied()
-            .filter(|s| tls13_allows(*s))
-            .find(|s| offered.contains(s))
-    }
-
-    /// Schemes this key can sign with in TLS 1.2, in our preference order: an ECDSA key
-    /// signs with any of SHA-256, SHA-384 and SHA-512, whatever its curve.
-    pub fn schemes_tls12(&self) -> &'static [SignatureScheme] {
-        match self.kind {
-            KeyKind::EcdsaP256 => P256_SCHEMES_TLS12,
-            KeyKind::EcdsaP384 => P384_SCHEMES_TLS12,
-            KeyKind::Rsa | KeyKind::Ed25519 => self.schemes(),
-        }
-    }
-
-    /// Our most preferred TLS 1.2 scheme that the peer offered, if any.
-    pub fn choose_scheme_tls12(&self, offered: &[SignatureScheme]) -> Option<SignatureScheme> {
-        self.schemes_tls12()
-            .iter()
-            .copied()
-            .find(|s| offered.contains(s))
-    }
-
-    /// Signs `msg` with `scheme`, which must be one of [`schemes_tls12`](Self::schemes_tls12)
-    /// (which holds [`schemes`](Self::schemes)).
+    /// Signs `msg` with `scheme`, which must be one of the key kind's
+    /// [`schemes_tls12`](KeyKind::schemes_tls12) (which holds its
+    /// [`schemes`](KeyKind::schemes)).
     pub fn sign(&self, scheme: SignatureScheme, msg: &[u8]) -> Result<Vec<u8>, LocalError> {
-        if !self.schemes_tls12().contains(&scheme) {
+        if !self.kind.schemes_tls12().contains(&scheme) {
             return Err(LocalError::Crypto("signature scheme does not fit the key"));
         }
         // aws-lc-rs draws its own randomness for ECDSA and PSS and ignores this argument.
         let rng = SystemRandom::new();
         match &self.inner {
-            Inner::Ecdsa(k) if self.schemes().contains(&scheme) => k
+            Inner::Ecdsa(k) if self.kind.schemes().contains(&scheme) => k
                 .sign(&rng, msg)
                 .map(|s| s.as_ref().to_vec())
                 .map_err(|_| LocalError::Crypto("ECDSA signing failed")),
@@ -369,7 +394,7 @@ mod tests {
             let kp = rcgen::KeyPair::generate_for(alg).unwrap();
             let key = load(PrivatePkcs8KeyDer::from(kp.serialize_der()).into()).unwrap();
             assert_eq!(key.kind(), kind);
-            assert_eq!(key.schemes()[0], first);
+            assert_eq!(key.kind().schemes()[0], first);
             // rcgen's raw public key is what goes in the certificate's BIT STRING.
             assert_eq!(key.public_key(), kp.public_key_raw());
             assert!(!format!("{key:?}").contains("inner"));
@@ -381,7 +406,7 @@ mod tests {
         let der = pkcs8(&rcgen::PKCS_RSA_SHA256);
         let key = load(PrivatePkcs8KeyDer::from(der.clone()).into()).unwrap();
         assert_eq!(key.kind(), KeyKind::Rsa);
-        assert_eq!(key.schemes(), RSA_SCHEMES);
+        assert_eq!(key.kind().schemes(), RSA_SCHEMES);
         assert_eq!(
             key.public_key(),
             rcgen::KeyPair::try_from(&der[..]).unwrap().public_key_raw()
@@ -501,13 +526,13 @@ mod tests {
         let p256 =
             load(PrivatePkcs8KeyDer::from(pkcs8(&rcgen::PKCS_ECDSA_P256_SHA256)).into()).unwrap();
         let sha384_only = [SignatureScheme::ECDSA_SECP384R1_SHA384];
-        assert_eq!(p256.choose_scheme(&sha384_only), None);
+        assert_eq!(p256.kind().choose_scheme(&sha384_only), None);
         assert_eq!(
-            p256.choose_scheme_tls12(&sha384_only),
+            p256.kind().choose_scheme_tls12(&sha384_only),
             Some(SignatureScheme::ECDSA_SECP384R1_SHA384)
         );
         assert_eq!(
-            p256.choose_scheme_tls12(&[
+            p256.kind().choose_scheme_tls12(&[
                 SignatureScheme::ECDSA_SECP521R1_SHA512,
                 SignatureScheme::ECDSA_SECP384R1_SHA384,
                 SignatureScheme::ECDSA_SECP256R1_SHA256,
@@ -517,8 +542,8 @@ mod tests {
         );
         assert!(p256.sign(SignatureScheme::ED25519, b"x").is_err());
         let rsa = load(PrivatePkcs8KeyDer::from(pkcs8(&rcgen::PKCS_RSA_SHA256)).into()).unwrap();
-        assert_eq!(rsa.schemes_tls12(), rsa.schemes());
-        assert_eq!(rsa.choose_scheme_tls12(&sha384_only), None);
+        assert_eq!(rsa.kind().schemes_tls12(), rsa.kind().schemes());
+        assert_eq!(rsa.kind().choose_scheme_tls12(&sha384_only), None);
     }
 
     #[test]
@@ -530,14 +555,15 @@ mod tests {
             SignatureScheme::RSA_PSS_RSAE_SHA384,
         ];
         assert_eq!(
-            key.choose_scheme(&offered),
+            key.kind().choose_scheme(&offered),
             Some(SignatureScheme::RSA_PSS_RSAE_SHA384)
         );
         assert_eq!(
-            key.choose_scheme(&[SignatureScheme::RSA_PKCS1_SHA512]),
+            key.kind()
+                .choose_scheme(&[SignatureScheme::RSA_PKCS1_SHA512]),
             Some(SignatureScheme::RSA_PKCS1_SHA512)
         );
-        assert_eq!(key.choose_scheme(&[SignatureScheme::ED25519]), None);
-        assert_eq!(key.choose_scheme(&[]), None);
+        assert_eq!(key.kind().choose_scheme(&[SignatureScheme::ED25519]), None);
+        assert_eq!(key.kind().choose_scheme(&[]), None);
     }
 }

@@ -202,7 +202,7 @@ mod tests {
             ]
         );
         for id in identities() {
-            for &scheme in id.key.schemes() {
+            for &scheme in id.key.kind().schemes() {
                 assert!(DEFAULT_VERIFY_SCHEMES.contains(&scheme));
                 let sig = id.key.sign(scheme, b"server key exchange params").unwrap();
                 assert_eq!(
@@ -222,7 +222,7 @@ mod tests {
     #[test]
     fn flipped_bit_is_bad_signature() {
         for id in identities() {
-            let scheme = id.key.schemes()[0];
+            let scheme = id.key.kind().schemes()[0];
             let sig = id.key.sign(scheme, b"msg").unwrap();
             for i in [0, sig.len() / 2, sig.len() - 1] {
                 let mut bad = sig.clone();

@@ -463,8 +463,8 @@ pub(crate) fn choose_client_certificate(
         None => config.client_certificate.clone(),
     }?;
     let scheme = match version {
-        Version::Tls12 => candidate.key.choose_scheme_tls12(schemes),
-        Version::Tls13 => candidate.key.choose_scheme_tls13(schemes),
+        Version::Tls12 => candidate.key.kind().choose_scheme_tls12(schemes),
+        Version::Tls13 => candidate.key.kind().choose_scheme_tls13(schemes),
     }?;
     Some((candidate, scheme))
 }

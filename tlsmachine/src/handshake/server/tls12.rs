@@ -285,6 +285,7 @@ impl ServerHs12 {
         if self.resume.is_none() {
             let scheme = certificate
                 .key
+                .kind()
                 .choose_scheme_tls12(client_schemes)
                 .ok_or(PeerIncompatible::NoSharedSignatureScheme)?;
             self.scheme = Some(scheme);

@@ -341,6 +341,7 @@ impl ServerHs13 {
             .ok_or(PeerIncompatible::UnrecognizedName)?;
         let scheme = certificate
             .key
+            .kind()
             .choose_scheme_tls13(schemes)
             .ok_or(PeerIncompatible::NoSharedSignatureScheme)?;
         self.certificate = Some(certificate);
