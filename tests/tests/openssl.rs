@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::Command;
 use std::sync::Arc;
 
-use tlsmachine::codec::enums::{AlertDescription, NamedGroup, ProtocolVersion};
+use tlsmachine::codec::enums::{AlertDescription, NamedGroup, ProtocolVersion, SignatureScheme};
 use tlsmachine::error::{CertificateError, PeerIncompatible, ProtocolError};
 use tlsmachine::pki::KeyType;
 use tlsmachine::{ClientConfig, Connection, Error, Phase, ServerConfig, Stream};
@@ -153,7 +153,9 @@ fn openssl_s_client_tls1_0_and_1_1_are_refused_with_protocol_version() {
         assert_eq!(
             served.error,
             Some(Error::Protocol {
-                error: ProtocolError::Incompatible(PeerIncompatible::UnsupportedVersion(version)),
+                error: ProtocolError::Incompatible(PeerIncompatible::UnsupportedVersion(vec![
+                    version
+                ])),
                 sent: Some(AlertDescription::PROTOCOL_VERSION),
             }),
             "{flag}"
@@ -247,4 +249,54 @@ fn exported_keying_material_matches_openssl() {
         .find_map(|l| l.trim().strip_prefix("Keying material: "))
         .unwrap_or_else(|| panic!("no keying material in s_client output:\n{output}"));
     assert_eq!(theirs.trim(), ours);
+}
+
+/// In TLS 1.2 an ECDSA hash is not bound to the curve (RFC 5246 §7.4.1.4.1): a client that
+/// offers only ecdsa with SHA-384 or SHA-512 gets a P-256 signature with that hash, which
+/// OpenSSL verifies.
+#[test]
+fn openssl_s_client_offering_only_sha384_or_sha512_gets_a_p256_signature() {
+    if !peer_available("openssl") {
+        return;
+    }
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    for (sigalgs, scheme, digest) in [
+        (
+            "ECDSA+SHA384",
+            SignatureScheme::ECDSA_SECP384R1_SHA384,
+            "SHA384",
+        ),
+        (
+            "ECDSA+SHA512",
+            SignatureScheme::ECDSA_SECP521R1_SHA512,
+            "SHA512",
+        ),
+    ] {
+        let config = Arc::new(ServerConfig::new(pki.pki.server_key().unwrap()));
+        let (port, server) = echo_server(config);
+        let cmd = tlsmachine_tests::openssl_s_client(
+            port,
+            &[
+                "-CAfile",
+                &pki.path("ca.pem"),
+                "-verify_return_error",
+                "-servername",
+                "localhost",
+                "-sigalgs",
+                sigalgs,
+            ],
+        );
+        let output = tlsmachine_tests::s_client_echo(cmd, "signed with another hash");
+        let served = join_server(server);
+        assert_eq!(served.result.unwrap(), b"signed with another hash\n");
+        assert_eq!(
+            served.negotiated.signature_scheme,
+            Some(scheme),
+            "{sigalgs}"
+        );
+        assert!(
+            output.contains(&format!("Peer signing digest: {digest}")),
+            "{sigalgs}:\n{output}"
+        );
+    }
 }

@@ -556,3 +556,149 @@ fn server_stops_cleanly_on_sigterm() {
     assert!(server.wait_exit(), "{}", server.output());
     assert!(server.output().contains("tlsm server: stopped"));
 }
+
+/// An OpenSSL configuration that switches extended master secret off, for `OPENSSL_CONF`:
+/// the way to make `s_client` and `s_server` behave like peers from before RFC 7627.
+fn openssl_without_ems(pki: &PkiDir) -> String {
+    let path = pki.dir().join("no-ems.cnf");
+    std::fs::write(
+        &path,
+        "openssl_conf = default_conf\n\
+         [default_conf]\n\
+         ssl_conf = ssl_sect\n\
+         [ssl_sect]\n\
+         system_default = system_default_sect\n\
+         [system_default_sect]\n\
+         Options = -ExtendedMasterSecret\n",
+    )
+    .expect("writing the OpenSSL configuration");
+    path.display().to_string()
+}
+
+#[test]
+fn server_serves_clients_without_ems_only_with_allow_no_ems() {
+    if !peer_available("openssl") {
+        return;
+    }
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let conf = openssl_without_ems(&pki);
+    let s_client = |port: u16| {
+        let mut cmd = Command::new("openssl");
+        cmd.env("OPENSSL_CONF", &conf)
+            .args(["s_client", "-tls1_2", "-connect"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-CAfile", &pki.path("ca.pem"), "-servername", "localhost"]);
+        Peer::spawn(cmd)
+    };
+
+    let (server, port) = start_server(&pki, &["--echo"]);
+    let mut client = s_client(port);
+    assert!(!client.wait_exit(), "s_client without EMS got in");
+    assert!(
+        client.output().contains("handshake failure"),
+        "{}",
+        client.output()
+    );
+    let log = server.wait_for_output("result=error");
+    assert!(log.contains("extended master secret"), "{log}");
+    assert!(log.contains("--allow-no-ems"), "{log}");
+
+    let (server, port) = start_server(&pki, &["--echo", "--allow-no-ems"]);
+    let mut client = s_client(port);
+    client.wait_for_output("Extended master secret: no");
+    client.stdin().write_all(b"no ems here\n").expect("stdin");
+    client.wait_for_output("no ems here");
+    client.close_stdin();
+    client.wait_exit();
+    server.wait_for_output("result=ok");
+}
+
+#[test]
+fn client_connects_to_servers_without_ems_only_with_allow_no_ems() {
+    if !peer_available("openssl") {
+        return;
+    }
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let port = free_port();
+    let mut cmd = Command::new("openssl");
+    cmd.env("OPENSSL_CONF", openssl_without_ems(&pki))
+        .args(["s_server", "-tls1_2", "-rev", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args([
+            "-cert",
+            &pki.path("server.pem"),
+            "-key",
+            &pki.path("server.key"),
+        ]);
+    let _server = Peer::spawn(cmd);
+    wait_for_port(port);
+    let addr = format!("127.0.0.1:{port}");
+    let ca = pki.path("ca.pem");
+    let client = |extra: &[&str]| {
+        let mut args = vec![
+            "client",
+            &addr,
+            "--servername",
+            "localhost",
+            "--ca",
+            &ca,
+            "--timeout",
+            "10",
+        ];
+        args.extend_from_slice(extra);
+        let mut client = Split::spawn(tlsm_cmd(&args));
+        client.stdin().write_all(b"hello\n").expect("stdin");
+        client
+    };
+
+    let mut refused = client(&[]);
+    assert!(!refused.wait_exit());
+    assert_clean_error(&refused.stderr(), "extended master secret");
+    assert_clean_error(&refused.stderr(), "--allow-no-ems");
+
+    let mut allowed = client(&["--allow-no-ems"]);
+    allowed.wait_for_stdout("olleh");
+    allowed.close_stdin();
+    assert!(allowed.wait_exit(), "{}", allowed.stderr());
+    assert!(allowed.stderr().contains("protocol: TLSv1.2"));
+}
+
+/// The log line says what the client did: a TLS 1.3-only hello offered TLS 1.3 (not "only
+/// TLSv1.2", its legacy_version), and close_notify is no fatal alert. The close_notify that
+/// ends a handshake is answered with one (RFC 5246 §7.2.1).
+#[test]
+fn server_log_names_what_the_client_offered_and_answers_close_notify() {
+    if !peer_available("openssl") {
+        return;
+    }
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(&pki, &["--echo"]);
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_client", "-tls1_3", "-connect"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-servername", "localhost"]);
+    let mut client = Peer::spawn(cmd);
+    assert!(!client.wait_exit(), "a TLS 1.3-only s_client got in");
+    let log = server.wait_for_output("result=error");
+    assert!(log.contains("peer offers only TLSv1.3;"), "{log}");
+    assert!(!log.contains("TLSv1.2;"), "{log}");
+
+    let config = tlsmachine::ClientConfig::new(pki.pki.trust_store().unwrap());
+    let mut conn = tlsmachine::Connection::client(Arc::new(config), "localhost").unwrap();
+    conn.start().unwrap();
+    let close_notify = [0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00];
+    let mut tcp = tlsmachine_tests::connect(port);
+    tcp.set_read_timeout(Some(TIMEOUT)).unwrap();
+    tcp.write_all(&conn.take_outgoing()).unwrap();
+    tcp.write_all(&close_notify).unwrap();
+    let mut answer = Vec::new();
+    let _ = tcp.read_to_end(&mut answer);
+    assert!(
+        answer.ends_with(&close_notify),
+        "no close_notify at the end of {} bytes",
+        answer.len()
+    );
+    let log = server.wait_for_output("close_notify");
+    let line = log.lines().find(|l| l.contains("close_notify")).unwrap();
+    assert!(!line.contains("fatal"), "{line}");
+}

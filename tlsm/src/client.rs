@@ -60,6 +60,10 @@ pub struct ClientArgs {
     /// ALPN protocols to offer, separated by commas (e.g. h2,http/1.1).
     #[arg(long, value_name = "LIST")]
     pub alpn: Option<String>,
+    /// Also connect to servers without RFC 7627 extended master secret (refused by
+    /// default); such sessions are not resumed.
+    #[arg(long)]
+    pub allow_no_ems: bool,
     /// After the first connection, make N more that resume its session.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub resume: u32,
@@ -149,6 +153,7 @@ fn build_config(args: &ClientArgs) -> CliResult<ClientConfig> {
     if let Some(list) = &args.alpn {
         config.alpn_protocols = parse_alpn(list)?;
     }
+    config.require_extended_master_secret = !args.allow_no_ems;
     config.trace = args.trace;
     config.key_log = open_key_log(args.keylog.as_ref())?;
     Ok(config)

@@ -332,9 +332,10 @@ fn hint(e: &Error, role: Role) -> Option<&'static str> {
             PeerIncompatible::NoSharedCipherSuite => {
                 Some("no cipher suite in common; check --ciphers on both sides")
             }
-            PeerIncompatible::ExtendedMasterSecretRequired => {
-                Some("the peer lacks RFC 7627 extended master secret, which tlsm requires")
-            }
+            PeerIncompatible::ExtendedMasterSecretRequired => Some(
+                "the peer lacks RFC 7627 extended master secret, which tlsm requires unless \
+                 given --allow-no-ems",
+            ),
             PeerIncompatible::UnsupportedVersion(_) => Some("tlsm speaks TLS 1.2 only for now"),
             PeerIncompatible::ClientCertificateRequired => {
                 Some("the client must pass --cert FILE --key FILE")

@@ -57,6 +57,10 @@ pub struct ServerArgs {
     /// ALPN protocols to accept, separated by commas (--http defaults to http/1.1).
     #[arg(long, value_name = "LIST")]
     pub alpn: Option<String>,
+    /// Also serve clients without RFC 7627 extended master secret (refused by default);
+    /// their sessions are not resumable.
+    #[arg(long)]
+    pub allow_no_ems: bool,
     /// Send back whatever the client sends (the default).
     #[arg(long, conflicts_with = "http")]
     pub echo: bool,
@@ -171,6 +175,7 @@ fn build_config(args: &ServerArgs, mode: Mode) -> CliResult<ServerConfig> {
         (None, Mode::Http) => config.alpn_protocols = vec![b"http/1.1".to_vec()],
         (None, Mode::Echo) => {}
     }
+    config.require_extended_master_secret = !args.allow_no_ems;
     config.trace = args.trace;
     config.key_log = open_key_log(args.keylog.as_ref())?;
     Ok(config)
@@ -463,8 +468,25 @@ fn respond(
     tls.write_all(response.as_bytes())
 }
 
+/// Where the head ends: (the length of its lines, the length with the empty line after
+/// them). Hand-typed requests (`printf 'GET / HTTP/1.0\n\n'`) end lines with LF alone.
+fn head_end(data: &[u8]) -> Option<(usize, usize)> {
+    //= https://www.rfc-editor.org/rfc/rfc9112#section-2.2
+    //# Although the line terminator for the start-line and fields is the
+    //# sequence CRLF, a recipient MAY recognize a single LF as a line
+    //# terminator and ignore any preceding CR.
+    let mut line_start = 0;
+    for (i, _) in data.iter().enumerate().filter(|(_, b)| **b == b'\n') {
+        if matches!(&data[line_start..i], b"" | b"\r") {
+            return Some((line_start, i + 1));
+        }
+        line_start = i + 1;
+    }
+    None
+}
+
 fn parse_request(data: &[u8]) -> Parsed {
-    let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
+    let Some((end, head_len)) = head_end(data) else {
         return if data.len() > MAX_HEADER {
             Parsed::Refuse(431, "Request Header Fields Too Large")
         } else {
@@ -477,7 +499,8 @@ fn parse_request(data: &[u8]) -> Parsed {
     let Ok(head) = std::str::from_utf8(&data[..end]) else {
         return Parsed::Refuse(400, "Bad Request");
     };
-    let mut lines = head.split("\r\n");
+    // `lines` ends a line at LF and drops a CR before it.
+    let mut lines = head.lines();
     let mut request_line = lines.next().unwrap_or("").split(' ');
     let (Some(method), Some(_target), Some(version), None) = (
         request_line.next(),
@@ -519,7 +542,7 @@ fn parse_request(data: &[u8]) -> Parsed {
         connection.split(',').any(|t| t.trim() == "keep-alive")
     };
     Parsed::Request(Request {
-        head_len: end + 4,
+        head_len,
         body_len,
         keep_alive,
         head_only: method == "HEAD",
@@ -551,6 +574,19 @@ mod tests {
         let text = "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello";
         assert_eq!(request(text), (text.len() - 5, 5, true, false));
         assert!(request("HEAD / HTTP/1.1\r\n\r\n").3);
+    }
+
+    /// RFC 9112 §2.2 lets a server take a bare LF as a line end.
+    #[test]
+    fn bare_lf_line_ends() {
+        let text = "GET / HTTP/1.0\n\n";
+        assert_eq!(request(text), (text.len(), 0, false, false));
+        let text = "POST / HTTP/1.1\nHost: x\r\nContent-Length: 2\n\r\nhi";
+        assert_eq!(request(text), (text.len() - 2, 2, true, false));
+        assert!(matches!(
+            parse_request(b"GET / HTTP/1.1\nHost: x\n"),
+            Parsed::Incomplete
+        ));
     }
 
     #[test]

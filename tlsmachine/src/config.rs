@@ -112,7 +112,8 @@ pub struct ClientConfig {
     pub client_certificate: Option<Arc<CertifiedKey>>,
     /// Chooses among several client certificates; consulted before `client_certificate`.
     pub client_cert_resolver: Option<Arc<dyn ResolvesClientCert>>,
-    /// Refuse servers without RFC 7627 extended master secret.
+    /// Refuse servers without RFC 7627 extended master secret (the default). Either way a
+    /// session without it is never offered for resumption (RFC 7627 §5.3).
     pub require_extended_master_secret: bool,
     /// Sessions remembered for resumption, shared by connections using this config.
     pub session_cache: Option<Arc<ClientSessionCache>>,
@@ -169,6 +170,9 @@ pub struct ServerConfig {
     pub verify_hook: Option<Arc<dyn VerifyHook>>,
     /// Protocols we accept with ALPN, most preferred first. Empty: ALPN is ignored.
     pub alpn_protocols: Vec<Vec<u8>>,
+    /// Refuse clients without RFC 7627 extended master secret (the default). When false
+    /// they get a full handshake, but no session ID or ticket: RFC 7627 §5.3 has us refuse
+    /// to resume such a session.
     pub require_extended_master_secret: bool,
     /// The session cache consulted in CHECK_SESSION_CACHE; `None` disables session-ID
     /// resumption.
@@ -177,6 +181,8 @@ pub struct ServerConfig {
     pub session_lifetime: core::time::Duration,
     /// Seals RFC 5077 tickets; `None` disables tickets.
     pub ticketer: Option<Arc<Ticketer>>,
+    /// Largest handshake message body accepted, except a ClientHello, which may always be
+    /// as large as the format allows ([`crate::codec::limits::MAX_CLIENT_HELLO`]).
     pub max_handshake_message: usize,
     pub max_buffered_receive: usize,
     pub trace: bool,

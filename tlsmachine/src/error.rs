@@ -14,7 +14,8 @@ use crate::handshake::{Msg, Phase};
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
-    /// The peer sent this fatal alert (python-tls `TLSAlertError`).
+    /// The peer sent this fatal alert, or close_notify before the handshake finished
+    /// (python-tls `TLSAlertError`).
     AlertReceived { alert: AlertDescription },
     /// The peer's data was bad: what was wrong, and the alert we sent (python-tls
     /// `BadTLSDataError`). `sent` is `None` only when no alert could be sent.
@@ -117,10 +118,16 @@ pub enum PeerMisbehaved {
     BadRenegotiationInfo,
     /// The server echoed our session ID but changed the suite or version.
     ResumptionChangedParameters,
+    /// The server resumed a session whose extended master secret use differs from its
+    /// ServerHello's (RFC 7627 §5.3).
+    ResumptionChangedExtendedMasterSecret,
     /// ChangeCipherSpec payload other than the single byte 0x01.
     BadChangeCipherSpec,
     /// The client's ClientHello offered no null compression.
     NoNullCompression,
+    /// ec_point_formats without the uncompressed format, from a client listing RFC 8422
+    /// curves.
+    NoUncompressedPointFormat,
     /// An empty record flood, too many warnings, or similar resource abuse.
     TooManyEmptyOrWarningRecords,
     /// An alert of an unknown level, or a warning-level alert that must be fatal.
@@ -141,10 +148,15 @@ pub enum PeerIncompatible {
     NoSharedGroup,
     NoSharedSignatureScheme,
     NoSharedApplicationProtocol,
-    /// The peer offered only versions we refuse (TLS 1.0/1.1, RFC 8996) or do not speak.
-    UnsupportedVersion(ProtocolVersion),
+    /// The peer offered only versions we refuse (TLS 1.0/1.1, RFC 8996) or do not speak:
+    /// a client's supported_versions (its legacy_version when it sent none), or the version
+    /// a server chose.
+    UnsupportedVersion(Vec<ProtocolVersion>),
     /// RFC 7627 extended master secret required but not offered.
     ExtendedMasterSecretRequired,
+    /// A ClientHello without extended master secret offered a session we know (RFC 7627
+    /// §5.3).
+    ResumptionWithoutExtendedMasterSecret,
     /// RFC 5746 secure renegotiation indication missing.
     SecureRenegotiationRequired,
     /// No certificate for the SNI name and no default.
@@ -227,14 +239,24 @@ impl ProtocolError {
                 | PeerMisbehaved::SignatureSchemeNotOffered
                 | PeerMisbehaved::ResumptionChangedParameters
                 | PeerMisbehaved::NoNullCompression
+                | PeerMisbehaved::NoUncompressedPointFormat
                 | PeerMisbehaved::BadAlert
                 | PeerMisbehaved::DowngradeDetected => A::ILLEGAL_PARAMETER,
                 PeerMisbehaved::UnsolicitedExtension(_) => A::UNSUPPORTED_EXTENSION,
                 PeerMisbehaved::BadServerKeyExchangeSignature
                 | PeerMisbehaved::BadCertificateVerifySignature
                 | PeerMisbehaved::IncorrectFinished => A::DECRYPT_ERROR,
-                PeerMisbehaved::BadRenegotiationInfo => A::HANDSHAKE_FAILURE,
-                PeerMisbehaved::BadChangeCipherSpec => A::DECODE_ERROR,
+                //= https://www.rfc-editor.org/rfc/rfc7627#section-5.2
+                //# In the following, we use the phrase "abort the handshake" as
+                //# shorthand for terminating the handshake by sending a fatal
+                //# "handshake_failure" alert.
+                PeerMisbehaved::BadRenegotiationInfo
+                | PeerMisbehaved::ResumptionChangedExtendedMasterSecret => A::HANDSHAKE_FAILURE,
+                //= https://www.rfc-editor.org/rfc/rfc8446#section-5
+                //# An implementation which receives any other change_cipher_spec value or
+                //# which receives a protected change_cipher_spec record MUST abort the
+                //# handshake with an "unexpected_message" alert.
+                PeerMisbehaved::BadChangeCipherSpec => A::UNEXPECTED_MESSAGE,
                 PeerMisbehaved::TooManyEmptyOrWarningRecords
                 | PeerMisbehaved::ApplicationDataDuringHandshake
                 | PeerMisbehaved::CertificateVerifyWithoutCertificate => A::UNEXPECTED_MESSAGE,
@@ -244,6 +266,7 @@ impl ProtocolError {
                 | PeerIncompatible::NoSharedGroup
                 | PeerIncompatible::NoSharedSignatureScheme
                 | PeerIncompatible::ExtendedMasterSecretRequired
+                | PeerIncompatible::ResumptionWithoutExtendedMasterSecret
                 | PeerIncompatible::SecureRenegotiationRequired
                 | PeerIncompatible::ClientCertificateRequired
                 | PeerIncompatible::ServerKeyExchangeMissingGroup => A::HANDSHAKE_FAILURE,
@@ -307,6 +330,10 @@ impl From<LocalError> for Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // close_notify is no fatal alert; it is an error when it cut the handshake short.
+            Error::AlertReceived { alert } if *alert == AlertDescription::CLOSE_NOTIFY => {
+                f.write_str("peer closed the connection with close_notify")
+            }
             Error::AlertReceived { alert } => write!(f, "peer sent fatal alert {alert}"),
             Error::Protocol {
                 error,
@@ -423,10 +450,16 @@ impl fmt::Display for PeerMisbehaved {
             P::ResumptionChangedParameters => {
                 f.write_str("server resumed the session with other parameters than it had")
             }
+            P::ResumptionChangedExtendedMasterSecret => f.write_str(
+                "server resumed a session with extended master secret switched on or off",
+            ),
             P::BadChangeCipherSpec => {
                 f.write_str("ChangeCipherSpec payload is not the single byte 1")
             }
             P::NoNullCompression => f.write_str("ClientHello does not offer null compression"),
+            P::NoUncompressedPointFormat => {
+                f.write_str("ec_point_formats does not offer the uncompressed point format")
+            }
             P::TooManyEmptyOrWarningRecords => {
                 f.write_str("too many empty records or warning alerts in a row")
             }
@@ -454,9 +487,19 @@ impl fmt::Display for PeerIncompatible {
             P::NoSharedApplicationProtocol => {
                 f.write_str("no ALPN protocol in common with the peer")
             }
-            P::UnsupportedVersion(v) => write!(f, "peer offers only {v:?}; TLS 1.2 is required"),
+            P::UnsupportedVersion(offered) => {
+                let names: Vec<String> = offered.iter().map(ToString::to_string).collect();
+                write!(
+                    f,
+                    "peer offers only {}; TLS 1.2 is required",
+                    names.join(", ")
+                )
+            }
             P::ExtendedMasterSecretRequired => {
                 f.write_str("peer does not support extended master secret (RFC 7627)")
+            }
+            P::ResumptionWithoutExtendedMasterSecret => {
+                f.write_str("client offered to resume a session without extended master secret")
             }
             P::SecureRenegotiationRequired => {
                 f.write_str("peer does not indicate secure renegotiation (RFC 5746)")

@@ -23,8 +23,9 @@ pub struct ClientHelloInfo<'a> {
 }
 
 impl ClientHelloInfo<'_> {
-    /// Whether `key` can serve this client: it can sign with a scheme the client accepts,
-    /// for a suite the client offers, and an ECDSA key lies on a curve the client lists.
+    /// Whether `key` can serve this client: it can sign with a scheme the client accepts (a
+    /// TLS 1.2 scheme, so an ECDSA key with any hash), for a suite the client offers, and
+    /// an ECDSA key lies on a curve the client lists.
     pub fn can_use(&self, key: &CertifiedKey) -> bool {
         let kind = key.key.kind();
         // RFC 8422 §5.1: the curve of an ECDSA certificate must be one the client listed in
@@ -39,7 +40,10 @@ impl ClientHelloInfo<'_> {
             _ => true,
         };
         curve_ok
-            && key.key.choose_scheme(self.signature_schemes).is_some()
+            && key
+                .key
+                .choose_scheme_tls12(self.signature_schemes)
+                .is_some()
             && self
                 .cipher_suites
                 .iter()
@@ -135,8 +139,8 @@ pub trait ResolvesClientCert: Send + Sync + core::fmt::Debug {
     ) -> Option<Arc<CertifiedKey>>;
 }
 
-/// The first of several client certificates whose key can sign with a scheme the server
-/// accepts. CA names are not consulted: matching issuers needs the chain's DNs, which the
+/// The first of several client certificates whose key can sign with a (TLS 1.2) scheme the
+/// server accepts. CA names are not consulted: matching issuers needs the chain's DNs, which the
 /// server checks anyway.
 #[derive(Debug, Default)]
 pub struct ClientCertList(pub Vec<Arc<CertifiedKey>>);
@@ -149,7 +153,7 @@ impl ResolvesClientCert for ClientCertList {
     ) -> Option<Arc<CertifiedKey>> {
         self.0
             .iter()
-            .find(|k| k.key.choose_scheme(schemes).is_some())
+            .find(|k| k.key.choose_scheme_tls12(schemes).is_some())
             .cloned()
     }
 }
@@ -258,5 +262,24 @@ mod tests {
         assert!(list
             .resolve(&[], &[SignatureScheme::RSA_PKCS1_SHA256])
             .is_none());
+    }
+
+    #[test]
+    fn an_ecdsa_key_serves_a_peer_offering_another_hash_in_tls12() {
+        let p256 = key(KeyType::EcdsaP256, "p256.example");
+        let sha384_only = [SignatureScheme::ECDSA_SECP384R1_SHA384];
+        // The RSA key comes first and cannot serve this client either.
+        let mut r = SniResolver::new();
+        r.add("p256.example", key(KeyType::Rsa2048, "p256.example"));
+        r.add("p256.example", p256.clone());
+        let got = r
+            .resolve(&hello(Some("p256.example"), &sha384_only, ALL_SUITES))
+            .unwrap();
+        assert!(Arc::ptr_eq(&got, &p256));
+        let list = ClientCertList(vec![p256.clone()]);
+        assert!(Arc::ptr_eq(
+            &list.resolve(&[], &sha384_only).unwrap(),
+            &p256
+        ));
     }
 }

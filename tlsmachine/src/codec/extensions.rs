@@ -7,8 +7,8 @@
 
 use super::enums::{EcPointFormat, ExtensionType, NamedGroup, ProtocolVersion, SignatureScheme};
 use super::{
-    limits, read_nonempty_list_u16, read_nonempty_list_u8, read_nonempty_u8, write_list_u16,
-    write_list_u8, Codec, Reader, Writer,
+    read_nonempty_list_u16, read_nonempty_list_u8, read_nonempty_u8, write_list_u16, write_list_u8,
+    Codec, Reader, Writer,
 };
 use crate::error::InvalidMessage;
 
@@ -258,20 +258,19 @@ pub(crate) fn read_extension_block<T: Extension>(
     }
     let mut block = r.sub_u16("extensions")?;
     let mut out: Vec<T> = Vec::new();
+    // One bit per possible type: the u16 block holds up to 16383 extensions, and a peer
+    // must not make the duplicate check quadratic in them.
+    let mut seen = [0u64; 1 << 10];
     while !block.is_empty() {
-        if out.len() == limits::MAX_EXTENSIONS {
-            return Err(InvalidMessage::LimitExceeded {
-                what: "extension count",
-                max: limits::MAX_EXTENSIONS,
-            });
-        }
         let ext = T::read(&mut block)?;
         let typ = ext.ext_type();
+        let (word, bit) = (usize::from(typ.0 >> 6), 1u64 << (typ.0 & 0x3f));
         //= https://www.rfc-editor.org/rfc/rfc5246#section-7.4.1.4
         //# There MUST NOT be more than one extension of the same type.
-        if out.iter().any(|seen| seen.ext_type() == typ) {
+        if seen[word] & bit != 0 {
             return Err(InvalidMessage::DuplicateExtension(typ));
         }
+        seen[word] |= bit;
         out.push(ext);
     }
     Ok(out)

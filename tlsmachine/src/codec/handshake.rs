@@ -560,8 +560,8 @@ impl Codec for ClientKeyExchange {
     }
 }
 
-/// CertificateVerify (RFC 5246 §7.4.8): one DigitallySigned. An empty signature is refused
-/// here as for ServerKeyExchange, since it can never verify.
+/// CertificateVerify (RFC 5246 §7.4.8): one DigitallySigned. Its `signature<0..2^16-1>` may
+/// be empty on the wire; such a signature then fails verification (decrypt_error).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertificateVerify {
     pub scheme: SignatureScheme,
@@ -577,7 +577,7 @@ impl Codec for CertificateVerify {
     fn read(r: &mut Reader<'_>) -> Result<Self, InvalidMessage> {
         Ok(CertificateVerify {
             scheme: SignatureScheme::read(r)?,
-            signature: read_nonempty_u16(r, "signature")?.to_vec(),
+            signature: r.vec_u16("signature")?.to_vec(),
         })
     }
 }

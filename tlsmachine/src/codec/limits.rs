@@ -10,8 +10,9 @@ pub const RECORD_HEADER_LEN: usize = 5;
 pub const HANDSHAKE_HEADER_LEN: usize = 4;
 /// Default cap on one handshake message (configurable per connection).
 pub const DEFAULT_MAX_HANDSHAKE_MESSAGE: usize = 64 * 1024;
-/// Most extensions accepted in one hello; real clients send fewer than 30.
-pub const MAX_EXTENSIONS: usize = 128;
+/// Cap on a ClientHello body, whatever the configured cap: the largest the format allows
+/// (every vector at its longest, 2+32+33+65536+256+65537 bytes), which OpenSSL accepts too.
+pub const MAX_CLIENT_HELLO: usize = 131_396;
 /// Most certificates accepted in one chain.
 pub const MAX_CERTIFICATES: usize = 16;
 /// Consecutive empty records or warning alerts tolerated before we call it abuse.

@@ -540,8 +540,14 @@ impl Connection {
                     driver.on_event(hs, ctx, TableEvent::CloseNotifyReceived)
                 });
             }
-            // The peer gave up during the handshake.
+            //= https://www.rfc-editor.org/rfc/rfc5246#section-7.2.1
+            //# The other party MUST respond with a close_notify alert of its own
+            //# and close down the connection immediately, discarding any pending
+            //# writes.
+            // The peer gave up during the handshake. Output already queued stays: some of it
+            // may be on the wire already, and cutting a record short would garble it.
             self.with_ctx(|driver, _, ctx| {
+                let _ = ctx.send_alert(AlertLevel::WARNING, AlertDescription::CLOSE_NOTIFY);
                 driver.shut_down(ctx, "close_notify during the handshake")
             });
             self.hs.on_fatal();

@@ -559,30 +559,6 @@ mod resumption {
     }
 
     #[test]
-    fn server_changing_ems_on_resumption_is_refused_by_the_client() {
-        let st = setup(false);
-        connect(&st.client, &st.server, "localhost");
-        let cache = st.client.session_cache.as_ref().unwrap();
-        let mut session = cache.get("localhost").unwrap();
-        session.extended_master_secret = false;
-        cache.put("localhost", session);
-        let mut lenient = (*st.client).clone();
-        lenient.require_extended_master_secret = false;
-        let mut c = Connection::client(Arc::new(lenient), "localhost").unwrap();
-        let mut s = Connection::server(st.server.clone()).unwrap();
-        c.start().unwrap();
-        transfer(&mut c, &mut s).unwrap();
-        let err = transfer(&mut s, &mut c).unwrap_err();
-        assert_eq!(
-            err,
-            Error::Protocol {
-                error: ProtocolError::Misbehaved(PeerMisbehaved::ResumptionChangedParameters),
-                sent: Some(AlertDescription::ILLEGAL_PARAMETER)
-            }
-        );
-    }
-
-    #[test]
     fn fatal_alert_removes_the_session_from_the_cache() {
         let st = setup(false);
         let (mut c, mut s) = connect(&st.client, &st.server, "localhost");
@@ -845,8 +821,8 @@ mod bad_input {
         let mut sc = fx.server_config();
         sc.max_handshake_message = 4096;
         let mut s = Connection::server(Arc::new(sc)).unwrap();
-        // A ClientHello header announcing 1 MiB.
-        let err = s.receive_data(&[0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0x10, 0x00, 0x00]);
+        // A Certificate header announcing 1 MiB (a ClientHello has a cap of its own).
+        let err = s.receive_data(&[0x16, 0x03, 0x01, 0x00, 0x04, 0x0b, 0x10, 0x00, 0x00]);
         let (error, sent) = protocol_error(err);
         assert_eq!(
             error,
@@ -875,9 +851,9 @@ mod bad_input {
             let (error, sent) = protocol_error(s.receive_data(&hello));
             assert_eq!(
                 error,
-                ProtocolError::Incompatible(PeerIncompatible::UnsupportedVersion(
+                ProtocolError::Incompatible(PeerIncompatible::UnsupportedVersion(vec![
                     crate::codec::enums::ProtocolVersion(version)
-                ))
+                ]))
             );
             assert_eq!(sent, Some(AlertDescription::PROTOCOL_VERSION));
         }
@@ -1541,5 +1517,612 @@ fn write_data_into_fills_a_reused_slice_and_refuses_one_too_small() {
         let mut got = vec![0u8; 50_000];
         assert_eq!(s.read_data(&mut got).unwrap(), data.len());
         assert_eq!(&got[..data.len()], &data[..]);
+    }
+}
+
+/// What an external conformance run found (issue 10): well-formed but unusual input that
+/// must get the alert the RFCs name, and valid input that must be accepted.
+mod conformance {
+    use super::*;
+    use crate::codec::enums::{CompressionMethod, EcPointFormat, ExtensionType};
+    use crate::codec::extensions::ClientExtension;
+    use crate::codec::handshake::{read_handshake, ClientHello, HandshakePayload, SessionId};
+    use crate::codec::limits::{DEFAULT_MAX_HANDSHAKE_MESSAGE, MAX_CLIENT_HELLO};
+    use crate::config::ClientAuth;
+    use crate::error::{InvalidMessage, PeerIncompatible};
+
+    fn protocol_error(result: Result<(), Error>) -> (ProtocolError, Option<AlertDescription>) {
+        match result {
+            Err(Error::Protocol { error, sent }) => (error, sent),
+            other => panic!("expected a protocol error, got {other:?}"),
+        }
+    }
+
+    /// The handshake messages (type, body) of a plaintext handshake record.
+    fn messages(record: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        assert_eq!(record[0], 0x16, "a handshake record");
+        let body = &record[5..];
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at + 4 <= body.len() {
+            let len = u32::from_be_bytes([0, body[at + 1], body[at + 2], body[at + 3]]) as usize;
+            out.push((body[at], body[at + 4..at + 4 + len].to_vec()));
+            at += 4 + len;
+        }
+        out
+    }
+
+    /// Handshake messages framed as plaintext records of at most 2^14 bytes.
+    fn handshake_records(msgs: &[(u8, Vec<u8>)]) -> Vec<u8> {
+        let mut stream = Vec::new();
+        for (typ, body) in msgs {
+            stream.push(*typ);
+            stream.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+            stream.extend_from_slice(body);
+        }
+        let mut out = Vec::new();
+        for chunk in stream.chunks(1 << 14) {
+            out.extend_from_slice(&[0x16, 0x03, 0x03]);
+            out.extend_from_slice(&(chunk.len() as u16).to_be_bytes());
+            out.extend_from_slice(chunk);
+        }
+        out
+    }
+
+    /// The client's first flight with its ClientHello changed by `edit`.
+    fn edited_hello(c: &mut Connection, edit: impl FnOnce(&mut ClientHello)) -> Vec<u8> {
+        let wire = c.take_outgoing();
+        let [(0x01, body)] = &messages(&wire)[..] else {
+            panic!("one ClientHello expected")
+        };
+        let HandshakePayload::ClientHello(mut hello) =
+            read_handshake(crate::codec::enums::HandshakeType::CLIENT_HELLO, body).unwrap()
+        else {
+            unreachable!()
+        };
+        edit(&mut hello);
+        let mut body = Vec::new();
+        HandshakePayload::ClientHello(hello).encode_body(&mut crate::codec::Writer::new(&mut body));
+        handshake_records(&[(0x01, body)])
+    }
+
+    /// OpenSSL answers a ChangeCipherSpec of the wrong length this way too.
+    #[test]
+    fn change_cipher_spec_of_two_bytes_is_unexpected_message() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+        transfer(&mut c, &mut s).unwrap();
+        transfer(&mut s, &mut c).unwrap();
+        let flight = c.take_outgoing();
+        let recs = records(&flight);
+        assert_eq!(
+            (recs[0].0, recs[1].0),
+            (0x16, 0x14),
+            "ClientKeyExchange, CCS"
+        );
+        let mut wire = flight[recs[0].1.clone()].to_vec();
+        wire.extend_from_slice(&[0x14, 0x03, 0x03, 0x00, 0x02, 0x01, 0x01]);
+        let (error, sent) = protocol_error(s.receive_data(&wire));
+        assert_eq!(
+            error,
+            ProtocolError::Misbehaved(PeerMisbehaved::BadChangeCipherSpec)
+        );
+        assert_eq!(sent, Some(AlertDescription::UNEXPECTED_MESSAGE));
+    }
+
+    /// RFC 5246 §7.4.8 signs into `digitally-signed struct`, whose `opaque
+    /// signature<0..2^16-1>` may be empty: well-formed, so it fails as a signature.
+    #[test]
+    fn empty_certificate_verify_signature_is_decrypt_error() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let mut sc = fx.server_config();
+        sc.client_auth = ClientAuth::Required(fx.pki.trust_store().unwrap());
+        let mut cc = fx.client_config();
+        cc.client_certificate = Some(fx.pki.client_key().unwrap());
+        let (mut c, mut s) = pair(cc, sc);
+        transfer(&mut c, &mut s).unwrap();
+        transfer(&mut s, &mut c).unwrap();
+        let flight = c.take_outgoing();
+        let first = &flight[records(&flight)[0].1.clone()];
+        let mut msgs = messages(first);
+        let verify = msgs.iter_mut().find(|(t, _)| *t == 0x0f).unwrap();
+        // The scheme stays; the signature becomes empty.
+        verify.1.truncate(2);
+        verify.1.extend_from_slice(&[0x00, 0x00]);
+        let (error, sent) = protocol_error(s.receive_data(&handshake_records(&msgs)));
+        assert_eq!(
+            error,
+            ProtocolError::Misbehaved(PeerMisbehaved::BadCertificateVerifySignature)
+        );
+        assert_eq!(sent, Some(AlertDescription::DECRYPT_ERROR));
+    }
+
+    #[test]
+    fn point_formats_without_uncompressed_are_illegal_parameter() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+        let hello = edited_hello(&mut c, |h| {
+            for ext in &mut h.extensions {
+                if let ClientExtension::EcPointFormats(formats) = ext {
+                    // ansiX962_compressed_prime only.
+                    *formats = vec![EcPointFormat(0x01)];
+                }
+            }
+        });
+        let (error, sent) = protocol_error(s.receive_data(&hello));
+        assert_eq!(
+            error,
+            ProtocolError::Misbehaved(PeerMisbehaved::NoUncompressedPointFormat)
+        );
+        assert_eq!(sent, Some(AlertDescription::ILLEGAL_PARAMETER));
+
+        // Without any RFC 8422 curve on offer the rule does not apply: there is simply no
+        // group in common.
+        let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+        let hello = edited_hello(&mut c, |h| {
+            for ext in &mut h.extensions {
+                match ext {
+                    ClientExtension::EcPointFormats(formats) => {
+                        *formats = vec![EcPointFormat(0x01)]
+                    }
+                    ClientExtension::SupportedGroups(groups) => *groups = vec![NamedGroup(0x0100)],
+                    _ => {}
+                }
+            }
+        });
+        let (error, sent) = protocol_error(s.receive_data(&hello));
+        assert_eq!(
+            error,
+            ProtocolError::Incompatible(PeerIncompatible::NoSharedGroup)
+        );
+        assert_eq!(sent, Some(AlertDescription::HANDSHAKE_FAILURE));
+    }
+
+    /// The server answered `hello` with its first flight.
+    fn assert_answered(s: &mut Connection, hello: &[u8]) {
+        s.receive_data(hello).unwrap();
+        assert_eq!(s.state(), Phase::Wait);
+        assert_eq!(records(s.outgoing())[0].0, 0x16, "ServerHello flight");
+    }
+
+    /// The largest ClientHello the format allows, which is what OpenSSL accepts: every
+    /// vector at its maximum length.
+    #[test]
+    fn client_hello_of_the_largest_possible_size_is_answered() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+        let hello = edited_hello(&mut c, |h| {
+            h.session_id = SessionId::new(&[0x5a; 32]).unwrap();
+            // Unassigned suites after ours: 32767 two-byte codes fill cipher_suites<2..2^16-2>.
+            let filler = (0..).map(|i| CipherSuite(0x7f00 | (i & 0xff)));
+            let missing = 32767 - h.cipher_suites.len();
+            h.cipher_suites.extend(filler.take(missing));
+            h.compression_methods = (0..=254).map(CompressionMethod).collect();
+            let mut used = Vec::new();
+            crate::codec::extensions::write_extension_block(
+                &mut crate::codec::Writer::new(&mut used),
+                &h.extensions,
+            );
+            // padding(21), with a body that brings the block to 2^16-1 bytes.
+            let room = 2 + 0xffff - used.len() - 4;
+            h.extensions.push(ClientExtension::Unknown {
+                typ: ExtensionType::PADDING,
+                data: vec![0; room],
+            });
+        });
+        assert_eq!(hello.len(), 9 * 5 + 4 + MAX_CLIENT_HELLO, "nine records");
+        assert_eq!(
+            u32::from_be_bytes([0, hello[6], hello[7], hello[8]]),
+            131_396
+        );
+        assert_answered(&mut s, &hello);
+    }
+
+    #[test]
+    fn client_hello_over_the_cap_is_refused_before_it_is_buffered() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let mut s = Connection::server(Arc::new(fx.server_config())).unwrap();
+        let len = (MAX_CLIENT_HELLO + 1) as u32;
+        let mut header = vec![0x16, 0x03, 0x01, 0x00, 0x04, 0x01];
+        header.extend_from_slice(&len.to_be_bytes()[1..]);
+        let (error, sent) = protocol_error(s.receive_data(&header));
+        assert_eq!(
+            error,
+            ProtocolError::Decode(InvalidMessage::HandshakeMessageTooLarge {
+                len: MAX_CLIENT_HELLO + 1,
+                max: MAX_CLIENT_HELLO
+            })
+        );
+        assert_eq!(sent, Some(AlertDescription::DECODE_ERROR));
+    }
+
+    /// Every other message keeps the configured bound.
+    #[test]
+    fn other_messages_keep_the_configured_bound() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let mut sc = fx.server_config();
+        sc.client_auth = ClientAuth::Required(fx.pki.trust_store().unwrap());
+        let (mut c, mut s) = pair(fx.client_config(), sc);
+        transfer(&mut c, &mut s).unwrap();
+        let len = (DEFAULT_MAX_HANDSHAKE_MESSAGE + 1) as u32;
+        let mut certificate = vec![0x16, 0x03, 0x03, 0x00, 0x04, 0x0b];
+        certificate.extend_from_slice(&len.to_be_bytes()[1..]);
+        let (error, _) = protocol_error(s.receive_data(&certificate));
+        assert_eq!(
+            error,
+            ProtocolError::Decode(InvalidMessage::HandshakeMessageTooLarge {
+                len: DEFAULT_MAX_HANDSHAKE_MESSAGE + 1,
+                max: DEFAULT_MAX_HANDSHAKE_MESSAGE
+            })
+        );
+    }
+
+    #[test]
+    fn a_thousand_distinct_extensions_are_answered_and_a_duplicate_is_not() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let many = |h: &mut ClientHello| {
+            h.extensions
+                .extend((0..1000).map(|i| ClientExtension::Unknown {
+                    typ: ExtensionType(0x4000 + i),
+                    data: vec![0x42; 2],
+                }));
+        };
+        let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+        let hello = edited_hello(&mut c, many);
+        assert_answered(&mut s, &hello);
+
+        let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+        let hello = edited_hello(&mut c, |h| {
+            many(h);
+            h.extensions.push(ClientExtension::Unknown {
+                typ: ExtensionType(0x4000 + 500),
+                data: Vec::new(),
+            });
+        });
+        let (error, sent) = protocol_error(s.receive_data(&hello));
+        assert_eq!(
+            error,
+            ProtocolError::Decode(InvalidMessage::DuplicateExtension(ExtensionType(
+                0x4000 + 500
+            )))
+        );
+        assert_eq!(sent, Some(AlertDescription::DECODE_ERROR));
+    }
+
+    /// Resumes a session the first connection made, with the second ClientHello changed by
+    /// `edit`; returns the second server connection after it saw that hello.
+    fn resume_with(
+        fx: &Fixture,
+        server: ServerConfig,
+        edit: impl FnOnce(&mut ClientHello),
+    ) -> Result<Connection, Error> {
+        let client = Arc::new(fx.client_config());
+        let server = Arc::new(server);
+        let mut c = Connection::client(client.clone(), "localhost").unwrap();
+        let mut s = Connection::server(server.clone()).unwrap();
+        c.start().unwrap();
+        handshake(&mut c, &mut s).unwrap();
+        let mut c = Connection::client(client, "localhost").unwrap();
+        let mut s = Connection::server(server).unwrap();
+        c.start().unwrap();
+        let hello = edited_hello(&mut c, edit);
+        s.receive_data(&hello).map(|()| s)
+    }
+
+    /// An abbreviated handshake signs nothing, so a resuming ClientHello needs no
+    /// signature_algorithms, whether it offers a session ID or a ticket.
+    #[test]
+    fn resumption_needs_no_signature_algorithms() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let drop_schemes = |h: &mut ClientHello| {
+            h.extensions
+                .retain(|e| !matches!(e, ClientExtension::SignatureAlgorithms(_)))
+        };
+        let mut by_id = fx.server_config();
+        by_id.ticketer = None;
+        let mut by_ticket = fx.server_config();
+        by_ticket.session_store = None;
+        for (how, server) in [("session ID", by_id), ("ticket", by_ticket)] {
+            let s = resume_with(&fx, server, drop_schemes).unwrap_or_else(|e| panic!("{how}: {e}"));
+            assert_eq!(s.state(), Phase::WaitResume, "{how}");
+            assert!(s.negotiated().resumed, "{how}");
+        }
+        // A full handshake still needs a scheme to sign ServerKeyExchange with.
+        let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+        let hello = edited_hello(&mut c, drop_schemes);
+        let (error, sent) = protocol_error(s.receive_data(&hello));
+        assert_eq!(
+            error,
+            ProtocolError::Incompatible(PeerIncompatible::NoSharedSignatureScheme)
+        );
+        assert_eq!(sent, Some(AlertDescription::HANDSHAKE_FAILURE));
+    }
+
+    /// RFC 5246 §7.4.1.4.1: in TLS 1.2 the hash of an ECDSA signature is not tied to the
+    /// curve, so a P-256 server signs with whichever hash the client offers.
+    #[test]
+    fn p256_server_signs_with_the_only_hash_the_client_offers() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        for scheme in [
+            SignatureScheme::ECDSA_SECP384R1_SHA384,
+            SignatureScheme::ECDSA_SECP521R1_SHA512,
+        ] {
+            let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+            let hello = edited_hello(&mut c, |h| {
+                for ext in &mut h.extensions {
+                    if let ClientExtension::SignatureAlgorithms(schemes) = ext {
+                        *schemes = vec![scheme];
+                    }
+                }
+            });
+            s.receive_data(&hello)
+                .unwrap_or_else(|e| panic!("{scheme:?}: {e}"));
+            assert_eq!(s.negotiated().signature_scheme, Some(scheme));
+            if scheme == SignatureScheme::ECDSA_SECP384R1_SHA384 {
+                // Our client verifies ecdsa+SHA-384 (not SHA-512): it accepts the signed
+                // ServerKeyExchange, which covers only the randoms and the key share.
+                transfer(&mut s, &mut c).unwrap();
+                assert_eq!(c.state(), Phase::Wait2);
+                assert_eq!(c.negotiated().signature_scheme, Some(scheme));
+            }
+        }
+    }
+
+    fn without_ems(h: &mut ClientHello) {
+        h.extensions
+            .retain(|e| !matches!(e, ClientExtension::ExtendedMasterSecret));
+    }
+
+    /// A server that lets clients without extended master secret in, with sessions by ID
+    /// only (so the first flight is ServerHello alone in its record).
+    fn lenient_server(fx: &Fixture) -> ServerConfig {
+        let mut server = fx.server_config();
+        server.require_extended_master_secret = false;
+        server.ticketer = None;
+        server
+    }
+
+    #[test]
+    fn clients_without_ems_are_refused_by_default_and_served_when_allowed() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+        let hello = edited_hello(&mut c, without_ems);
+        let (error, sent) = protocol_error(s.receive_data(&hello));
+        assert_eq!(
+            error,
+            ProtocolError::Incompatible(PeerIncompatible::ExtendedMasterSecretRequired)
+        );
+        assert_eq!(sent, Some(AlertDescription::HANDSHAKE_FAILURE));
+
+        let mut server = lenient_server(&fx);
+        server.ticketer = fx.server_config().ticketer;
+        let (mut c, mut s) = pair(fx.client_config(), server);
+        let hello = edited_hello(&mut c, without_ems);
+        assert_answered(&mut s, &hello);
+        assert!(!s.negotiated().extended_master_secret);
+        let flight = s.take_outgoing();
+        let (_, hello) = &messages(&flight)[0];
+        let HandshakePayload::ServerHello(hello) =
+            read_handshake(crate::codec::enums::HandshakeType::SERVER_HELLO, hello).unwrap()
+        else {
+            panic!("ServerHello first")
+        };
+        assert!(
+            !hello.ems(),
+            "RFC 7627 §5.2: no extension in answer to a hello without"
+        );
+        // A session without EMS is never made resumable: its resumption would be refused.
+        assert!(hello.session_id.is_empty());
+        assert!(!hello.session_ticket_ack());
+    }
+
+    /// The stored session of a first, full handshake, rewritten by `change`.
+    fn change_stored_session(
+        fx: &Fixture,
+        server: &Arc<ServerConfig>,
+        change: impl FnOnce(&mut crate::session::StoredSession),
+    ) -> Arc<ClientConfig> {
+        let client = Arc::new(fx.client_config());
+        let mut c = Connection::client(client.clone(), "localhost").unwrap();
+        let mut s = Connection::server(server.clone()).unwrap();
+        c.start().unwrap();
+        handshake(&mut c, &mut s).unwrap();
+        let store = server.session_store.as_ref().unwrap();
+        let id = s.negotiated().session_id.clone();
+        let now = server.provider.time.now();
+        let mut session =
+            crate::session::StoredSession::decode(&store.get(&id, now).unwrap()).unwrap();
+        change(&mut session);
+        store.put(&id, session.encode().unwrap(), now);
+        client
+    }
+
+    /// RFC 7627 §5.3, server side, case by case.
+    #[test]
+    fn server_resumes_only_when_session_and_hello_both_use_ems() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let server = Arc::new(lenient_server(&fx));
+        let resume = |client: &Arc<ClientConfig>, edit: fn(&mut ClientHello)| {
+            let mut c = Connection::client(client.clone(), "localhost").unwrap();
+            let mut s = Connection::server(server.clone()).unwrap();
+            c.start().unwrap();
+            let hello = edited_hello(&mut c, edit);
+            s.receive_data(&hello).map(|()| s)
+        };
+        let refused = |result: Result<Connection, Error>| {
+            let (error, sent) = protocol_error(result.map(|_| ()));
+            assert_eq!(
+                error,
+                ProtocolError::Incompatible(
+                    PeerIncompatible::ResumptionWithoutExtendedMasterSecret
+                )
+            );
+            assert_eq!(sent, Some(AlertDescription::HANDSHAKE_FAILURE));
+        };
+
+        // Both with EMS: resumed.
+        let client = change_stored_session(&fx, &server, |_| {});
+        let s = resume(&client, |_| {}).unwrap();
+        assert_eq!(s.state(), Phase::WaitResume);
+        // Session with EMS, hello without: abort.
+        refused(resume(&client, without_ems));
+
+        let client = change_stored_session(&fx, &server, |session| {
+            session.extended_master_secret = false
+        });
+        // Session without EMS, hello with: a full handshake.
+        let s = resume(&client, |_| {}).unwrap();
+        assert_eq!(s.state(), Phase::Wait);
+        assert!(!s.negotiated().resumed);
+        // Neither: abort, as the RFC says a server SHOULD.
+        refused(resume(&client, without_ems));
+    }
+
+    #[test]
+    fn client_does_not_offer_a_session_without_ems() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let mut lenient = fx.client_config();
+        lenient.require_extended_master_secret = false;
+        let client = Arc::new(lenient);
+        let server = Arc::new(fx.server_config());
+        let (mut c, mut s) = (
+            Connection::client(client.clone(), "localhost").unwrap(),
+            Connection::server(server.clone()).unwrap(),
+        );
+        c.start().unwrap();
+        handshake(&mut c, &mut s).unwrap();
+        let cache = client.session_cache.as_ref().unwrap();
+        let mut session = cache.get("localhost").unwrap();
+        session.extended_master_secret = false;
+        cache.put("localhost", session);
+        let mut c = Connection::client(client, "localhost").unwrap();
+        c.start().unwrap();
+        let wire = c.take_outgoing();
+        let (_, body) = &messages(&wire)[0];
+        let HandshakePayload::ClientHello(hello) =
+            read_handshake(crate::codec::enums::HandshakeType::CLIENT_HELLO, body).unwrap()
+        else {
+            unreachable!()
+        };
+        assert!(hello.session_id.is_empty());
+        assert_eq!(hello.session_ticket(), Some(&[][..]), "no ticket offered");
+        assert!(hello.ems_offered());
+    }
+
+    #[test]
+    fn client_aborts_when_the_server_resumes_without_ems() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let mut lenient = fx.client_config();
+        lenient.require_extended_master_secret = false;
+        let client = Arc::new(lenient);
+        let mut server = fx.server_config();
+        server.ticketer = None;
+        let server = Arc::new(server);
+        for _ in 0..2 {
+            let mut c = Connection::client(client.clone(), "localhost").unwrap();
+            let mut s = Connection::server(server.clone()).unwrap();
+            c.start().unwrap();
+            transfer(&mut c, &mut s).unwrap();
+            if s.state() == Phase::Wait {
+                handshake(&mut c, &mut s).unwrap();
+                continue;
+            }
+            // The resumed flight: ServerHello alone in the first record, then CCS, Finished.
+            let flight = s.take_outgoing();
+            let recs = records(&flight);
+            let [(0x02, body)] = &messages(&flight[recs[0].1.clone()])[..] else {
+                panic!("ServerHello alone")
+            };
+            let HandshakePayload::ServerHello(mut hello) =
+                read_handshake(crate::codec::enums::HandshakeType::SERVER_HELLO, body).unwrap()
+            else {
+                unreachable!()
+            };
+            hello.extensions.retain(|e| {
+                !matches!(
+                    e,
+                    crate::codec::extensions::ServerExtension::ExtendedMasterSecret
+                )
+            });
+            let mut body = Vec::new();
+            HandshakePayload::ServerHello(hello)
+                .encode_body(&mut crate::codec::Writer::new(&mut body));
+            let (error, sent) = protocol_error(c.receive_data(&handshake_records(&[(0x02, body)])));
+            assert_eq!(
+                error,
+                ProtocolError::Misbehaved(PeerMisbehaved::ResumptionChangedExtendedMasterSecret)
+            );
+            assert_eq!(sent, Some(AlertDescription::HANDSHAKE_FAILURE));
+            return;
+        }
+        panic!("the second connection did not resume");
+    }
+
+    /// RFC 5246 §7.2.1: close_notify is answered with close_notify, also mid-handshake.
+    #[test]
+    fn close_notify_during_the_handshake_is_answered_with_close_notify() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+        transfer(&mut c, &mut s).unwrap();
+        let flight = s.take_outgoing();
+        let err = s
+            .receive_data(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00])
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Error::AlertReceived {
+                alert: AlertDescription::CLOSE_NOTIFY
+            }
+        );
+        assert!(!err.to_string().contains("fatal"), "{err}");
+        assert_eq!(s.state(), Phase::Shutdown);
+        assert_eq!(
+            s.take_outgoing(),
+            [0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00]
+        );
+        // The client, whose flight 2 is cut short by it, hears the close too.
+        c.receive_data(&flight).unwrap();
+        let _ = c.take_outgoing();
+        let err = c
+            .receive_data(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00])
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Error::AlertReceived {
+                alert: AlertDescription::CLOSE_NOTIFY
+            }
+        );
+        assert_eq!(
+            records(c.outgoing()).len(),
+            1,
+            "one record: its close_notify"
+        );
+    }
+
+    /// A ClientHello for TLS 1.3 only: the error names what the client offered.
+    #[test]
+    fn unsupported_version_names_the_versions_the_client_offered() {
+        let fx = Fixture::new(KeyType::EcdsaP256);
+        let (mut c, mut s) = pair(fx.client_config(), fx.server_config());
+        let hello = edited_hello(&mut c, |h| {
+            h.extensions.push(ClientExtension::SupportedVersions(vec![
+                ProtocolVersion(0x3a3a),
+                ProtocolVersion::TLS1_3,
+            ]))
+        });
+        let (error, sent) = protocol_error(s.receive_data(&hello));
+        assert_eq!(
+            error,
+            ProtocolError::Incompatible(PeerIncompatible::UnsupportedVersion(vec![
+                ProtocolVersion(0x3a3a),
+                ProtocolVersion::TLS1_3
+            ]))
+        );
+        assert_eq!(sent, Some(AlertDescription::PROTOCOL_VERSION));
+        let text = error.to_string();
+        assert!(
+            text.contains("TLSv1.3") && !text.contains("TLSv1.2"),
+            "{text}"
+        );
     }
 }

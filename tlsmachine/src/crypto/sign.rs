@@ -2,6 +2,7 @@
 
 use core::fmt;
 
+use aws_lc_rs::digest::{self, Digest};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
 use rustls_pki_types::PrivateKeyDer;
@@ -32,6 +33,18 @@ pub struct SigningKey {
 
 static P256_SCHEMES: &[SignatureScheme] = &[SignatureScheme::ECDSA_SECP256R1_SHA256];
 static P384_SCHEMES: &[SignatureScheme] = &[SignatureScheme::ECDSA_SECP384R1_SHA384];
+/// In TLS 1.2 these codes mean "ecdsa with SHA-256/384/512" on any curve (RFC 5246
+/// §7.4.1.4.1); the curve's own hash first.
+static P256_SCHEMES_TLS12: &[SignatureScheme] = &[
+    SignatureScheme::ECDSA_SECP256R1_SHA256,
+    SignatureScheme::ECDSA_SECP384R1_SHA384,
+    SignatureScheme::ECDSA_SECP521R1_SHA512,
+];
+static P384_SCHEMES_TLS12: &[SignatureScheme] = &[
+    SignatureScheme::ECDSA_SECP384R1_SHA384,
+    SignatureScheme::ECDSA_SECP256R1_SHA256,
+    SignatureScheme::ECDSA_SECP521R1_SHA512,
+];
 /// PSS first: RFC 8446 §4.2.3 prefers it and TLS 1.2 peers that offer it handle it.
 static RSA_SCHEMES: &[SignatureScheme] = &[
     SignatureScheme::RSA_PSS_RSAE_SHA256,
@@ -158,23 +171,44 @@ impl SigningKey {
         }
     }
 
-    /// Our most preferred scheme that the peer offered, if any.
+    /// Our most preferred scheme that the peer offered, if any, with an ECDSA curve bound to
+    /// its hash as TLS 1.3 binds them.
     pub fn choose_scheme(&self, offered: &[SignatureScheme]) -> Option<SignatureScheme> {
         self.schemes().iter().copied().find(|s| offered.contains(s))
     }
 
-    /// Signs `msg` with `scheme`, which must be one of [`schemes`](Self::schemes).
+    /// Schemes this key can sign with in TLS 1.2, in our preference order: an ECDSA key
+    /// signs with any of SHA-256, SHA-384 and SHA-512, whatever its curve.
+    pub fn schemes_tls12(&self) -> &'static [SignatureScheme] {
+        match self.kind {
+            KeyKind::EcdsaP256 => P256_SCHEMES_TLS12,
+            KeyKind::EcdsaP384 => P384_SCHEMES_TLS12,
+            KeyKind::Rsa | KeyKind::Ed25519 => self.schemes(),
+        }
+    }
+
+    /// Our most preferred TLS 1.2 scheme that the peer offered, if any.
+    pub fn choose_scheme_tls12(&self, offered: &[SignatureScheme]) -> Option<SignatureScheme> {
+        self.schemes_tls12()
+            .iter()
+            .copied()
+            .find(|s| offered.contains(s))
+    }
+
+    /// Signs `msg` with `scheme`, which must be one of [`schemes_tls12`](Self::schemes_tls12)
+    /// (which holds [`schemes`](Self::schemes)).
     pub fn sign(&self, scheme: SignatureScheme, msg: &[u8]) -> Result<Vec<u8>, LocalError> {
-        if !self.schemes().contains(&scheme) {
+        if !self.schemes_tls12().contains(&scheme) {
             return Err(LocalError::Crypto("signature scheme does not fit the key"));
         }
         // aws-lc-rs draws its own randomness for ECDSA and PSS and ignores this argument.
         let rng = SystemRandom::new();
         match &self.inner {
-            Inner::Ecdsa(k) => k
+            Inner::Ecdsa(k) if self.schemes().contains(&scheme) => k
                 .sign(&rng, msg)
                 .map(|s| s.as_ref().to_vec())
                 .map_err(|_| LocalError::Crypto("ECDSA signing failed")),
+            Inner::Ecdsa(k) => ecdsa_with_other_hash(k, self.kind, scheme, msg),
             Inner::Ed25519(k) => Ok(k.sign(msg).as_ref().to_vec()),
             Inner::Rsa(k) => {
                 let padding: &'static dyn signature::RsaEncoding = match scheme {
@@ -193,6 +227,49 @@ impl SigningKey {
             }
         }
     }
+}
+
+/// ECDSA over a hash other than the curve's own (TLS 1.2 only). aws-lc-rs offers signing
+/// algorithms only for the pairs P-256/SHA-256 and P-384/SHA-384, but signs a given digest:
+/// ECDSA uses the leftmost bits of the hash, as many as the curve order has, as the integer
+/// to sign (SEC 1 v2 §4.1.3 step 5, FIPS 186-5 §6.4.1), so the digest is cut to the
+/// order's length, or a shorter one zero-extended on the left (the same integer), and
+/// aws-lc-rs signs that.
+fn ecdsa_with_other_hash(
+    k: &EcdsaKeyPair,
+    kind: KeyKind,
+    scheme: SignatureScheme,
+    msg: &[u8],
+) -> Result<Vec<u8>, LocalError> {
+    let curve_hash = match kind {
+        KeyKind::EcdsaP256 => &digest::SHA256,
+        KeyKind::EcdsaP384 => &digest::SHA384,
+        KeyKind::Rsa | KeyKind::Ed25519 => {
+            return Err(LocalError::Crypto("not an ECDSA key"));
+        }
+    };
+    let hash = match scheme {
+        SignatureScheme::ECDSA_SECP256R1_SHA256 => &digest::SHA256,
+        SignatureScheme::ECDSA_SECP384R1_SHA384 => &digest::SHA384,
+        SignatureScheme::ECDSA_SECP521R1_SHA512 => &digest::SHA512,
+        _ => return Err(LocalError::Crypto("signature scheme does not fit the key")),
+    };
+    let hashed = digest::digest(hash, msg);
+    let hashed = hashed.as_ref();
+    // The P-256 and P-384 orders are exactly 256 and 384 bits long.
+    let order_len = curve_hash.output_len();
+    let mut e = [0u8; digest::MAX_OUTPUT_LEN];
+    let e = &mut e[..order_len];
+    if hashed.len() >= order_len {
+        e.copy_from_slice(&hashed[..order_len]);
+    } else {
+        e[order_len - hashed.len()..].copy_from_slice(hashed);
+    }
+    let digest = Digest::import_less_safe(e, curve_hash)
+        .map_err(|_| LocalError::Crypto("ECDSA digest of the wrong length"))?;
+    k.sign_digest(&digest)
+        .map(|s| s.as_ref().to_vec())
+        .map_err(|_| LocalError::Crypto("ECDSA signing failed"))
 }
 
 /// An ECDSA key for `alg` (whose curve is `kind`), from PKCS#8 or SEC1/RFC 5915 DER.
@@ -325,6 +402,91 @@ mod tests {
         assert!(matches!(err, LocalError::Config(t) if t.contains("SEC1")));
         let err = load(PrivatePkcs1KeyDer::from(vec![0x30, 0x00]).into()).unwrap_err();
         assert!(matches!(err, LocalError::Config(t) if t.contains("PKCS#1")));
+    }
+
+    /// Each ECDSA key signs with each TLS 1.2 hash, and aws-lc-rs verifies the signature
+    /// as ECDSA with that curve and that hash.
+    #[test]
+    fn ecdsa_keys_sign_with_every_tls12_hash() {
+        use signature::{UnparsedPublicKey, VerificationAlgorithm as V};
+        let p256: [(SignatureScheme, &'static dyn V); 3] = [
+            (
+                SignatureScheme::ECDSA_SECP256R1_SHA256,
+                &signature::ECDSA_P256_SHA256_ASN1,
+            ),
+            (
+                SignatureScheme::ECDSA_SECP384R1_SHA384,
+                &signature::ECDSA_P256_SHA384_ASN1,
+            ),
+            (
+                SignatureScheme::ECDSA_SECP521R1_SHA512,
+                &signature::ECDSA_P256_SHA512_ASN1,
+            ),
+        ];
+        let p384: [(SignatureScheme, &'static dyn V); 3] = [
+            (
+                SignatureScheme::ECDSA_SECP256R1_SHA256,
+                &signature::ECDSA_P384_SHA256_ASN1,
+            ),
+            (
+                SignatureScheme::ECDSA_SECP384R1_SHA384,
+                &signature::ECDSA_P384_SHA384_ASN1,
+            ),
+            (
+                SignatureScheme::ECDSA_SECP521R1_SHA512,
+                &signature::ECDSA_P384_SHA512_ASN1,
+            ),
+        ];
+        let msg = b"client_random || server_random || ServerECDHParams";
+        for (alg, algs) in [
+            (&rcgen::PKCS_ECDSA_P256_SHA256, p256),
+            (&rcgen::PKCS_ECDSA_P384_SHA384, p384),
+        ] {
+            let key = load(PrivatePkcs8KeyDer::from(pkcs8(alg)).into()).unwrap();
+            for (i, (scheme, verify)) in algs.into_iter().enumerate() {
+                let sig = key.sign(scheme, msg).unwrap();
+                let public = UnparsedPublicKey::new(verify, key.public_key());
+                assert!(
+                    public.verify(msg, &sig).is_ok(),
+                    "{:?} {scheme:?}",
+                    key.kind()
+                );
+                assert!(public.verify(b"other", &sig).is_err());
+                // The wrong hash does not verify: the scheme really chose the hash.
+                let (_, other) = algs[(i + 1) % 3];
+                let wrong = UnparsedPublicKey::new(other, key.public_key());
+                assert!(
+                    wrong.verify(msg, &sig).is_err(),
+                    "{:?} {scheme:?}",
+                    key.kind()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn tls12_choice_frees_the_hash_from_the_curve_and_tls13_choice_does_not() {
+        let p256 =
+            load(PrivatePkcs8KeyDer::from(pkcs8(&rcgen::PKCS_ECDSA_P256_SHA256)).into()).unwrap();
+        let sha384_only = [SignatureScheme::ECDSA_SECP384R1_SHA384];
+        assert_eq!(p256.choose_scheme(&sha384_only), None);
+        assert_eq!(
+            p256.choose_scheme_tls12(&sha384_only),
+            Some(SignatureScheme::ECDSA_SECP384R1_SHA384)
+        );
+        assert_eq!(
+            p256.choose_scheme_tls12(&[
+                SignatureScheme::ECDSA_SECP521R1_SHA512,
+                SignatureScheme::ECDSA_SECP384R1_SHA384,
+                SignatureScheme::ECDSA_SECP256R1_SHA256,
+            ]),
+            Some(SignatureScheme::ECDSA_SECP256R1_SHA256),
+            "the curve's own hash first"
+        );
+        assert!(p256.sign(SignatureScheme::ED25519, b"x").is_err());
+        let rsa = load(PrivatePkcs8KeyDer::from(pkcs8(&rcgen::PKCS_RSA_SHA256)).into()).unwrap();
+        assert_eq!(rsa.schemes_tls12(), rsa.schemes());
+        assert_eq!(rsa.choose_scheme_tls12(&sha384_only), None);
     }
 
     #[test]

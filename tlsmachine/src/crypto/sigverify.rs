@@ -243,16 +243,27 @@ mod tests {
             .key
             .sign(SignatureScheme::RSA_PSS_RSAE_SHA256, b"m")
             .is_err());
-        assert!(p256
+        assert!(p256.key.sign(SignatureScheme::ED25519, b"m").is_err());
+        // In TLS 1.2 a P-256 key may sign with SHA-384 (RFC 5246 §7.4.1.4.1).
+        let cross = p256
             .key
             .sign(SignatureScheme::ECDSA_SECP384R1_SHA384, b"m")
-            .is_err());
+            .unwrap();
+        assert_eq!(
+            verify_signature(
+                &p256.cert,
+                SignatureScheme::ECDSA_SECP384R1_SHA384,
+                b"m",
+                &cross
+            ),
+            Ok(())
+        );
     }
 
     /// TLS 1.2 ECDSA codes name the hash, not the curve: a P-384 key signing a SHA-256
     /// digest is a valid ecdsa_secp256r1_sha256 signature, and the converse for SHA-384.
-    /// aws-lc-rs cannot make such cross signatures, so these were made once with the OpenSSL
-    /// CLI (`openssl req -x509 -newkey ec ...`, `openssl dgst -sha256 -sign ...`).
+    /// These were made once with the OpenSSL CLI (`openssl req -x509 -newkey ec ...`,
+    /// `openssl dgst -sha256 -sign ...`), so the check does not rest on our own signer.
     #[test]
     fn ecdsa_scheme_accepts_either_curve() {
         let msg = b"TLS 1.2 ECDSA names the hash, not the curve";

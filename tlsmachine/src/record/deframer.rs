@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use crate::codec::enums::{ContentType, HandshakeType, ProtocolVersion};
 use crate::codec::limits::{
-    HANDSHAKE_HEADER_LEN, MAX_CIPHERTEXT, MAX_PLAINTEXT, RECORD_HEADER_LEN,
+    HANDSHAKE_HEADER_LEN, MAX_CIPHERTEXT, MAX_CLIENT_HELLO, MAX_PLAINTEXT, RECORD_HEADER_LEN,
 };
 use crate::crypto::aead::RecordOpener;
 use crate::error::{InvalidMessage, LocalError, ProtocolError};
@@ -212,7 +212,7 @@ impl Deframer {
 
     /// Adds a handshake record's plaintext to the reassembly buffer.
     pub(crate) fn push_handshake(&mut self, range: Range<usize>) -> Result<(), ProtocolError> {
-        let max = self.max_handshake_message + HANDSHAKE_HEADER_LEN;
+        let max = self.max_handshake_message.max(MAX_CLIENT_HELLO) + HANDSHAKE_HEADER_LEN;
         if self.handshake.len() + range.len() > max + MAX_CIPHERTEXT {
             return Err(InvalidMessage::HandshakeMessageTooLarge {
                 len: self.handshake.len() + range.len(),
@@ -224,15 +224,17 @@ impl Deframer {
         self.check_handshake_header()
     }
 
+    /// Refuses a message by its announced length, before its body is buffered. A ClientHello
+    /// has its own cap, so the largest valid one is accepted whatever the configured cap.
     fn check_handshake_header(&self) -> Result<(), ProtocolError> {
         if self.handshake.len() >= HANDSHAKE_HEADER_LEN {
             let len = handshake_body_len(&self.handshake);
-            if len > self.max_handshake_message {
-                return Err(InvalidMessage::HandshakeMessageTooLarge {
-                    len,
-                    max: self.max_handshake_message,
-                }
-                .into());
+            let max = match HandshakeType(self.handshake[0]) {
+                HandshakeType::CLIENT_HELLO => MAX_CLIENT_HELLO,
+                _ => self.max_handshake_message,
+            };
+            if len > max {
+                return Err(InvalidMessage::HandshakeMessageTooLarge { len, max }.into());
             }
         }
         Ok(())

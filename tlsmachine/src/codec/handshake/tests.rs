@@ -585,6 +585,21 @@ fn certificate_verify_golden() {
             signature: (0xe0..0xe8).collect(),
         })
     );
+    // An empty signature is well-formed; verifying it is what fails (decrypt_error).
+    #[rustfmt::skip]
+    let empty_signature: &[u8] = &[
+        0x0f, // msg_type: certificate_verify
+        0x00, 0x00, 0x04, // length
+        0x04, 0x03, // signature algorithm: ecdsa_secp256r1_sha256
+        0x00, 0x00, // signature length: empty
+    ];
+    assert_eq!(
+        round_trip(empty_signature),
+        HandshakePayload::CertificateVerify(CertificateVerify {
+            scheme: SignatureScheme::ECDSA_SECP256R1_SHA256,
+            signature: Vec::new(),
+        })
+    );
 }
 
 #[rustfmt::skip]

@@ -184,7 +184,9 @@ impl ClientHs12 {
     ) -> Result<Branch, ProtocolError> {
         if hello.legacy_version != ProtocolVersion::TLS1_2 {
             if hello.legacy_version < ProtocolVersion::TLS1_2 {
-                return Err(PeerIncompatible::UnsupportedVersion(hello.legacy_version).into());
+                return Err(
+                    PeerIncompatible::UnsupportedVersion(vec![hello.legacy_version]).into(),
+                );
             }
             return Err(PeerMisbehaved::SelectedUnofferedVersion(hello.legacy_version).into());
         }
@@ -277,10 +279,15 @@ impl ClientHs12 {
             return Err(PeerMisbehaved::ResumptionChangedParameters.into());
         }
         //= https://www.rfc-editor.org/rfc/rfc7627#section-5.3
-        //# If the original session used the extension but the new ServerHello
-        //# does not contain the extension, the client MUST abort the handshake.
+        //# o  If the original session did not use the "extended_master_secret"
+        //#    extension but the new ServerHello contains the extension, the
+        //#    client MUST abort the handshake.
+        //#
+        //# o  If the original session used the extension but the new ServerHello
+        //#    does not contain the extension, the client MUST abort the
+        //#    handshake.
         if session.extended_master_secret != ems {
-            return Err(PeerMisbehaved::ResumptionChangedParameters.into());
+            return Err(PeerMisbehaved::ResumptionChangedExtendedMasterSecret.into());
         }
         let ms = MasterSecret::from_bytes(session.master_secret);
         keys::install(
@@ -473,7 +480,7 @@ impl ClientHs12 {
                 None => self.config.client_certificate.clone(),
             };
             let chosen = candidate.and_then(|ck| {
-                let scheme = ck.key.choose_scheme(&req.signature_algorithms)?;
+                let scheme = ck.key.choose_scheme_tls12(&req.signature_algorithms)?;
                 Some((ck, scheme))
             });
             let chain = chosen
@@ -621,7 +628,11 @@ fn resumable_session(config: &ClientConfig, server_name: &ServerName<'_>) -> Opt
             .cipher_suites
             .iter()
             .any(|s| s.suite == session.suite)
-        && (session.extended_master_secret || !config.require_extended_master_secret);
+        //= https://www.rfc-editor.org/rfc/rfc7627#section-5.3
+        //# The client SHOULD NOT offer an abbreviated handshake to resume a
+        //# session that does not use an extended master secret.  Instead, it
+        //# SHOULD offer a full handshake.
+        && session.extended_master_secret;
     offerable.then_some(session)
 }
 

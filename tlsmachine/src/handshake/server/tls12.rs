@@ -108,7 +108,7 @@ impl ServerHs12 {
     }
 
     fn ticket_promised(&self) -> bool {
-        self.ticket_requested && self.config.ticketer.is_some()
+        self.ticket_requested && self.config.ticketer.is_some() && self.ems
     }
 
     pub(crate) fn internal_event(&mut self, phase: Phase) -> Option<Event> {
@@ -168,13 +168,16 @@ impl ServerHs12 {
         raw: &[u8],
     ) -> Result<(), ProtocolError> {
         let config = self.config.clone();
-        let offers_tls12 = match hello.supported_versions() {
-            Some(versions) => versions.contains(&ProtocolVersion::TLS1_2),
-            None => hello.legacy_version >= ProtocolVersion::TLS1_2,
+        let (offers_tls12, offered) = match hello.supported_versions() {
+            Some(versions) => (versions.contains(&ProtocolVersion::TLS1_2), versions),
+            None => (
+                hello.legacy_version >= ProtocolVersion::TLS1_2,
+                core::slice::from_ref(&hello.legacy_version),
+            ),
         };
         // RFC 8996 §5: do not negotiate below TLS 1.2; refuse a ClientHello not offering it.
         if !offers_tls12 {
-            return Err(PeerIncompatible::UnsupportedVersion(hello.legacy_version).into());
+            return Err(PeerIncompatible::UnsupportedVersion(offered.to_vec()).into());
         }
         //= https://www.rfc-editor.org/rfc/rfc5246#section-7.4.1.2
         //# This vector MUST contain, and all implementations MUST support,
@@ -200,7 +203,20 @@ impl ServerHs12 {
         }
         if let Some(formats) = hello.ec_point_formats() {
             self.client_sent_point_formats = true;
+            let lists_rfc8422_curve = hello
+                .supported_groups()
+                .is_some_and(|offered| offered.iter().any(|g| RFC8422_CURVES.contains(g)));
+            //= https://www.rfc-editor.org/rfc/rfc8422#section-5.1.2
+            //# If the client sends the extension and the extension does not contain
+            //# the uncompressed point format, and the client has used the Supported
+            //# Groups extension to indicate support for any of the curves defined in
+            //# this specification, then the server MUST abort the handshake and
+            //# return an illegal_parameter alert.
             if !formats.contains(&EcPointFormat::UNCOMPRESSED) {
+                if lists_rfc8422_curve {
+                    return Err(PeerMisbehaved::NoUncompressedPointFormat.into());
+                }
+                // Every group we use needs uncompressed points.
                 return Err(PeerIncompatible::NoSharedGroup.into());
             }
         }
@@ -223,12 +239,7 @@ impl ServerHs12 {
                 groups: hello.supported_groups(),
             })
             .ok_or(PeerIncompatible::UnrecognizedName)?;
-        let scheme = certificate
-            .key
-            .choose_scheme(client_schemes)
-            .ok_or(PeerIncompatible::NoSharedSignatureScheme)?;
         let suite = self.choose_suite(&certificate, &hello.cipher_suites)?;
-        self.certificate = Some(certificate);
         //= https://www.rfc-editor.org/rfc/rfc8422#section-4
         //# A client that proposes ECC cipher suites may choose not to include
         //# these extensions.  In this case, the server is free to choose any one
@@ -263,10 +274,19 @@ impl ServerHs12 {
             .map_err(|_| ProtocolError::Internal("random source failed"))?;
         self.suite = Some(suite);
         self.group = Some(group);
-        self.scheme = Some(scheme);
         self.ticket_requested = hello.session_ticket().is_some();
         self.client_session_id = hello.session_id;
-        self.resume = self.find_session(hello, suite);
+        self.resume = self.find_session(hello, suite)?;
+        // Only a full handshake signs (ServerKeyExchange): a resuming client need not send
+        // signature_algorithms at all.
+        if self.resume.is_none() {
+            let scheme = certificate
+                .key
+                .choose_scheme_tls12(client_schemes)
+                .ok_or(PeerIncompatible::NoSharedSignatureScheme)?;
+            self.scheme = Some(scheme);
+        }
+        self.certificate = Some(certificate);
 
         let n = &mut *ctx.negotiated;
         n.version = Some(ProtocolVersion::TLS1_2);
@@ -303,7 +323,40 @@ impl ServerHs12 {
     }
 
     /// CHECK_SESSION_CACHE: a ticket or session ID that names a session we may resume.
-    fn find_session(&self, hello: &ClientHello, suite: &Tls12Suite) -> Option<StoredSession> {
+    fn find_session(
+        &self,
+        hello: &ClientHello,
+        suite: &Tls12Suite,
+    ) -> Result<Option<StoredSession>, ProtocolError> {
+        let Some(session) = self.known_session(hello, suite) else {
+            return Ok(None);
+        };
+        //= https://www.rfc-editor.org/rfc/rfc7627#section-5.3
+        //# o  If the original session used the "extended_master_secret"
+        //#    extension but the new ClientHello does not contain it, the server
+        //#    MUST abort the abbreviated handshake.
+        //
+        //= https://www.rfc-editor.org/rfc/rfc7627#section-5.3
+        //# o  If neither the original session nor the new ClientHello uses the
+        //#    extension, the server SHOULD abort the handshake.
+        if !self.ems {
+            return Err(PeerIncompatible::ResumptionWithoutExtendedMasterSecret.into());
+        }
+        //= https://www.rfc-editor.org/rfc/rfc7627#section-5.3
+        //# o  If the original session did not use the "extended_master_secret"
+        //#    extension but the new ClientHello contains the extension, then the
+        //#    server MUST NOT perform the abbreviated handshake.  Instead, it
+        //#    SHOULD continue with a full handshake (as described in
+        //#    Section 5.2) to negotiate a new session.
+        if !session.extended_master_secret {
+            return Ok(None);
+        }
+        Ok(Some(session))
+    }
+
+    /// The session a ticket or session ID names, if it is one we would resume but for
+    /// extended master secret.
+    fn known_session(&self, hello: &ClientHello, suite: &Tls12Suite) -> Option<StoredSession> {
         let now = self.config.provider.time.now();
         // A ticket that does not open is no error: try the ID, else a full handshake.
         let from_ticket = match (hello.session_ticket(), &self.config.ticketer) {
@@ -324,12 +377,7 @@ impl ServerHs12 {
         let willing = session.version == ProtocolVersion::TLS1_2
             && age <= self.config.session_lifetime.as_secs()
             && session.suite == suite.suite
-            && session.server_name == self.server_name
-            //= https://www.rfc-editor.org/rfc/rfc7627#section-5.3
-            //# If the original session did not use the "extended_master_secret"
-            //# extension but the new ClientHello contains the extension, then the
-            //# server MUST NOT perform the abbreviated handshake.
-            && session.extended_master_secret == self.ems;
+            && session.server_name == self.server_name;
         willing.then_some(session)
     }
 
@@ -378,7 +426,9 @@ impl ServerHs12 {
     /// Flight 2 of a full handshake.
     fn send_full_flight(&mut self, ctx: &mut Ctx<'_>) -> Result<(), ProtocolError> {
         let config = self.config.clone();
-        if config.session_store.is_some() || config.ticketer.is_some() {
+        // A session without extended master secret gets no ID (nor ticket): RFC 7627 §5.3
+        // has us refuse its resumption, so offering one would only make the client fail.
+        if self.ems && (config.session_store.is_some() || config.ticketer.is_some()) {
             let mut id = [0u8; 32];
             config
                 .provider
@@ -699,6 +749,15 @@ impl ServerHs12 {
         }
     }
 }
+
+/// The curves RFC 8422 §5.1.1 defines, to which its point-format rules apply.
+const RFC8422_CURVES: [NamedGroup; 5] = [
+    NamedGroup::SECP256R1,
+    NamedGroup::SECP384R1,
+    NamedGroup::SECP521R1,
+    NamedGroup::X25519,
+    NamedGroup::X448,
+];
 
 /// The CA names CertificateRequest can carry: its list has a two-byte length, so a huge
 /// trust store is cut short rather than overflowing it. Fewer names only means the client

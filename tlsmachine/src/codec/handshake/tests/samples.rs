@@ -4,10 +4,7 @@
 use super::*;
 use crate::codec::alert::Alert;
 
-const DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/data/clienthellos/"
-);
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/clienthellos/");
 
 /// Loads one captured record and returns the ClientHello body, checking both headers.
 fn load(name: &str) -> Vec<u8> {
