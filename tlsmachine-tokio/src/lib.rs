@@ -143,6 +143,26 @@ enum HandshakeState<IO> {
 }
 
 impl<IO> Handshake<IO> {
+    /// The connection while the handshake runs, and still after the future resolved to an
+    /// error: its phase (where a stalled peer left it), what was negotiated so far and the
+    /// events it queued (trace lines of a handshake that failed or was cut short by a
+    /// timeout around a `&mut` of this future). `None` once the future resolved to the
+    /// stream, or when the connection could not be created.
+    pub fn connection(&self) -> Option<&Connection> {
+        match &self.state {
+            HandshakeState::Running(stream) => Some(&stream.conn),
+            HandshakeState::Failed(_) | HandshakeState::Done => None,
+        }
+    }
+
+    /// The connection, as [`Handshake::connection`], for [`Connection::poll_event`].
+    pub fn connection_mut(&mut self) -> Option<&mut Connection> {
+        match &mut self.state {
+            HandshakeState::Running(stream) => Some(&mut stream.conn),
+            HandshakeState::Failed(_) | HandshakeState::Done => None,
+        }
+    }
+
     fn new(conn: Result<Connection, Error>, io: IO) -> Self {
         // A client queues its ClientHello here; a server has nothing to send before the
         // client speaks.
@@ -167,6 +187,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for Handshake<IO> {
                 _ => Poll::Ready(Err(io::Error::other("handshake polled after completion"))),
             };
         };
+        // An error leaves the stream in place, for `connection` to show what happened.
         ready!(stream.poll_handshake(cx))?;
         match std::mem::replace(&mut this.state, HandshakeState::Done) {
             HandshakeState::Running(stream) => Poll::Ready(Ok(*stream)),
