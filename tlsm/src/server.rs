@@ -3,15 +3,19 @@
 //! progress; a handshake timeout and an idle timeout; one log line per connection; and a
 //! graceful stop on SIGINT or SIGTERM.
 
+use std::future::Future;
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tlsmachine::verify::TrustStore;
 use tlsmachine::{ClientAuth, Error, Negotiated, Phase, ServerConfig};
 use tlsmachine_tokio::{TlsAcceptor, TlsStream};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
@@ -76,6 +80,9 @@ pub struct ServerArgs {
     /// their sessions are not resumable.
     #[arg(long)]
     pub allow_no_ems: bool,
+    /// Keep no sessions and issue no tickets: every handshake is a full one.
+    #[arg(long)]
+    pub no_resumption: bool,
     /// Send back whatever the client sends (the default).
     #[arg(long, conflicts_with = "http")]
     pub echo: bool,
@@ -127,9 +134,8 @@ const MAX_BODY: usize = 1024 * 1024;
 /// to answer it, so that data the client was still sending does not turn our close into
 /// a reset that destroys the close_notify before the client reads it.
 const CLOSE_LINGER: Duration = Duration::from_secs(1);
-/// The first read of a burst goes to a buffer this small inside the connection's task:
-/// an idle connection holds no larger read buffer.
-const FIRST_READ: usize = 512;
+/// Reads pass through a buffer of this size on the worker thread's stack.
+const READ_CHUNK: usize = 16 * 1024;
 /// Echoed data is read and written in pieces of at most this size.
 const ECHO_CHUNK: usize = 16 * 1024;
 
@@ -221,6 +227,10 @@ fn build_config(args: &ServerArgs, mode: Mode) -> CliResult<ServerConfig> {
         (None, Mode::Echo) => {}
     }
     config.require_extended_master_secret = !args.allow_no_ems;
+    if args.no_resumption {
+        config.session_store = None;
+        config.ticketer = None;
+    }
     config.trace = args.trace;
     config.key_log = open_key_log(args.keylog.as_ref())?;
     Ok(config)
@@ -479,10 +489,9 @@ enum Got {
     Stopping,
 }
 
-/// Appends what the client sends next to `into`, waiting at most the idle timeout and,
-/// when `interruptible` (between requests), only until the server starts stopping. The
-/// wait uses a small buffer; what is already decrypted behind it is then moved over
-/// without waiting.
+/// Appends what the client sends next to `into`, at most `max` bytes, waiting at most the
+/// idle timeout and, when `interruptible` (between requests), only until the server starts
+/// stopping.
 async fn read_more(
     tls: &mut Tls,
     into: &mut Vec<u8>,
@@ -490,28 +499,48 @@ async fn read_more(
     shared: &Shared,
     interruptible: bool,
 ) -> std::io::Result<Got> {
-    let mut first = [0u8; FIRST_READ];
-    let n = tokio::select! {
+    tokio::select! {
         biased;
-        read = tokio::time::timeout(shared.idle_timeout, tls.read(&mut first)) => match read {
-            Ok(read) => read?,
-            Err(_) => return Ok(Got::Idle),
+        read = tokio::time::timeout(shared.idle_timeout, read_into(tls, into, max)) => match read {
+            Ok(read) => read.map(Got::Data),
+            Err(_) => Ok(Got::Idle),
         },
-        () = shared.stopping(), if interruptible => return Ok(Got::Stopping),
-    };
-    into.extend_from_slice(&first[..n]);
-    let mut total = n;
-    while n > 0 && total < max && tls.connection().plaintext_available() > 0 {
-        let want = tls.connection().plaintext_available().min(max - total);
-        into.reserve(want);
-        // Decrypted data is at hand: this read does not wait.
-        let more = tls.read_buf(into).await?;
-        if more == 0 {
-            break;
-        }
-        total += more;
+        () = shared.stopping(), if interruptible => Ok(Got::Stopping),
     }
-    Ok(Got::Data(total))
+}
+
+/// Waits for the client's data and appends what is decrypted, at most `max` bytes. The
+/// bytes pass through a buffer on the worker thread's stack, used only inside the poll:
+/// a waiting connection's task holds no read buffer at all. Cancel-safe: bytes taken from
+/// the stream are appended in the same poll.
+fn read_into<'a>(
+    tls: &'a mut Tls,
+    into: &'a mut Vec<u8>,
+    max: usize,
+) -> impl Future<Output = std::io::Result<usize>> + 'a {
+    std::future::poll_fn(move |cx| {
+        let mut stack = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut total = 0;
+        loop {
+            let mut buf = ReadBuf::uninit(&mut stack[..READ_CHUNK.min(max - total)]);
+            match Pin::new(&mut *tls).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                // Data taken in earlier turns of this loop is returned now; the waker
+                // stays registered either way.
+                Poll::Pending if total > 0 => return Poll::Ready(Ok(total)),
+                Poll::Pending => return Poll::Pending,
+            }
+            let got = buf.filled();
+            into.extend_from_slice(got);
+            total += got.len();
+            // Stop at the end of the stream, at `max`, or once nothing decrypted is left
+            // (reading on would wait for the network).
+            if got.is_empty() || total >= max || tls.connection().plaintext_available() == 0 {
+                return Poll::Ready(Ok(total));
+            }
+        }
+    })
 }
 
 /// Writes `data` and flushes it, giving up (as idle) when the client reads nothing for the
