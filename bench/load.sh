@@ -2,7 +2,7 @@
 # bench/load.sh: `tlsm server --http` against nginx on the same machine, same certificate,
 # same TLS 1.2 suite, same small response; then the memory each needs per idle connection.
 #
-#   bench/load.sh                     # about 3 minutes on the 2-core CI machine
+#   bench/load.sh                     # about 3 minutes after the build, on 2 cores
 #   ROUNDS=5 DURATION=20 bench/load.sh
 #
 # Steps:
