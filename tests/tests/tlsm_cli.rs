@@ -1020,3 +1020,98 @@ fn client_exits_on_the_servers_close_notify() {
     assert!(client.wait_exit(), "{}", client.stderr());
     assert!(server.output().contains("result=closed: idle for 1 s"));
 }
+
+/// With one handshake slot: a stalled peer holds it until its handshake timeout; a second
+/// one waits for it, and its log line says how much of its timeout went on that wait; a
+/// real client arriving meanwhile waits its turn and is served.
+#[test]
+fn server_queues_handshakes_beyond_max_handshakes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(
+        &pki,
+        &[
+            "--echo",
+            "--handshake-timeout",
+            "1s",
+            "--max-handshakes",
+            "1",
+        ],
+    );
+    let connector = connector(&pki);
+    runtime().block_on(async {
+        let stalled = || tokio::net::TcpStream::connect(("127.0.0.1", port));
+        let mut holder = stalled().await.unwrap();
+        holder.write_all(&[0x16, 0x03, 0x01]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _waiter = stalled().await.unwrap();
+        let mut rest = Vec::new();
+        tokio::time::timeout(TIMEOUT, holder.read_to_end(&mut rest))
+            .await
+            .expect("the holder dropped in time")
+            .ok();
+        // The waiter now holds the slot for what is left of its second.
+        let started = Instant::now();
+        let mut tls = tokio::time::timeout(TIMEOUT, tls_connect(&connector, port))
+            .await
+            .expect("served in time");
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(100),
+            "served after {waited:?}"
+        );
+        tls.shutdown().await.unwrap();
+        read_to_close_notify(&mut tls).await.unwrap();
+    });
+    let log = server.wait_for_output("result=ok");
+    assert!(log.contains("in IDLE: the client stalled"), "{log}");
+    assert!(
+        log.contains("s of it waiting for a handshake slot (--max-handshakes)"),
+        "{log}"
+    );
+}
+
+/// Standard input ends before `openssl s_server -rev` has answered every line: the client
+/// keeps reading until the server goes quiet (--linger), prints all the answers, then closes
+/// with close_notify and exits 0.
+#[test]
+fn client_waits_for_every_answer_after_standard_input_ends() {
+    if !peer_available("openssl") {
+        return;
+    }
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let port = free_port();
+    let _server = Peer::spawn(tlsmachine_tests::openssl_s_server(
+        port,
+        &[
+            "-cert",
+            &pki.path("server.pem"),
+            "-key",
+            &pki.path("server.key"),
+        ],
+    ));
+    wait_for_port(port);
+    let addr = format!("127.0.0.1:{port}");
+    let mut client = Split::spawn(tlsm_cmd(&[
+        "client",
+        &addr,
+        "--servername",
+        "localhost",
+        "--ca",
+        &pki.path("ca.pem"),
+        "--linger",
+        "0.5",
+    ]));
+    let lines: String = (0..200).map(|i| format!("line {i:03}\n")).collect();
+    client.stdin().write_all(lines.as_bytes()).unwrap();
+    client.close_stdin();
+    assert!(client.wait_exit(), "{}", client.stderr());
+    let stdout = client.stdout();
+    for i in 0..200 {
+        let reversed: String = format!("line {i:03}").chars().rev().collect();
+        assert!(
+            stdout.contains(&reversed),
+            "missing {reversed:?} in:\n{stdout}"
+        );
+    }
+}

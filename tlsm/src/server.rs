@@ -376,11 +376,12 @@ async fn connection(
     let _ = tcp.set_nodelay(true);
 
     let mut handshake = shared.acceptor.accept(tcp);
-    let mut waited_for_slot = true;
+    // How long the connection waited for a handshake slot, once it has one.
+    let mut slot_wait = None;
     let attempt = tokio::time::timeout(shared.handshake_timeout, async {
         // The semaphore is never closed, so acquiring only ever waits.
         let _slot = shared.handshakes.acquire().await;
-        waited_for_slot = false;
+        slot_wait = Some(started.elapsed());
         (&mut handshake).await
     });
     let handshaken = tokio::select! {
@@ -394,13 +395,19 @@ async fn connection(
         Err(HandshakeEnd::TimedOut) => {
             let secs = shared.handshake_timeout.as_secs_f64();
             let phase = handshake.connection().map_or(Phase::Idle, |c| c.state());
-            Err(if waited_for_slot {
-                format!(
+            Err(match slot_wait {
+                None => format!(
                     "error: handshake timed out after {secs} s waiting for a handshake slot \
                      (--max-handshakes)"
-                )
-            } else {
-                format!("error: handshake timed out after {secs} s in {phase}: the client stalled")
+                ),
+                Some(wait) if wait >= Duration::from_millis(1) => format!(
+                    "error: handshake timed out after {secs} s in {phase}, {:.1} s of it \
+                     waiting for a handshake slot (--max-handshakes)",
+                    wait.as_secs_f64()
+                ),
+                Some(_) => format!(
+                    "error: handshake timed out after {secs} s in {phase}: the client stalled"
+                ),
             })
         }
     };
