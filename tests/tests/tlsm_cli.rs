@@ -1,7 +1,9 @@
 //! End-to-end tests of the `tlsm` binary: the demo, the state diagrams, the server against
 //! `openssl s_client` and `curl`, the client against `openssl s_server`, the key log against
-//! OpenSSL's own, and the tool against itself with client certificates. Everything runs on
-//! 127.0.0.1, each test on its own free port, every wait bounded.
+//! OpenSSL's own, the tool against itself with client certificates, and the server under
+//! load from tokio clients: 500 connections at once, a stalled handshake, an idle
+//! connection, a graceful stop. Everything runs on 127.0.0.1, each test on its own free
+//! port, every wait bounded, every process killed by its PID.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -196,16 +198,12 @@ fn start_server(pki: &PkiDir, extra: &[&str]) -> (Peer, u16) {
     let listen = format!("127.0.0.1:{port}");
     let (cert, key) = (pki.path("server.pem"), pki.path("server.key"));
     let mut args = vec![
-        "server",
-        "--listen",
-        &listen,
-        "--cert",
-        &cert,
-        "--key",
-        &key,
-        "--timeout",
-        "10",
+        "server", "--listen", &listen, "--cert", &cert, "--key", &key,
     ];
+    // The old name of --idle-timeout, unless a test sets that itself.
+    if !extra.contains(&"--idle-timeout") {
+        args.extend_from_slice(&["--timeout", "10"]);
+    }
     args.extend_from_slice(extra);
     let server = Peer::spawn(tlsm_cmd(&args));
     wait_for_port(port);
@@ -703,4 +701,419 @@ fn server_log_names_what_the_client_offered_and_answers_close_notify() {
     let log = server.wait_for_output("close_notify");
     let line = log.lines().find(|l| l.contains("close_notify")).unwrap();
     assert!(!line.contains("fatal"), "{line}");
+}
+
+// The server on tokio: many connections at once, the handshake and idle timeouts, the
+// graceful stop; and the client's data loop.
+
+/// A multi-threaded runtime for a test's own TLS clients.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn connector(pki: &PkiDir) -> tlsmachine_tokio::TlsConnector {
+    let roots = pki.pki.trust_store().expect("trust store");
+    tlsmachine_tokio::TlsConnector::new(Arc::new(tlsmachine::ClientConfig::new(roots)))
+}
+
+type TokioTls = tlsmachine_tokio::TlsStream<tokio::net::TcpStream>;
+
+/// A TCP connection and a finished handshake with the server on `port`.
+async fn tls_connect(connector: &tlsmachine_tokio::TlsConnector, port: u16) -> TokioTls {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    connector
+        .connect("localhost", tcp)
+        .await
+        .expect("handshake")
+}
+
+/// Reads until the end of the TLS stream, which a `TlsStream` reports as `Ok(0)` only after
+/// the server's close_notify; returns what came before it, or the error (a truncation when
+/// the server hung up without close_notify).
+async fn read_to_close_notify(tls: &mut TokioTls) -> std::io::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    tls.read_to_end(&mut got).await.map(|_| got)
+}
+
+fn sigterm(server: &Peer) {
+    let status = Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(status.success());
+}
+
+/// Five hundred clients handshake, all hold their connections open at once (twice the
+/// old thread-per-connection limit), then each sends its own message and gets exactly it
+/// back before closing with close_notify.
+#[test]
+fn server_echoes_for_500_concurrent_connections() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const CLIENTS: usize = 500;
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(&pki, &["--echo"]);
+    let connector = connector(&pki);
+    runtime().block_on(async {
+        let all_open = Arc::new(tokio::sync::Barrier::new(CLIENTS));
+        let clients = (0..CLIENTS).map(|i| {
+            let (connector, all_open) = (connector.clone(), all_open.clone());
+            tokio::spawn(async move {
+                let mut tls = tls_connect(&connector, port).await;
+                all_open.wait().await;
+                let message = format!("message {i} from a concurrent client\n");
+                tls.write_all(message.as_bytes()).await.expect("write");
+                tls.flush().await.expect("flush");
+                let mut echo = vec![0u8; message.len()];
+                tls.read_exact(&mut echo).await.expect("echo");
+                assert_eq!(echo, message.as_bytes(), "client {i}");
+                tls.shutdown().await.expect("close_notify");
+                assert!(read_to_close_notify(&mut tls)
+                    .await
+                    .expect("close")
+                    .is_empty());
+            })
+        });
+        let clients: Vec<_> = clients.collect();
+        tokio::time::timeout(TIMEOUT, async {
+            for client in clients {
+                client.await.expect("client task");
+            }
+        })
+        .await
+        .expect("500 clients served in time");
+    });
+    let deadline = Instant::now() + TIMEOUT;
+    while server.output().matches("result=ok").count() < CLIENTS {
+        assert!(Instant::now() < deadline, "{}", server.output());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A peer that sends half a ClientHello and then nothing is dropped at the handshake
+/// timeout, and the log line says where it stalled; meanwhile another client is served.
+#[test]
+fn server_drops_a_stalled_handshake_at_the_handshake_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(&pki, &["--echo", "--handshake-timeout", "1s"]);
+    let connector = connector(&pki);
+    runtime().block_on(async {
+        let config = connector.config().clone();
+        let mut hello = tlsmachine::Connection::client(config, "localhost").unwrap();
+        hello.start().unwrap();
+        let hello = hello.take_outgoing();
+        let mut stalled = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let started = Instant::now();
+        stalled.write_all(&hello[..hello.len() / 2]).await.unwrap();
+
+        // Served while the stalled peer holds its connection.
+        let mut tls = tls_connect(&connector, port).await;
+        tls.write_all(b"still serving\n").await.unwrap();
+        let mut echo = [0u8; 14];
+        tls.read_exact(&mut echo).await.unwrap();
+        assert_eq!(&echo, b"still serving\n");
+        assert!(started.elapsed() < Duration::from_secs(1), "served late");
+
+        // The stalled connection ends from the server's side, after about a second.
+        let mut rest = Vec::new();
+        let ended = tokio::time::timeout(TIMEOUT, stalled.read_to_end(&mut rest)).await;
+        assert!(ended.is_ok(), "the stalled connection was not dropped");
+        let after = started.elapsed();
+        assert!(
+            after >= Duration::from_millis(900) && after < Duration::from_secs(5),
+            "dropped after {after:?}"
+        );
+        tls.shutdown().await.unwrap();
+        read_to_close_notify(&mut tls).await.unwrap();
+    });
+    let log = server.wait_for_output("handshake timed out");
+    let line = log.lines().find(|l| l.contains("timed out")).unwrap();
+    assert!(
+        line.contains("handshake timed out after 1 s in IDLE: the client stalled"),
+        "{line}"
+    );
+    server.wait_for_output("result=ok");
+}
+
+/// A connection that sends nothing for the idle timeout is closed with close_notify (the
+/// client's read ends cleanly, not with a truncation), and the log line says why.
+#[test]
+fn server_closes_an_idle_connection_with_close_notify() {
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(&pki, &["--http", "--idle-timeout", "1s"]);
+    let connector = connector(&pki);
+    runtime().block_on(async {
+        let mut tls = tls_connect(&connector, port).await;
+        let started = Instant::now();
+        let got = tokio::time::timeout(TIMEOUT, read_to_close_notify(&mut tls))
+            .await
+            .expect("closed in time")
+            .expect("a close_notify, not a truncation");
+        assert!(got.is_empty());
+        let after = started.elapsed();
+        assert!(
+            after >= Duration::from_millis(900) && after < Duration::from_secs(5),
+            "closed after {after:?}"
+        );
+    });
+    let log = server.wait_for_output("result=closed");
+    assert!(log.contains("result=closed: idle for 1 s"), "{log}");
+}
+
+/// SIGTERM with open connections: the idle one gets close_notify at once; the one in the
+/// middle of a request gets its answer (with `Connection: close`), then close_notify; the
+/// one that never finishes its request gets close_notify at the end of the grace period;
+/// the server exits 0 within it. A second signal exits at once.
+#[test]
+fn server_stops_gracefully_with_open_connections() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (mut server, port) = start_server(&pki, &["--http", "--shutdown-grace", "2s"]);
+    let connector = connector(&pki);
+    let rt = runtime();
+    let (mut idle, mut finishing, mut unfinished) = rt.block_on(async {
+        let mut idle = tls_connect(&connector, port).await;
+        idle.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut head = [0u8; 15];
+        idle.read_exact(&mut head).await.unwrap();
+        assert_eq!(&head, b"HTTP/1.1 200 OK");
+        let mut finishing = tls_connect(&connector, port).await;
+        finishing.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        let mut unfinished = tls_connect(&connector, port).await;
+        unfinished.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        // Until the server has read both partial requests.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        (idle, finishing, unfinished)
+    });
+    let stopped_at = Instant::now();
+    sigterm(&server);
+    rt.block_on(async {
+        tokio::time::timeout(TIMEOUT, async {
+            let rest = read_to_close_notify(&mut idle).await.expect("close_notify");
+            assert!(
+                stopped_at.elapsed() < Duration::from_secs(1),
+                "idle connection closed late"
+            );
+            // The rest of the first response, nothing more.
+            assert_eq!(
+                String::from_utf8_lossy(&rest).matches("HTTP/1.1").count(),
+                0
+            );
+
+            finishing.write_all(b"Host: x\r\n\r\n").await.unwrap();
+            let answer = read_to_close_notify(&mut finishing)
+                .await
+                .expect("close_notify");
+            let answer = String::from_utf8_lossy(&answer);
+            assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+            assert!(answer.contains("Connection: close"), "{answer}");
+
+            let nothing = read_to_close_notify(&mut unfinished)
+                .await
+                .expect("close_notify");
+            assert!(nothing.is_empty());
+            let after = stopped_at.elapsed();
+            assert!(
+                after >= Duration::from_millis(1900) && after < Duration::from_secs(4),
+                "unfinished request closed after {after:?}"
+            );
+        })
+        .await
+        .expect("bounded");
+    });
+    assert!(server.wait_exit(), "{}", server.output());
+    assert!(
+        stopped_at.elapsed() < Duration::from_secs(5),
+        "exit took {:?}",
+        stopped_at.elapsed()
+    );
+    let log = server.output();
+    assert!(
+        log.contains("tlsm server: stopping, 3 connection(s) open"),
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("result=closed: server stopping").count(),
+        3,
+        "{log}"
+    );
+    assert!(log.contains("tlsm server: stopped"), "{log}");
+
+    // A second signal does not wait for the grace period.
+    let (mut server, port) = start_server(&pki, &["--http", "--shutdown-grace", "60s"]);
+    let _unfinished = rt.block_on(async {
+        let mut tls = tls_connect(&connector, port).await;
+        tls.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        tls
+    });
+    sigterm(&server);
+    server.wait_for_output("stopping, 1 connection(s) open");
+    let second = Instant::now();
+    sigterm(&server);
+    assert!(!server.wait_exit(), "a second signal exits with status 1");
+    assert!(second.elapsed() < Duration::from_secs(2));
+    assert!(server.output().contains("second signal"));
+}
+
+/// `tlsm client` pipes a megabyte through `tlsm server --echo` unchanged: standard input
+/// goes out while the echo comes back, neither waiting on the other.
+#[test]
+fn client_pipes_a_megabyte_through_the_echo_server() {
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(&pki, &["--echo"]);
+    let addr = format!("127.0.0.1:{port}");
+    let data: Vec<u8> = (0..1_000_000u32)
+        .map(|i| (i % 251) as u8 ^ (i >> 12) as u8)
+        .collect();
+    let mut client = Split::spawn(tlsm_cmd(&[
+        "client",
+        &addr,
+        "--servername",
+        "localhost",
+        "--ca",
+        &pki.path("ca.pem"),
+        "--linger",
+        "0.5",
+    ]));
+    let mut stdin = client.child.stdin.take().expect("stdin piped");
+    let writer = {
+        let data = data.clone();
+        std::thread::spawn(move || stdin.write_all(&data))
+    };
+    let ok = client.wait_exit();
+    writer.join().unwrap().expect("feeding standard input");
+    assert!(ok, "{}\nserver:\n{}", client.stderr(), server.output());
+    let out = client.out.lock().unwrap().clone();
+    assert_eq!(out.len(), data.len(), "{}", client.stderr());
+    assert!(out == data, "the echo differs from what was sent");
+    server.wait_for_output("result=ok");
+}
+
+/// When the server closes first, with close_notify, the client exits 0 on its own although
+/// its standard input is still open.
+#[test]
+fn client_exits_on_the_servers_close_notify() {
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(&pki, &["--echo", "--idle-timeout", "1s"]);
+    let addr = format!("127.0.0.1:{port}");
+    let mut client = Split::spawn(tlsm_cmd(&[
+        "client",
+        &addr,
+        "--servername",
+        "localhost",
+        "--ca",
+        &pki.path("ca.pem"),
+    ]));
+    client.stdin().write_all(b"are you there?\n").unwrap();
+    client.wait_for_stdout("are you there?\n");
+    // Standard input stays open; the server's idle timeout ends the connection.
+    assert!(client.wait_exit(), "{}", client.stderr());
+    assert!(server.output().contains("result=closed: idle for 1 s"));
+}
+
+/// With one handshake slot: a stalled peer holds it until its handshake timeout; a second
+/// one waits for it, and its log line says how much of its timeout went on that wait; a
+/// real client arriving meanwhile waits its turn and is served.
+#[test]
+fn server_queues_handshakes_beyond_max_handshakes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(
+        &pki,
+        &[
+            "--echo",
+            "--handshake-timeout",
+            "1s",
+            "--max-handshakes",
+            "1",
+        ],
+    );
+    let connector = connector(&pki);
+    runtime().block_on(async {
+        let stalled = || tokio::net::TcpStream::connect(("127.0.0.1", port));
+        let mut holder = stalled().await.unwrap();
+        holder.write_all(&[0x16, 0x03, 0x01]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _waiter = stalled().await.unwrap();
+        let mut rest = Vec::new();
+        tokio::time::timeout(TIMEOUT, holder.read_to_end(&mut rest))
+            .await
+            .expect("the holder dropped in time")
+            .ok();
+        // The waiter now holds the slot for what is left of its second.
+        let started = Instant::now();
+        let mut tls = tokio::time::timeout(TIMEOUT, tls_connect(&connector, port))
+            .await
+            .expect("served in time");
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(100),
+            "served after {waited:?}"
+        );
+        tls.shutdown().await.unwrap();
+        read_to_close_notify(&mut tls).await.unwrap();
+    });
+    let log = server.wait_for_output("result=ok");
+    assert!(log.contains("in IDLE: the client stalled"), "{log}");
+    assert!(
+        log.contains("s of it waiting for a handshake slot (--max-handshakes)"),
+        "{log}"
+    );
+}
+
+/// Standard input ends before `openssl s_server -rev` has answered every line: the client
+/// keeps reading until the server goes quiet (--linger), prints all the answers, then closes
+/// with close_notify and exits 0.
+#[test]
+fn client_waits_for_every_answer_after_standard_input_ends() {
+    if !peer_available("openssl") {
+        return;
+    }
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let port = free_port();
+    let _server = Peer::spawn(tlsmachine_tests::openssl_s_server(
+        port,
+        &[
+            "-cert",
+            &pki.path("server.pem"),
+            "-key",
+            &pki.path("server.key"),
+        ],
+    ));
+    wait_for_port(port);
+    let addr = format!("127.0.0.1:{port}");
+    let mut client = Split::spawn(tlsm_cmd(&[
+        "client",
+        &addr,
+        "--servername",
+        "localhost",
+        "--ca",
+        &pki.path("ca.pem"),
+        "--linger",
+        "0.5",
+    ]));
+    let lines: String = (0..200).map(|i| format!("line {i:03}\n")).collect();
+    client.stdin().write_all(lines.as_bytes()).unwrap();
+    client.close_stdin();
+    assert!(client.wait_exit(), "{}", client.stderr());
+    let stdout = client.stdout();
+    for i in 0..200 {
+        let reversed: String = format!("line {i:03}").chars().rev().collect();
+        assert!(
+            stdout.contains(&reversed),
+            "missing {reversed:?} in:\n{stdout}"
+        );
+    }
 }

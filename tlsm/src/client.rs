@@ -1,20 +1,29 @@
 //! `tlsm client`: connect, print what was negotiated, send standard input, print what the
 //! server sends, close with close_notify; `--resume N` reconnects N times with the session
-//! cache the first connection filled.
+//! cache the first connection filled. Runs on a single-threaded tokio runtime: one task
+//! turns standard input into chunks, the connection's task moves them to the server and the
+//! server's data to standard output, waiting on whichever comes first.
 
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::task::Poll;
+use std::time::Duration;
 
 use tlsmachine::verify::TrustStore;
-use tlsmachine::{ClientConfig, Connection, Phase, ServerVerification, Stream};
+use tlsmachine::{ClientConfig, Connection, Error, ServerVerification};
+use tlsmachine_tokio::{TlsConnector, TlsStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::common::{
-    add_ca_file, explain, explain_io, load_certified_key, negotiated_block, open_key_log,
-    parse_alpn, parse_suites, peer_issuer, print_trace, versions, CliError, CliResult, Role,
+    add_ca_file, explain_io, load_certified_key, negotiated_block, open_key_log, parse_alpn,
+    parse_suites, peer_issuer, print_trace, tls_error, versions, CliError, CliResult, Role,
     TlsVersion,
 };
 
@@ -82,51 +91,87 @@ pub struct ClientArgs {
     pub linger: f64,
 }
 
-/// How long the data loop sleeps when neither side had anything for it.
-const IDLE_POLL: Duration = Duration::from_millis(2);
-/// Stop taking standard input while this much ciphertext waits for the socket.
-const MAX_PENDING_OUT: usize = 256 * 1024;
+/// Standard input is read in chunks of at most this size; a few chunks wait at most, so
+/// a fast producer does not buffer without limit while the server is slow.
+const STDIN_CHUNK: usize = 16 * 1024;
+const STDIN_QUEUE: usize = 4;
+
+type Tls = TlsStream<TcpStream>;
 
 pub fn run(args: ClientArgs) -> CliResult<()> {
     let (host, _) = split_host_port(&args.addr)?;
     let server_name = args.servername.clone().unwrap_or(host);
     let config = Arc::new(build_config(&args)?);
-    let timeout = Duration::from_secs(args.timeout.max(1));
+    // Checked here, so a bad name is reported as the flag's fault before any connection.
+    Connection::client(config.clone(), &server_name)
+        .map_err(|e| CliError(format!("--servername: {e}")))?;
+    let linger = Duration::try_from_secs_f64(args.linger)
+        .map_err(|_| CliError(format!("--linger: expected seconds, got {}", args.linger)))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| CliError(format!("starting the runtime: {e}")))?;
+    let result = runtime.block_on(session(&args, config, &server_name, linger));
+    // The standard input task may still wait in a blocking read nobody needs any more.
+    runtime.shutdown_background();
+    result
+}
 
+async fn session(
+    args: &ClientArgs,
+    config: Arc<ClientConfig>,
+    server_name: &str,
+    linger: Duration,
+) -> CliResult<()> {
+    let timeout = Duration::from_secs(args.timeout.max(1));
+    let connector = TlsConnector::new(config);
     for round in 0..=args.resume {
-        let tcp = connect(&args.addr, timeout)?;
-        let conn = Connection::client(config.clone(), &server_name)
-            .map_err(|e| CliError(format!("--servername: {e}")))?;
-        let mut tls = Stream::new(conn, tcp).map_err(|e| CliError(explain(&e, Role::Client)))?;
+        let tcp = connect(&args.addr, timeout).await?;
         let started = Instant::now();
-        let result = tls.handshake();
+        let mut handshake = connector.connect(server_name, tcp);
+        let result = match tokio::time::timeout(timeout, &mut handshake).await {
+            Ok(result) => result,
+            Err(_) => Err(io::ErrorKind::TimedOut.into()),
+        };
         let elapsed = started.elapsed();
+        let mut tls = match result {
+            Ok(tls) => tls,
+            Err(e) => {
+                let conn = handshake.connection_mut();
+                if let (true, Some(conn)) = (args.trace, conn) {
+                    print_trace(conn, "client");
+                }
+                let mut line = explain_io(&e, Role::Client);
+                // "unknown issuer 'CN=…'": the CA to pass with --ca, or to distrust.
+                if let Some(issuer) = handshake
+                    .connection()
+                    .and_then(|c| peer_issuer(c.negotiated()))
+                {
+                    line =
+                        line.replacen("unknown issuer", &format!("unknown issuer '{issuer}'"), 1);
+                }
+                return Err(CliError(format!("handshake with {}: {line}", args.addr)));
+            }
+        };
         if args.trace {
             print_trace(tls.connection_mut(), "client");
         }
-        result.map_err(|e| {
-            let mut line = explain_io(&e, Role::Client);
-            // "unknown issuer 'CN=…'": the CA to pass with --ca, or to distrust.
-            if let Some(issuer) = peer_issuer(tls.connection().negotiated()) {
-                line = line.replacen("unknown issuer", &format!("unknown issuer '{issuer}'"), 1);
-            }
-            CliError(format!("handshake with {}: {line}", args.addr))
-        })?;
         eprint!("{}", negotiated_block(tls.connection().negotiated()));
         eprintln!("handshake: {:.1} ms", elapsed.as_secs_f64() * 1000.0);
 
         if round == 0 {
-            let (conn, tcp) = tls.into_parts();
-            let linger = Duration::try_from_secs_f64(args.linger).map_err(|_| {
-                CliError(format!("--linger: expected seconds, got {}", args.linger))
-            })?;
-            exchange(conn, tcp, args.trace, timeout, linger)?;
+            exchange(&mut tls, args.trace, timeout, linger).await?;
         } else {
-            let closed = tls.close();
+            let closed = tokio::time::timeout(timeout, close(&mut tls)).await;
             if args.trace {
                 print_trace(tls.connection_mut(), "client");
             }
-            closed.map_err(|e| CliError(format!("closing: {}", explain_io(&e, Role::Client))))?;
+            match closed {
+                Ok(result) => result
+                    .map_err(|e| CliError(format!("closing: {}", explain_io(&e, Role::Client))))?,
+                Err(_) => return Err(no_answer_to_close(timeout)),
+            }
         }
     }
     Ok(())
@@ -175,22 +220,20 @@ fn split_host_port(addr: &str) -> CliResult<(String, u16)> {
     Ok((host.to_string(), port))
 }
 
-fn connect(addr: &str, timeout: Duration) -> CliResult<TcpStream> {
-    let addrs: Vec<SocketAddr> = addr
-        .to_socket_addrs()
+async fn connect(addr: &str, timeout: Duration) -> CliResult<TcpStream> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(addr)
+        .await
         .map_err(|e| CliError(format!("resolving {addr}: {e}")))?
         .collect();
     let mut last = None;
     for a in &addrs {
-        match TcpStream::connect_timeout(a, timeout) {
-            Ok(tcp) => {
+        match tokio::time::timeout(timeout, TcpStream::connect(a)).await {
+            Ok(Ok(tcp)) => {
                 let _ = tcp.set_nodelay(true);
-                tcp.set_read_timeout(Some(timeout))
-                    .and_then(|()| tcp.set_write_timeout(Some(timeout)))
-                    .map_err(|e| CliError(format!("configuring the socket: {e}")))?;
                 return Ok(tcp);
             }
-            Err(e) => last = Some(e),
+            Ok(Err(e)) => last = Some(e),
+            Err(_) => last = Some(io::ErrorKind::TimedOut.into()),
         }
     }
     Err(match last {
@@ -201,170 +244,162 @@ fn connect(addr: &str, timeout: Duration) -> CliResult<TcpStream> {
     })
 }
 
-/// The data phase: standard input to the server, the server's data to standard output, until
-/// both sides have sent close_notify (or the server hung up after ours).
-///
-/// One thread owns the connection and polls a non-blocking socket, so reading and writing
-/// never wait on each other; a helper thread only turns standard input into chunks.
-fn exchange(
-    mut conn: Connection,
-    mut tcp: TcpStream,
+fn no_answer_to_close(timeout: Duration) -> CliError {
+    CliError(format!(
+        "the server did not answer our close_notify within {} s",
+        timeout.as_secs()
+    ))
+}
+
+/// Sends close_notify and reads until the server's answer. A server may also just hang up
+/// after ours, which is no truncation of anything: we were done.
+async fn close(tls: &mut Tls) -> io::Result<()> {
+    tls.shutdown().await?;
+    let mut sink = [0u8; 1024];
+    loop {
+        match tls.read(&mut sink).await {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) if matches!(tls_error(&e), Some(Error::Truncated)) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// What one turn of the data loop brought from the TLS stream.
+enum Turn {
+    /// Bytes of the server's data in the read buffer; 0 is its close_notify.
+    Read(usize),
+    /// Bytes of standard input the stream took.
+    Wrote(usize),
+}
+
+/// Waits until the stream has something for us or has taken some of `out`. Reading and
+/// writing are polled together, by the one task, so neither waits on the other (an echo
+/// server whose answers we do not read stops reading ours) and the transport's wake-ups
+/// all reach this task. Reading goes first, so the server's close_notify or alert is seen
+/// before a write would fail on it. Cancel-safe: a turn that resolved has done exactly
+/// what it returned, one that did not has done nothing.
+fn turn<'a>(
+    tls: &'a mut Tls,
+    out: &'a [u8],
+    buf: &'a mut [u8],
+) -> impl Future<Output = io::Result<Turn>> + 'a {
+    std::future::poll_fn(move |cx| {
+        let mut read = ReadBuf::new(&mut *buf);
+        if let Poll::Ready(done) = Pin::new(&mut *tls).poll_read(cx, &mut read) {
+            return Poll::Ready(done.map(|()| Turn::Read(read.filled().len())));
+        }
+        if out.is_empty() {
+            return Poll::Pending;
+        }
+        Pin::new(&mut *tls).poll_write(cx, out).map_ok(Turn::Wrote)
+    })
+}
+
+/// The data phase: standard input to the server, the server's data to standard output,
+/// until the server's close_notify. At the end of standard input we wait until the server
+/// has been quiet for `linger` (TLS 1.2's close_notify ends both directions, so closing at
+/// once would lose answers still on their way), send close_notify, and read on until the
+/// server answers it or hangs up, within `timeout`.
+async fn exchange(
+    tls: &mut Tls,
     trace: bool,
     timeout: Duration,
     linger: Duration,
 ) -> CliResult<()> {
-    tcp.set_nonblocking(true)
-        .map_err(|e| CliError(format!("configuring the socket: {e}")))?;
-    let stdin = spawn_stdin_reader();
-    let mut stdin_open = true;
-    // When standard input ended, and when the server last sent something.
+    let (chunks, mut stdin) = mpsc::channel(STDIN_QUEUE);
+    tokio::spawn(read_stdin(chunks));
+    let mut stdout = tokio::io::stdout();
+    let mut buf = vec![0u8; 64 * 1024];
+    // The standard input chunk being sent, and how much of it the stream took.
+    let mut out: Vec<u8> = Vec::new();
+    let mut sent = 0;
     let mut stdin_ended: Option<Instant> = None;
     let mut last_received = Instant::now();
     let mut closing_since: Option<Instant> = None;
-    let mut out = io::stdout().lock();
-    let mut buf = vec![0u8; 64 * 1024];
-    let fail = |e: String| CliError(e);
-
     loop {
-        let mut progressed = false;
-
-        if stdin_open && conn.state() == Phase::AppData && conn.outgoing().len() < MAX_PENDING_OUT {
-            match stdin.try_recv() {
-                Ok(Some(chunk)) => {
-                    conn.write_data(&chunk)
-                        .map_err(|e| fail(explain(&e, Role::Client)))?;
-                    progressed = true;
+        let all_sent = sent == out.len();
+        let quiet_until = stdin_ended.map(|ended| ended.max(last_received) + linger);
+        let may_close = all_sent && closing_since.is_none();
+        let close_deadline = closing_since.map(|since| since + timeout);
+        // A disabled branch's expression is still built, so every deadline needs a value.
+        let never = Instant::now() + timeout;
+        tokio::select! {
+            chunk = stdin.recv(), if stdin_ended.is_none() && all_sent => match chunk {
+                Some(chunk) => {
+                    out = chunk;
+                    sent = 0;
                 }
-                Ok(None) | Err(TryRecvError::Disconnected) => {
-                    stdin_open = false;
-                    stdin_ended = Some(Instant::now());
-                    progressed = true;
-                }
-                Err(TryRecvError::Empty) => {}
-            }
-        }
-
-        if let (Some(ended), None) = (stdin_ended, closing_since) {
-            let quiet_since = ended.max(last_received);
-            if conn.state() == Phase::AppData
-                && !conn.wants_write()
-                && quiet_since.elapsed() >= linger
-            {
-                conn.close().map_err(|e| fail(explain(&e, Role::Client)))?;
-                closing_since = Some(Instant::now());
-                progressed = true;
-            }
-        }
-
-        while conn.wants_write() {
-            match conn.write_tls(&mut tcp) {
-                Ok(_) => progressed = true,
-                Err(e) if would_block(&e) => break,
-                Err(e) => return Err(fail(format!("sending to the server: {e}"))),
-            }
-        }
-
-        match conn.read_tls(&mut tcp) {
-            Ok(0) => {
-                if trace {
-                    print_trace(&mut conn, "client");
-                }
-                // A server may hang up right after our close_notify instead of answering it.
-                if matches!(conn.state(), Phase::HostInitiatedClosing | Phase::Shutdown)
-                    || conn.peer_closed()
-                {
-                    drain_plaintext(&mut conn, &mut out, &mut buf)?;
+                None => stdin_ended = Some(Instant::now()),
+            },
+            turn = turn(tls, &out[sent..], &mut buf) => match turn {
+                Ok(Turn::Wrote(n)) => sent += n,
+                Ok(Turn::Read(0)) => {
+                    // The connection queued our answering close_notify; see it leave.
+                    let _ = tokio::time::timeout(timeout, tls.flush()).await;
+                    if trace {
+                        print_trace(tls.connection_mut(), "client");
+                    }
                     return Ok(());
                 }
-                let err = conn.receive_eof().err();
-                return match err {
-                    Some(e) => Err(fail(explain(&e, Role::Client))),
-                    None => Ok(()),
-                };
-            }
-            Ok(_) => {
-                last_received = Instant::now();
-                progressed = true;
-            }
-            Err(e) if would_block(&e) => {}
-            Err(e) => {
-                let _ = conn.write_tls(&mut tcp);
-                if trace {
-                    print_trace(&mut conn, "client");
+                Ok(Turn::Read(n)) => {
+                    last_received = Instant::now();
+                    let printed = async {
+                        stdout.write_all(&buf[..n]).await?;
+                        stdout.flush().await
+                    };
+                    printed
+                        .await
+                        .map_err(|e| CliError(format!("writing to standard output: {e}")))?;
                 }
-                return Err(fail(explain_io(&e, Role::Client)));
+                Err(e) => {
+                    if trace {
+                        print_trace(tls.connection_mut(), "client");
+                    }
+                    // A server may hang up right after our close_notify instead of
+                    // answering it.
+                    if closing_since.is_some() && matches!(tls_error(&e), Some(Error::Truncated)) {
+                        return Ok(());
+                    }
+                    return Err(CliError(explain_io(&e, Role::Client)));
+                }
+            },
+            () = tokio::time::sleep_until(quiet_until.unwrap_or(never)),
+                if quiet_until.is_some() && may_close => {
+                let closed = tokio::time::timeout(timeout, tls.shutdown()).await;
+                match closed {
+                    Ok(result) => result.map_err(|e| CliError(explain_io(&e, Role::Client)))?,
+                    Err(_) => return Err(no_answer_to_close(timeout)),
+                }
+                closing_since = Some(Instant::now());
+            }
+            () = tokio::time::sleep_until(close_deadline.unwrap_or(never)),
+                if close_deadline.is_some() => {
+                return Err(no_answer_to_close(timeout));
             }
         }
-
-        drain_plaintext(&mut conn, &mut out, &mut buf)?;
         if trace {
-            print_trace(&mut conn, "client");
-        }
-
-        if conn.state() == Phase::Shutdown && !conn.wants_write() {
-            return match conn.error() {
-                Some(e) => Err(fail(explain(e, Role::Client))),
-                None => Ok(()),
-            };
-        }
-        if let Some(since) = closing_since {
-            if since.elapsed() > timeout {
-                return Err(fail(format!(
-                    "the server did not answer our close_notify within {} s",
-                    timeout.as_secs()
-                )));
-            }
-        }
-        if !progressed {
-            std::thread::sleep(IDLE_POLL);
+            print_trace(tls.connection_mut(), "client");
         }
     }
 }
 
-fn would_block(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-    )
-}
-
-fn drain_plaintext(conn: &mut Connection, out: &mut impl Write, buf: &mut [u8]) -> CliResult<()> {
+/// Sends standard input as chunks; dropping the sender at its end (or on a read error)
+/// tells the connection's task that no more will come.
+async fn read_stdin(chunks: mpsc::Sender<Vec<u8>>) {
+    let mut stdin = tokio::io::stdin();
+    let mut buf = vec![0u8; STDIN_CHUNK];
     loop {
-        let n = conn
-            .read_data(buf)
-            .map_err(|e| CliError(explain(&e, Role::Client)))?;
-        if n == 0 {
-            break;
-        }
-        out.write_all(&buf[..n])
-            .map_err(|e| CliError(format!("writing to standard output: {e}")))?;
-    }
-    out.flush()
-        .map_err(|e| CliError(format!("writing to standard output: {e}")))
-}
-
-/// Standard input as chunks; `None` at end of input. The small bound keeps a fast producer
-/// from buffering without limit while the server is slow.
-fn spawn_stdin_reader() -> Receiver<Option<Vec<u8>>> {
-    let (tx, rx) = mpsc::sync_channel(4);
-    std::thread::spawn(move || {
-        let mut stdin = io::stdin().lock();
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            match stdin.read(&mut buf) {
-                Ok(0) | Err(_) => {
-                    let _ = tx.send(None);
+        match stdin.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if chunks.send(buf[..n].to_vec()).await.is_err() {
                     return;
                 }
-                Ok(n) => {
-                    if tx.send(Some(buf[..n].to_vec())).is_err() {
-                        return;
-                    }
-                }
             }
         }
-    });
-    rx
+    }
 }
 
 #[cfg(test)]

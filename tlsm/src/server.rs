@@ -1,17 +1,24 @@
-//! `tlsm server`: a TLS 1.2 server for debugging and load tests. One thread per connection,
-//! a bounded number of them, a read timeout on each, one log line per connection, and a
-//! clean stop on SIGINT or SIGTERM.
+//! `tlsm server`: a TLS 1.2 server for debugging and load tests, on a multi-threaded tokio
+//! runtime. A task per connection; a bounded number of connections and of handshakes in
+//! progress; a handshake timeout and an idle timeout; one log line per connection; and a
+//! graceful stop on SIGINT or SIGTERM.
 
-use std::collections::HashMap;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::future::Future;
+use std::mem::MaybeUninit;
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tlsmachine::verify::TrustStore;
-use tlsmachine::{ClientAuth, Connection, Error, ServerConfig, Stream};
+use tlsmachine::{ClientAuth, Error, Negotiated, Phase, ServerConfig};
+use tlsmachine_tokio::{TlsAcceptor, TlsStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::common::{
     add_ca_file, explain_io, load_certified_key, open_key_log, parse_alpn, parse_suites,
@@ -29,9 +36,21 @@ Examples:
       curl --cacert certs/ca.pem https://localhost:8443/
   tlsm server --cert certs/server.pem --key certs/server.key \\
       --client-ca certs/ca.pem --require-client-cert --trace
+  tlsm server --cert certs/server.pem --key certs/server.key --http --threads 2 \\
+      --max-connections 20000 --idle-timeout 5m
+
+Connections are tasks on a multi-threaded tokio runtime. At most --max-connections are
+open at once; further clients wait in the kernel's listen backlog until one closes. Of
+the open ones, at most --max-handshakes handshake at the same time; the others wait for
+a slot, and that wait counts against --handshake-timeout, so an overloaded server drops
+a connection after --handshake-timeout instead of queueing it without end.
 
 One line per connection goes to standard error. Ctrl-C (SIGINT) or SIGTERM stops the
-server: open connections are shut down and it exits 0; a second signal exits at once.")]
+server: it stops accepting, closes idle connections with close_notify at once, lets the
+others finish their current request for up to --shutdown-grace, then closes them with
+close_notify too, and exits 0. A second signal exits at once (status 1).
+
+DURATION is a number with a unit, like 500ms, 10s, 5m or 1h; a bare number is seconds.")]
 pub struct ServerArgs {
     /// Address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4433")]
@@ -61,6 +80,9 @@ pub struct ServerArgs {
     /// their sessions are not resumable.
     #[arg(long)]
     pub allow_no_ems: bool,
+    /// Keep no sessions and issue no tickets: every handshake is a full one.
+    #[arg(long)]
+    pub no_resumption: bool,
     /// Send back whatever the client sends (the default).
     #[arg(long, conflicts_with = "http")]
     pub echo: bool,
@@ -73,12 +95,29 @@ pub struct ServerArgs {
     /// Append NSS key log lines to FILE (default: $SSLKEYLOGFILE if set).
     #[arg(long, value_name = "FILE")]
     pub keylog: Option<PathBuf>,
-    /// Connections served at once; more wait in the listen backlog.
-    #[arg(long, value_name = "N", default_value_t = 256)]
-    pub max_connections: usize,
-    /// Seconds a connection may stay silent before it is dropped.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
-    pub timeout: u64,
+    /// Connections open at once, handshaking or not; more wait in the listen backlog.
+    #[arg(long, value_name = "N", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Handshakes in progress at once; more connections wait for a slot (see below).
+    #[arg(long, value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_handshakes: u32,
+    /// Time from accepting a connection to the end of its handshake, waiting for a slot
+    /// included; a client still handshaking then is dropped.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub handshake_timeout: Duration,
+    /// Time a connection may stay silent, or leave our data unread, before it is closed
+    /// with close_notify. (--timeout SECS is its old name.)
+    #[arg(long, alias = "timeout", value_name = "DURATION", default_value = "60s",
+          value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+    /// On SIGINT or SIGTERM, how long connections get to finish their current request.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+    /// Worker threads of the runtime (default: one per CPU core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,68 +130,80 @@ enum Mode {
 const MAX_HEADER: usize = 16 * 1024;
 /// Request bodies are read and thrown away, up to this size.
 const MAX_BODY: usize = 1024 * 1024;
-/// How long a stop waits for open connections to finish after shutting their sockets.
-const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long a closing connection waits for its close_notify to leave and for the client
+/// to answer it, so that data the client was still sending does not turn our close into
+/// a reset that destroys the close_notify before the client reads it.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
+/// Reads pass through a buffer of this size on the worker thread's stack.
+const READ_CHUNK: usize = 16 * 1024;
+/// Echoed data is read and written in pieces of at most this size.
+const ECHO_CHUNK: usize = 16 * 1024;
 
-/// The open connections' sockets, so a stop can shut them down.
-type Registry = Arc<Mutex<HashMap<u64, TcpStream>>>;
+/// What every connection's task shares.
+struct Shared {
+    acceptor: TlsAcceptor,
+    mode: Mode,
+    trace: bool,
+    handshakes: Semaphore,
+    handshake_timeout: Duration,
+    idle_timeout: Duration,
+    shutdown_grace: Duration,
+    /// Becomes true when the server starts stopping.
+    stop: watch::Sender<bool>,
+}
+
+impl Shared {
+    /// Resolves once the server is stopping.
+    async fn stopping(&self) {
+        let mut stop = self.stop.subscribe();
+        // The sender lives in `self`, so waiting cannot fail; if it did, stopping is right.
+        let _ = stop.wait_for(|stopping| *stopping).await;
+    }
+
+    /// Resolves when the stop's grace period is over.
+    async fn grace_over(&self) {
+        self.stopping().await;
+        tokio::time::sleep(self.shutdown_grace).await;
+    }
+}
+
+/// `10s`, `500ms`, `5m`, `1h`, or a bare number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("expected a duration like 10s or 500ms, got '{text}'"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => number,
+        "ms" => number / 1000.0,
+        "m" | "min" => number * 60.0,
+        "h" => number * 3600.0,
+        other => return Err(format!("unknown unit '{other}'; use ms, s, m or h")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("'{text}': {e}"))
+}
 
 pub fn run(args: ServerArgs) -> CliResult<()> {
     let mode = if args.http { Mode::Http } else { Mode::Echo };
     let config = Arc::new(build_config(&args, mode)?);
-    let timeout = Duration::from_secs(args.timeout.max(1));
-    let max = args.max_connections.max(1);
-
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // The first signal asks for a clean stop; a second one, while stopping, exits at once.
-        signal_hook::flag::register_conditional_shutdown(signal, 1, stop.clone())
-            .and_then(|_| signal_hook::flag::register(signal, stop.clone()))
-            .map_err(|e| CliError(format!("installing the signal handler: {e}")))?;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = args.threads {
+        runtime.worker_threads(usize::from(threads));
     }
-
-    let listener = TcpListener::bind(&args.listen)
-        .map_err(|e| CliError(format!("listening on {}: {e}", args.listen)))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| CliError(format!("listening on {}: {e}", args.listen)))?;
-    eprintln!(
-        "tlsm server: listening on {local} (TLS 1.2, {}, client certificates {})",
-        if mode == Mode::Http { "http" } else { "echo" },
-        match (&args.client_ca, args.require_client_cert) {
-            (None, _) => "not requested",
-            (Some(_), false) => "optional",
-            (Some(_), true) => "required",
-        }
-    );
-
-    let registry: Registry = Arc::new(Mutex::new(HashMap::new()));
-    let active = Arc::new(AtomicUsize::new(0));
-    {
-        let (stop, registry, active) = (stop.clone(), registry.clone(), active.clone());
-        let trace = args.trace;
-        // Accepting blocks, so it runs on its own thread; the main thread watches the flag.
-        std::thread::spawn(move || {
-            accept_loop(
-                listener, config, mode, trace, timeout, max, stop, registry, active,
-            )
-        });
-    }
-
-    while !stop.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let open: Vec<TcpStream> = lock(&registry).drain().map(|(_, s)| s).collect();
-    eprintln!("tlsm server: stopping, {} connection(s) open", open.len());
-    for sock in open {
-        let _ = sock.shutdown(Shutdown::Both);
-    }
-    let deadline = Instant::now() + STOP_GRACE;
-    while active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    eprintln!("tlsm server: stopped");
-    Ok(())
+    let runtime = runtime
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| CliError(format!("starting the runtime: {e}")))?;
+    let result = runtime.block_on(serve(args, mode, config));
+    // Tasks still running past the grace period are dropped with the runtime, without
+    // waiting for them.
+    runtime.shutdown_background();
+    result
 }
 
 fn build_config(args: &ServerArgs, mode: Mode) -> CliResult<ServerConfig> {
@@ -176,85 +227,114 @@ fn build_config(args: &ServerArgs, mode: Mode) -> CliResult<ServerConfig> {
         (None, Mode::Echo) => {}
     }
     config.require_extended_master_secret = !args.allow_no_ems;
+    if args.no_resumption {
+        config.session_store = None;
+        config.ticketer = None;
+    }
     config.trace = args.trace;
     config.key_log = open_key_log(args.keylog.as_ref())?;
     Ok(config)
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A handler that panicked cannot leave the registry inconsistent: it only inserts and
-    // removes whole entries.
-    m.lock().unwrap_or_else(|e| e.into_inner())
+/// SIGINT and SIGTERM, either of them.
+struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn accept_loop(
-    listener: TcpListener,
-    config: Arc<ServerConfig>,
-    mode: Mode,
-    trace: bool,
-    timeout: Duration,
-    max: usize,
-    stop: Arc<AtomicBool>,
-    registry: Registry,
-    active: Arc<AtomicUsize>,
-) {
-    let mut next_id: u64 = 0;
-    loop {
-        while active.load(Ordering::SeqCst) >= max && !stop.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let (tcp, peer) = match listener.accept() {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                // Typically out of file descriptors: wait for connections to finish.
-                eprintln!("tlsm server: accept failed: {e}");
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
-            }
+impl Signals {
+    fn install() -> CliResult<Self> {
+        let install = |kind| {
+            signal(kind).map_err(|e| CliError(format!("installing the signal handler: {e}")))
         };
-        if stop.load(Ordering::SeqCst) {
-            return;
-        }
-        next_id += 1;
-        let id = next_id;
-        if let Ok(clone) = tcp.try_clone() {
-            lock(&registry).insert(id, clone);
-        }
-        active.fetch_add(1, Ordering::SeqCst);
-        let slot = Slot {
-            id,
-            registry: registry.clone(),
-            active: active.clone(),
-        };
-        let config = config.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("conn-{id}"))
-            .spawn({
-                let stop = stop.clone();
-                move || {
-                    let _slot = slot;
-                    serve(id, tcp, peer, config, mode, trace, timeout, &stop);
-                }
-            });
-        if let Err(e) = spawned {
-            // The closure (and the slot inside it) was dropped, so the count is already back.
-            eprintln!("tlsm server: cannot start a thread for {peer}: {e}");
+        Ok(Self {
+            interrupt: install(SignalKind::interrupt())?,
+            terminate: install(SignalKind::terminate())?,
+        })
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
         }
     }
 }
 
-/// Frees a connection's place when its thread ends, however it ends.
-struct Slot {
-    id: u64,
-    registry: Registry,
-    active: Arc<AtomicUsize>,
+async fn serve(args: ServerArgs, mode: Mode, config: Arc<ServerConfig>) -> CliResult<()> {
+    let mut signals = Signals::install()?;
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| CliError(format!("listening on {}: {e}", args.listen)))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| CliError(format!("listening on {}: {e}", args.listen)))?;
+    eprintln!(
+        "tlsm server: listening on {local} (TLS 1.2, {}, client certificates {})",
+        if mode == Mode::Http { "http" } else { "echo" },
+        match (&args.client_ca, args.require_client_cert) {
+            (None, _) => "not requested",
+            (Some(_), false) => "optional",
+            (Some(_), true) => "required",
+        }
+    );
+
+    let shared = Arc::new(Shared {
+        acceptor: TlsAcceptor::new(config),
+        mode,
+        trace: args.trace,
+        handshakes: Semaphore::new(args.max_handshakes as usize),
+        handshake_timeout: args.handshake_timeout,
+        idle_timeout: args.idle_timeout,
+        shutdown_grace: args.shutdown_grace,
+        stop: watch::channel(false).0,
+    });
+    let open = Arc::new(Semaphore::new(args.max_connections as usize));
+    tokio::select! {
+        () = accept_loop(listener, open.clone(), shared.clone()) => {}
+        () = signals.next() => {}
+    }
+    // The listener is closed: from here on, connecting is refused.
+    let count = args.max_connections as usize - open.available_permits();
+    eprintln!("tlsm server: stopping, {count} connection(s) open");
+    shared.stop.send_replace(true);
+    // Every connection holds one permit until its task ends, so all of them back means
+    // all connections are closed.
+    tokio::select! {
+        _ = open.acquire_many(args.max_connections) => {}
+        () = tokio::time::sleep(args.shutdown_grace + 2 * CLOSE_LINGER) => {
+            let left = args.max_connections as usize - open.available_permits();
+            eprintln!("tlsm server: {left} connection(s) did not close in time");
+        }
+        () = signals.next() => {
+            eprintln!("tlsm server: second signal, exiting at once");
+            std::process::exit(1);
+        }
+    }
+    eprintln!("tlsm server: stopped");
+    Ok(())
 }
 
-impl Drop for Slot {
-    fn drop(&mut self) {
-        lock(&self.registry).remove(&self.id);
-        self.active.fetch_sub(1, Ordering::SeqCst);
+/// Accepts connections until dropped, each into its own task, while fewer than
+/// `--max-connections` are open.
+async fn accept_loop(listener: TcpListener, open: Arc<Semaphore>, shared: Arc<Shared>) {
+    let mut next_id: u64 = 0;
+    loop {
+        let Ok(permit) = open.clone().acquire_owned().await else {
+            // The semaphore is never closed; were it, no connection could be served.
+            return;
+        };
+        let (tcp, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Typically out of file descriptors: wait for connections to finish.
+                eprintln!("tlsm server: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        next_id += 1;
+        tokio::spawn(connection(next_id, tcp, peer, shared.clone(), permit));
     }
 }
 
@@ -267,77 +347,125 @@ enum Ending {
     /// The client's close_notify arrived together with data we could no longer echo:
     /// TLS 1.2 closes both directions at once (RFC 5246 §7.2.1).
     ClosedBeforeEcho,
+    /// Nothing came from the client, or our data stayed unread, for the idle timeout.
+    Idle,
+    /// The server is stopping.
+    Stopped,
     Failed(String),
 }
 
-#[allow(clippy::too_many_arguments)]
-fn serve(
+/// Why a handshake did not finish, besides its own error.
+enum HandshakeEnd {
+    TimedOut,
+    Stopped,
+}
+
+type Tls = TlsStream<TcpStream>;
+
+/// One connection from accept to its log line.
+async fn connection(
     id: u64,
     tcp: TcpStream,
     peer: SocketAddr,
-    config: Arc<ServerConfig>,
-    mode: Mode,
-    trace: bool,
-    timeout: Duration,
-    stop: &AtomicBool,
+    shared: Arc<Shared>,
+    _open: OwnedSemaphorePermit,
 ) {
     let started = Instant::now();
     let prefix = format!("server #{id}");
+    // Responses are written whole; Nagle would only hold back their last segment.
     let _ = tcp.set_nodelay(true);
-    let configured = tcp
-        .set_read_timeout(Some(timeout))
-        .and_then(|()| tcp.set_write_timeout(Some(timeout)));
-    if let Err(e) = configured {
-        eprintln!("conn={id} peer={peer} error=configuring the socket: {e}");
-        return;
-    }
-    let mut tls = match Connection::server(config).and_then(|c| Stream::new(c, tcp)) {
+
+    let mut handshake = shared.acceptor.accept(tcp);
+    // How long the connection waited for a handshake slot, once it has one.
+    let mut slot_wait = None;
+    let attempt = tokio::time::timeout(shared.handshake_timeout, async {
+        // The semaphore is never closed, so acquiring only ever waits.
+        let _slot = shared.handshakes.acquire().await;
+        slot_wait = Some(started.elapsed());
+        (&mut handshake).await
+    });
+    let handshaken = tokio::select! {
+        done = attempt => done.map_err(|_| HandshakeEnd::TimedOut),
+        () = shared.grace_over() => Err(HandshakeEnd::Stopped),
+    };
+    let failure = match handshaken {
+        Ok(Ok(tls)) => Ok(tls),
+        Ok(Err(e)) => Err(format!("error: {}", explain_io(&e, Role::Server))),
+        Err(HandshakeEnd::Stopped) => Err("closed: server stopping".to_string()),
+        Err(HandshakeEnd::TimedOut) => {
+            let secs = shared.handshake_timeout.as_secs_f64();
+            let phase = handshake.connection().map_or(Phase::Idle, |c| c.state());
+            Err(match slot_wait {
+                None => format!(
+                    "error: handshake timed out after {secs} s waiting for a handshake slot \
+                     (--max-handshakes)"
+                ),
+                Some(wait) if wait >= Duration::from_millis(1) => format!(
+                    "error: handshake timed out after {secs} s in {phase}, {:.1} s of it \
+                     waiting for a handshake slot (--max-handshakes)",
+                    wait.as_secs_f64()
+                ),
+                Some(_) => format!(
+                    "error: handshake timed out after {secs} s in {phase}: the client stalled"
+                ),
+            })
+        }
+    };
+    let mut tls = match failure {
         Ok(tls) => tls,
-        Err(e) => {
-            eprintln!("conn={id} peer={peer} error={e}");
+        Err(result) => {
+            let negotiated = match handshake.connection_mut() {
+                Some(conn) => {
+                    if shared.trace {
+                        print_trace(conn, &prefix);
+                    }
+                    conn.negotiated().clone()
+                }
+                None => Negotiated::default(),
+            };
+            log_line(id, peer, &negotiated, started, &result);
             return;
         }
     };
-
-    let handshake = tls.handshake();
-    if trace {
+    if shared.trace {
         print_trace(tls.connection_mut(), &prefix);
     }
-    let ending = match handshake {
-        Err(e) => Ending::Failed(describe_failure(&e, timeout)),
-        Ok(()) => {
-            let served = match mode {
-                Mode::Echo => echo(&mut tls, trace, &prefix),
-                Mode::Http => http(&mut tls, trace, &prefix),
-            };
-            if trace {
-                print_trace(tls.connection_mut(), &prefix);
-            }
-            match served {
-                Ok(ending) => ending,
-                Err(e) => Ending::Failed(describe_failure(&e, timeout)),
-            }
-        }
-    };
 
-    let (mut conn, tcp) = tls.into_parts();
-    if matches!(&ending, Ending::Failed(_)) && conn.state() == tlsmachine::Phase::AppData {
-        // A timeout or a local failure: tell the client we are done rather than just vanish.
-        if conn.close().is_ok() {
-            let _ = conn.write_tls(&mut &tcp);
-        }
+    let ending = tokio::select! {
+        ending = async {
+            let served = match shared.mode {
+                Mode::Echo => echo(&mut tls, &shared, &prefix).await,
+                Mode::Http => http(&mut tls, &shared, &prefix).await,
+            };
+            served.unwrap_or_else(|e| Ending::Failed(explain_io(&e, Role::Server)))
+        } => ending,
+        // A request still running when the grace period ends is cut short.
+        () = shared.grace_over() => Ending::Stopped,
+    };
+    if tls.connection().state() == Phase::AppData {
+        // Neither side has closed: tell the client we are done rather than just vanish.
+        close(&mut tls).await;
+    } else {
+        // The answer to the client's close_notify, if still on its way.
+        let _ = tokio::time::timeout(CLOSE_LINGER, tls.flush()).await;
     }
-    let n = conn.negotiated();
+    if shared.trace {
+        print_trace(tls.connection_mut(), &prefix);
+    }
     let result = match ending {
         Ending::Clean => "ok".to_string(),
         Ending::HungUp => "ok (client hung up without close_notify)".to_string(),
         Ending::ClosedBeforeEcho => {
             "ok (client closed before its last data was echoed)".to_string()
         }
-        // The socket error is our own shutdown, not the client's doing.
-        Ending::Failed(_) if stop.load(Ordering::SeqCst) => "closed: server stopping".to_string(),
+        Ending::Idle => format!("closed: idle for {} s", shared.idle_timeout.as_secs_f64()),
+        Ending::Stopped => "closed: server stopping".to_string(),
         Ending::Failed(e) => format!("error: {e}"),
     };
+    log_line(id, peer, tls.connection().negotiated(), started, &result);
+}
+
+fn log_line(id: u64, peer: SocketAddr, n: &Negotiated, started: Instant, result: &str) {
     eprintln!(
         "conn={id} peer={peer} version={} suite={} resumed={} client_cert={} duration={:.1}ms result={result}",
         version_name(n.version),
@@ -348,34 +476,120 @@ fn serve(
     );
 }
 
-fn describe_failure(e: &io::Error, timeout: Duration) -> String {
-    match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut if tls_error(e).is_none() => {
-            format!(
-                "timed out after {} s waiting for the client",
-                timeout.as_secs()
-            )
-        }
-        _ => explain_io(e, Role::Server),
+/// Sends close_notify and shuts down our direction of TCP, then reads until the client
+/// answers or hangs up, all within [`CLOSE_LINGER`].
+async fn close(tls: &mut Tls) {
+    let _ = tokio::time::timeout(CLOSE_LINGER, async {
+        tls.shutdown().await?;
+        let mut sink = [0u8; 256];
+        while tls.read(&mut sink).await? > 0 {}
+        Ok::<(), std::io::Error>(())
+    })
+    .await;
+}
+
+/// What a read brought.
+enum Got {
+    /// Bytes were appended; 0 is the client's close_notify.
+    Data(usize),
+    Idle,
+    Stopping,
+}
+
+/// Appends what the client sends next to `into`, at most `max` bytes, waiting at most the
+/// idle timeout and, when `interruptible` (between requests), only until the server starts
+/// stopping.
+async fn read_more(
+    tls: &mut Tls,
+    into: &mut Vec<u8>,
+    max: usize,
+    shared: &Shared,
+    interruptible: bool,
+) -> std::io::Result<Got> {
+    tokio::select! {
+        biased;
+        read = tokio::time::timeout(shared.idle_timeout, read_into(tls, into, max)) => match read {
+            Ok(read) => read.map(Got::Data),
+            Err(_) => Ok(Got::Idle),
+        },
+        () = shared.stopping(), if interruptible => Ok(Got::Stopping),
     }
 }
 
-/// Echoes until the client's close_notify; our answering close_notify is sent by the
-/// stream as the table prescribes (APP_DATA -> SHUTDOWN).
-fn echo(tls: &mut Stream<TcpStream>, trace: bool, prefix: &str) -> io::Result<Ending> {
-    let mut buf = vec![0u8; 16 * 1024];
+/// Waits for the client's data and appends what is decrypted, at most `max` bytes. The
+/// bytes pass through a buffer on the worker thread's stack, used only inside the poll:
+/// a waiting connection's task holds no read buffer at all. Cancel-safe: bytes taken from
+/// the stream are appended in the same poll.
+fn read_into<'a>(
+    tls: &'a mut Tls,
+    into: &'a mut Vec<u8>,
+    max: usize,
+) -> impl Future<Output = std::io::Result<usize>> + 'a {
+    std::future::poll_fn(move |cx| {
+        let mut stack = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut total = 0;
+        loop {
+            let mut buf = ReadBuf::uninit(&mut stack[..READ_CHUNK.min(max - total)]);
+            match Pin::new(&mut *tls).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                // Data taken in earlier turns of this loop is returned now; the waker
+                // stays registered either way.
+                Poll::Pending if total > 0 => return Poll::Ready(Ok(total)),
+                Poll::Pending => return Poll::Pending,
+            }
+            let got = buf.filled();
+            into.extend_from_slice(got);
+            total += got.len();
+            // Stop at the end of the stream, at `max`, or once nothing decrypted is left
+            // (reading on would wait for the network).
+            if got.is_empty() || total >= max || tls.connection().plaintext_available() == 0 {
+                return Poll::Ready(Ok(total));
+            }
+        }
+    })
+}
+
+/// Writes `data` and flushes it, giving up (as idle) when the client reads nothing for the
+/// idle timeout.
+async fn send(tls: &mut Tls, data: &[u8], shared: &Shared) -> std::io::Result<Option<Ending>> {
+    let sent = tokio::time::timeout(shared.idle_timeout, async {
+        tls.write_all(data).await?;
+        tls.flush().await
+    })
+    .await;
+    match sent {
+        Ok(result) => result.map(|()| None),
+        Err(_) => Ok(Some(Ending::Idle)),
+    }
+}
+
+/// Echoes until the client's close_notify; our answering close_notify is queued by the
+/// connection as the table prescribes (APP_DATA -> SHUTDOWN).
+async fn echo(tls: &mut Tls, shared: &Shared, prefix: &str) -> std::io::Result<Ending> {
+    let mut data = Vec::new();
     loop {
-        let n = tls.read(&mut buf)?;
-        if trace {
+        data.clear();
+        let got = read_more(tls, &mut data, ECHO_CHUNK, shared, true).await?;
+        if shared.trace {
             print_trace(tls.connection_mut(), prefix);
         }
-        if n == 0 {
-            return Ok(Ending::Clean);
+        match got {
+            Got::Data(0) => return Ok(Ending::Clean),
+            Got::Data(_) => {}
+            Got::Idle => return Ok(Ending::Idle),
+            Got::Stopping => return Ok(Ending::Stopped),
         }
         if tls.connection().peer_closed() {
             return Ok(Ending::ClosedBeforeEcho);
         }
-        tls.write_all(&buf[..n])?;
+        if let Some(ending) = send(tls, &data, shared).await? {
+            return Ok(ending);
+        }
+        if data.capacity() > ECHO_CHUNK {
+            // A burst is over: an idle connection keeps no large buffer.
+            data = Vec::new();
+        }
     }
 }
 
@@ -395,10 +609,10 @@ enum Parsed {
 }
 
 /// Answers every request with 200 and a short body, honouring keep-alive, until the client
-/// closes or asks to close.
-fn http(tls: &mut Stream<TcpStream>, trace: bool, prefix: &str) -> io::Result<Ending> {
+/// closes or asks to close. On a stop, a connection between requests closes at once; one
+/// in the middle of a request gets its answer, with `Connection: close`.
+async fn http(tls: &mut Tls, shared: &Shared, prefix: &str) -> std::io::Result<Ending> {
     let mut pending: Vec<u8> = Vec::new();
-    let mut buf = vec![0u8; 16 * 1024];
     let n = tls.connection().negotiated();
     let body = format!(
         "hello from tlsm ({} {})\n",
@@ -410,53 +624,66 @@ fn http(tls: &mut Stream<TcpStream>, trace: bool, prefix: &str) -> io::Result<En
             match parse_request(&pending) {
                 Parsed::Request(r) => break r,
                 Parsed::Refuse(status, reason) => {
-                    respond(tls, status, reason, "", false, false)?;
-                    tls.close()?;
-                    return Ok(Ending::Clean);
+                    let response = response(status, reason, "", false, false);
+                    return Ok(send(tls, response.as_bytes(), shared)
+                        .await?
+                        .unwrap_or(Ending::Clean));
                 }
                 Parsed::Incomplete => {}
             }
-            let got = match tls.read(&mut buf) {
+            let between_requests = pending.is_empty();
+            let got = match read_more(tls, &mut pending, MAX_HEADER + 1, shared, between_requests)
+                .await
+            {
                 Ok(got) => got,
                 // Between requests, a client that just drops the TCP connection is normal
                 // HTTP behaviour, not an attack on our data: nothing of ours was cut short.
-                Err(e) if pending.is_empty() && matches!(tls_error(&e), Some(Error::Truncated)) => {
+                Err(e) if between_requests && matches!(tls_error(&e), Some(Error::Truncated)) => {
                     return Ok(Ending::HungUp)
                 }
                 Err(e) => return Err(e),
             };
-            if trace {
+            if shared.trace {
                 print_trace(tls.connection_mut(), prefix);
             }
-            if got == 0 {
-                return Ok(Ending::Clean);
+            match got {
+                Got::Data(0) => return Ok(Ending::Clean),
+                Got::Data(_) => {}
+                Got::Idle => return Ok(Ending::Idle),
+                Got::Stopping => return Ok(Ending::Stopped),
             }
-            pending.extend_from_slice(&buf[..got]);
         };
         while pending.len() < request.head_len + request.body_len {
-            let got = tls.read(&mut buf)?;
-            if got == 0 {
-                return Ok(Ending::Clean);
+            let missing = request.head_len + request.body_len - pending.len();
+            match read_more(tls, &mut pending, missing, shared, false).await? {
+                Got::Data(0) => return Ok(Ending::Clean),
+                Got::Data(_) => {}
+                Got::Idle => return Ok(Ending::Idle),
+                Got::Stopping => return Ok(Ending::Stopped),
             }
-            pending.extend_from_slice(&buf[..got]);
         }
         pending.drain(..request.head_len + request.body_len);
-        respond(tls, 200, "OK", &body, request.keep_alive, request.head_only)?;
-        if !request.keep_alive {
-            tls.close()?;
-            return Ok(Ending::Clean);
+        if pending.is_empty() && pending.capacity() > MAX_HEADER {
+            // A large body is over: an idle connection keeps no large buffer.
+            pending = Vec::new();
+        }
+        let stopping = *shared.stop.borrow();
+        let keep_alive = request.keep_alive && !stopping;
+        let response = response(200, "OK", &body, keep_alive, request.head_only);
+        if let Some(ending) = send(tls, response.as_bytes(), shared).await? {
+            return Ok(ending);
+        }
+        if !keep_alive {
+            return Ok(if stopping {
+                Ending::Stopped
+            } else {
+                Ending::Clean
+            });
         }
     }
 }
 
-fn respond(
-    tls: &mut Stream<TcpStream>,
-    status: u16,
-    reason: &str,
-    body: &str,
-    keep_alive: bool,
-    head_only: bool,
-) -> io::Result<()> {
+fn response(status: u16, reason: &str, body: &str, keep_alive: bool, head_only: bool) -> String {
     let connection = if keep_alive { "keep-alive" } else { "close" };
     let mut response = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: {connection}\r\nServer: tlsm\r\n\r\n",
@@ -465,7 +692,7 @@ fn respond(
     if !head_only {
         response.push_str(body);
     }
-    tls.write_all(response.as_bytes())
+    response
 }
 
 /// Where the head ends: (the length of its lines, the length with the empty line after
@@ -551,7 +778,21 @@ fn parse_request(data: &[u8]) -> Parsed {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_request, Parsed};
+    use std::time::Duration;
+
+    use super::{parse_duration, parse_request, Parsed};
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("10 parsecs").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
 
     fn request(text: &str) -> (usize, usize, bool, bool) {
         match parse_request(text.as_bytes()) {

@@ -47,11 +47,12 @@
 
 use std::future::Future;
 use std::io::{self, IoSlice, Read};
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use tlsmachine::codec::limits::MAX_PLAINTEXT;
+use tlsmachine::codec::limits::{MAX_CIPHERTEXT, MAX_PLAINTEXT, RECORD_HEADER_LEN};
 use tlsmachine::{ClientConfig, Connection, Error, LocalError, Phase, ServerConfig};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -80,7 +81,12 @@ impl TlsConnector {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        Handshake::new(Connection::client(self.config.clone(), server_name), io)
+        let small_reads = small_reads_fit(self.config.max_buffered_receive);
+        Handshake::new(
+            Connection::client(self.config.clone(), server_name),
+            io,
+            small_reads,
+        )
     }
 }
 
@@ -116,7 +122,8 @@ impl TlsAcceptor {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        Handshake::new(Connection::server(self.config.clone()), io)
+        let small_reads = small_reads_fit(self.config.max_buffered_receive);
+        Handshake::new(Connection::server(self.config.clone()), io, small_reads)
     }
 }
 
@@ -143,12 +150,32 @@ enum HandshakeState<IO> {
 }
 
 impl<IO> Handshake<IO> {
-    fn new(conn: Result<Connection, Error>, io: IO) -> Self {
+    /// The connection while the handshake runs, and still after the future resolved to an
+    /// error: its phase (where a stalled peer left it), what was negotiated so far and the
+    /// events it queued (trace lines of a handshake that failed or was cut short by a
+    /// timeout around a `&mut` of this future). `None` once the future resolved to the
+    /// stream, or when the connection could not be created.
+    pub fn connection(&self) -> Option<&Connection> {
+        match &self.state {
+            HandshakeState::Running(stream) => Some(&stream.conn),
+            HandshakeState::Failed(_) | HandshakeState::Done => None,
+        }
+    }
+
+    /// The connection, as [`Handshake::connection`], for [`Connection::poll_event`].
+    pub fn connection_mut(&mut self) -> Option<&mut Connection> {
+        match &mut self.state {
+            HandshakeState::Running(stream) => Some(&mut stream.conn),
+            HandshakeState::Failed(_) | HandshakeState::Done => None,
+        }
+    }
+
+    fn new(conn: Result<Connection, Error>, io: IO, small_reads: bool) -> Self {
         // A client queues its ClientHello here; a server has nothing to send before the
         // client speaks.
         let started = conn.and_then(|mut conn| conn.start().map(|()| conn));
         let state = match started {
-            Ok(conn) => HandshakeState::Running(Box::new(TlsStream::new(conn, io))),
+            Ok(conn) => HandshakeState::Running(Box::new(TlsStream::new(conn, io, small_reads))),
             Err(e) => HandshakeState::Failed(io_error(e)),
         };
         Self { state }
@@ -167,7 +194,12 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for Handshake<IO> {
                 _ => Poll::Ready(Err(io::Error::other("handshake polled after completion"))),
             };
         };
+        // An error leaves the stream in place, for `connection` to show what happened.
         ready!(stream.poll_handshake(cx))?;
+        // The flights are all sent; their buffer, sized for a certificate chain, would
+        // otherwise stay with the connection for its life. Alerts and close_notify later
+        // need only a few bytes.
+        drop(stream.conn.take_outgoing());
         match std::mem::replace(&mut this.state, HandshakeState::Done) {
             HandshakeState::Running(stream) => Poll::Ready(Ok(*stream)),
             // `state` was Running a few lines up and nothing in between replaces it.
@@ -196,6 +228,21 @@ pub struct TlsStream<IO> {
     /// Small slices of a vectored write, gathered to be sealed as one record instead of a
     /// record each (hyper writes headers and body chunks as separate slices).
     gather: Vec<u8>,
+    /// Reads go through [`SMALL_READ`] bytes on the stack, see `poll_read_tls`, until one
+    /// fills them: from then on the peer sends in bulk and reads go straight into the
+    /// connection's receive buffer.
+    small_reads: bool,
+}
+
+/// The stack buffer of a small read: a request, a handshake flight, an alert.
+const SMALL_READ: usize = 4096;
+
+/// Whether small reads can never overfill a receive buffer capped at `max_buffered`. They
+/// are fed to the connection only when it holds no unread plaintext, so what it buffers
+/// then is a partial record (under a record's ciphertext and header), which uncompacted
+/// can take up to twice its size.
+fn small_reads_fit(max_buffered: usize) -> bool {
+    max_buffered >= 2 * (MAX_CIPHERTEXT + RECORD_HEADER_LEN) + SMALL_READ
 }
 
 /// Plaintext taken per write: four full records, so the sealed buffer stays small. Like
@@ -203,7 +250,7 @@ pub struct TlsStream<IO> {
 const WRITE_CHUNK: usize = 4 * MAX_PLAINTEXT;
 
 impl<IO> TlsStream<IO> {
-    fn new(conn: Connection, io: IO) -> Self {
+    fn new(conn: Connection, io: IO, small_reads: bool) -> Self {
         Self {
             io,
             conn,
@@ -211,6 +258,7 @@ impl<IO> TlsStream<IO> {
             sealed_sent: 0,
             sealed_end: 0,
             gather: Vec::new(),
+            small_reads,
         }
     }
 
@@ -277,7 +325,24 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
     /// came. Never asks for more than the connection's receive buffer can take
     /// ([`Connection::read_tls`] sizes the read). End of stream becomes the connection's
     /// verdict: fine after close_notify, [`Error::Truncated`] otherwise.
+    ///
+    /// [`Connection::read_tls`] sizes its buffer for a whole record (some 18 KB, zeroed,
+    /// kept for the connection's life) before it reads even one byte. Until the peer sends
+    /// in bulk we read into [`SMALL_READ`] bytes on the stack instead and copy what came,
+    /// so a server's idle connection holds no more receive buffer than its requests took.
+    /// Callers come here only with no unread plaintext (see [`small_reads_fit`]).
     fn poll_read_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.small_reads {
+            let mut stack = [MaybeUninit::<u8>::uninit(); SMALL_READ];
+            let mut buf = ReadBuf::uninit(&mut stack);
+            ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
+            let got = buf.filled();
+            if got.is_empty() {
+                return Poll::Ready(self.conn.receive_eof().map_err(io_error));
+            }
+            self.small_reads = got.len() < SMALL_READ;
+            return Poll::Ready(self.conn.receive_data(got).map_err(io_error));
+        }
         let mut reader = SyncReader {
             io: &mut self.io,
             cx,

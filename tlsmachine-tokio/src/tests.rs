@@ -515,6 +515,22 @@ async fn fatal_errors_carry_the_tlsmachine_error() {
             }
         );
 
+        // A failed handshake keeps its connection for the application to look at: the
+        // error and the trace of what led to it.
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let mut traced = server_config(&pki);
+        traced.trace = true;
+        let mut accept = TlsAcceptor::new(Arc::new(traced)).accept(server_io);
+        let (_, server) = tokio::join!(connector.connect("localhost", client_io), &mut accept,);
+        assert!(server.is_err());
+        let conn = accept.connection_mut().expect("the failed connection");
+        assert_eq!(conn.state(), Phase::Shutdown);
+        assert!(conn.error().is_some());
+        let traced = std::iter::from_fn(|| conn.poll_event())
+            .filter(|e| matches!(e, Event::Trace(_)))
+            .count();
+        assert!(traced > 0, "the failed handshake's trace is kept");
+
         // A record whose tag was flipped on the wire: bad_record_mac, and the alert comes
         // back to the sender's reads.
         let (mut client, client_stats, mut server, _) =
@@ -579,8 +595,17 @@ async fn cancelled_futures_do_not_panic() {
         .write_all(&hello_only.take_outgoing())
         .await
         .unwrap();
-    let cancelled = tokio::time::timeout(short, acceptor.accept(server_io)).await;
+    let mut accept = acceptor.accept(server_io);
+    let cancelled = tokio::time::timeout(short, &mut accept).await;
     assert!(cancelled.is_err(), "handshake cannot finish");
+    // The abandoned handshake still shows where it stopped: waiting for the client's
+    // second flight.
+    assert_eq!(
+        accept.connection().map(|c| c.state()),
+        Some(Phase::Wait),
+        "phase of a stalled handshake"
+    );
+    drop(accept);
     let mut flight = Vec::new();
     client_io.read_to_end(&mut flight).await.unwrap();
     assert!(
