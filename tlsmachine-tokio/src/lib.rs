@@ -134,8 +134,10 @@ impl From<Arc<ServerConfig>> for TlsAcceptor {
 }
 
 /// The handshake in progress, returned by [`TlsConnector::connect`] and
-/// [`TlsAcceptor::accept`]. Resolves to the [`TlsStream`] in APP_DATA, with our last flight
-/// flushed to the transport. Dropping it abandons the connection (and the transport).
+/// [`TlsAcceptor::accept`]. Resolves to the [`TlsStream`] in APP_DATA, with our last
+/// handshake flight flushed to the transport; a TLS 1.3 server's session tickets may still
+/// be queued, and leave with the first read, write or flush. Dropping it abandons the
+/// connection (and the transport).
 #[must_use = "the handshake runs only when the future is awaited"]
 pub struct Handshake<IO> {
     state: HandshakeState<IO>,
@@ -196,10 +198,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for Handshake<IO> {
         };
         // An error leaves the stream in place, for `connection` to show what happened.
         ready!(stream.poll_handshake(cx))?;
-        // The flights are all sent; their buffer, sized for a certificate chain, would
-        // otherwise stay with the connection for its life. Alerts and close_notify later
-        // need only a few bytes.
-        drop(stream.conn.take_outgoing());
+        // Once the flights are all sent, their buffer, sized for a certificate chain, would
+        // otherwise stay with the connection for its life: alerts and close_notify later
+        // need only a few bytes. A TLS 1.3 server's tickets may still be queued; the buffer
+        // then stays until they leave.
+        if !stream.conn.wants_write() {
+            drop(stream.conn.take_outgoing());
+        }
         match std::mem::replace(&mut this.state, HandshakeState::Done) {
             HandshakeState::Running(stream) => Poll::Ready(Ok(*stream)),
             // `state` was Running a few lines up and nothing in between replaces it.
@@ -303,7 +308,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
                 return Poll::Ready(Err(io_error(e.clone())));
             }
             if !self.conn.is_handshaking() {
-                ready!(written)?;
+                // Our last flight must be out: the peer may be waiting for our Finished.
+                // What follows it (TLS 1.3 session tickets) goes out with the next read or
+                // write, or a peer that reads nothing until its own handshake future
+                // resolves would wait on us while we wait on it.
+                match written {
+                    Poll::Ready(result) => result?,
+                    Poll::Pending if self.conn.handshake_output_pending() => return Poll::Pending,
+                    Poll::Pending => {}
+                }
                 return Pin::new(&mut self.io).poll_flush(cx);
             }
             if let Poll::Ready(Err(e)) = written {

@@ -39,6 +39,9 @@ pub struct Connection {
     writer: RecordWriter,
     deframer: Deframer,
     out: Vec<u8>,
+    /// How many bytes at the front of `out` carry the handshake proper, as opposed to what
+    /// follows it (TLS 1.3 tickets, KeyUpdate): until they leave, the peer cannot finish.
+    handshake_out: usize,
     negotiated: Negotiated,
     events: VecDeque<Event>,
     tracing: bool,
@@ -115,6 +118,7 @@ impl Connection {
             writer: RecordWriter::new(),
             deframer: Deframer::new(max_buffered, max_handshake_message),
             out: Vec::new(),
+            handshake_out: 0,
             negotiated: Negotiated::default(),
             events: VecDeque::new(),
             tracing,
@@ -209,21 +213,32 @@ impl Connection {
 
     /// Takes everything waiting to be sent.
     pub fn take_outgoing(&mut self) -> Vec<u8> {
+        self.handshake_out = 0;
         std::mem::take(&mut self.out)
     }
 
     /// Marks `n` bytes of [`Connection::outgoing`] as sent.
     pub fn consume_outgoing(&mut self, n: usize) {
         self.out.drain(..n.min(self.out.len()));
+        self.handshake_out = self.handshake_out.saturating_sub(n);
     }
 
     pub fn wants_write(&self) -> bool {
         !self.out.is_empty()
     }
 
+    /// Whether some of our handshake flights are still unsent: the peer needs them to
+    /// finish. Once they are out, what may remain (TLS 1.3 session tickets, a KeyUpdate)
+    /// can wait for the next write, so an adapter can call its handshake done without
+    /// waiting on a peer that reads nothing until then.
+    pub fn handshake_output_pending(&self) -> bool {
+        self.handshake_out > 0
+    }
+
     /// Writes pending output to a transport, keeping the buffer's capacity for reuse.
     pub fn write_tls(&mut self, wr: &mut dyn std::io::Write) -> std::io::Result<usize> {
         let n = wr.write(&self.out)?;
+        self.handshake_out = self.handshake_out.saturating_sub(n);
         if n == self.out.len() {
             self.out.clear();
         } else {
@@ -251,6 +266,7 @@ impl Connection {
         self.check_writable("write_data_to")?;
         self.update_worn_out_keys(data.len().div_ceil(MAX_PLAINTEXT))?;
         transport.append(&mut self.out);
+        self.handshake_out = 0;
         for chunk in data.chunks(MAX_PLAINTEXT) {
             self.writer
                 .write(ContentType::APPLICATION_DATA, chunk, transport)?;
@@ -274,6 +290,7 @@ impl Connection {
         }
         transport[..queued].copy_from_slice(&self.out);
         self.out.clear();
+        self.handshake_out = 0;
         let written = self.writer.write_into(
             ContentType::APPLICATION_DATA,
             data,
@@ -484,6 +501,7 @@ impl Connection {
             writer: &mut self.writer,
             reader: &mut self.deframer,
             out: &mut self.out,
+            handshake_out: &mut self.handshake_out,
             negotiated: &mut self.negotiated,
             events: &mut self.events,
             tracing: self.tracing,

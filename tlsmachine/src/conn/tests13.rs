@@ -369,3 +369,36 @@ fn config_without_a_usable_version_is_refused() {
         Err(Error::Local(LocalError::Config(_)))
     ));
 }
+
+/// The handshake flights are owed until the last byte leaves; the server's tickets that
+/// follow its APP_DATA transition are not, so an adapter need not wait on them.
+#[test]
+fn handshake_output_is_owed_until_sent_but_tickets_are_not() {
+    let fx = Fixture::new(KeyType::EcdsaP256);
+    let (mut c, mut s) = pair(fx.client_config13(), fx.server_config());
+    assert!(c.handshake_output_pending(), "ClientHello queued");
+    transfer(&mut c, &mut s).unwrap();
+    assert!(!c.handshake_output_pending());
+
+    let flight = s.outgoing().len();
+    assert!(s.handshake_output_pending());
+    let first = s.outgoing()[..flight - 1].to_vec();
+    s.consume_outgoing(flight - 1);
+    assert!(s.handshake_output_pending(), "one byte of the flight left");
+    let mut rest = s.take_outgoing();
+    assert!(!s.handshake_output_pending());
+    let mut whole = first;
+    whole.append(&mut rest);
+    c.receive_data(&whole).unwrap();
+
+    assert!(c.handshake_output_pending(), "client Finished queued");
+    transfer(&mut c, &mut s).unwrap();
+    assert_eq!(s.state(), Phase::AppData);
+    assert!(s.wants_write(), "tickets queued");
+    assert!(
+        !s.handshake_output_pending(),
+        "tickets are not handshake output"
+    );
+    transfer(&mut s, &mut c).unwrap();
+    exchange_data(&mut c, &mut s);
+}

@@ -64,6 +64,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) writer: &'a mut RecordWriter,
     pub(crate) reader: &'a mut Deframer,
     pub(crate) out: &'a mut Vec<u8>,
+    /// The length of `out` up to the end of our last handshake flight.
+    pub(crate) handshake_out: &'a mut usize,
     pub(crate) negotiated: &'a mut Negotiated,
     pub(crate) events: &'a mut VecDeque<ConnEvent>,
     pub(crate) tracing: bool,
@@ -436,6 +438,9 @@ impl Driver {
         ctx.sent.clear();
         hs.send_flight(ctx, flight.name)?;
         ctx.flush_handshake()?;
+        if !flight.name.is_post_handshake() {
+            *ctx.handshake_out = ctx.out.len();
+        }
         let steps = flight.steps;
         let cond = |c: Cond| hs.cond(c);
         let mut pos = 0;
@@ -740,12 +745,14 @@ mod tests {
         let mut writer = crate::record::RecordWriter::new();
         let mut reader = crate::record::Deframer::new(1 << 16, 1 << 16);
         let mut out = Vec::new();
+        let mut handshake_out = 0;
         let mut negotiated = Negotiated::default();
         let mut events = VecDeque::new();
         let mut ctx = Ctx {
             writer: &mut writer,
             reader: &mut reader,
             out: &mut out,
+            handshake_out: &mut handshake_out,
             negotiated: &mut negotiated,
             events: &mut events,
             tracing: false,

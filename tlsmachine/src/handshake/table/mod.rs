@@ -204,6 +204,16 @@ pub enum FlightName {
     KeyUpdateAnswer,
 }
 
+impl FlightName {
+    /// Flights sent in APP_DATA, which the peer does not need to finish its handshake.
+    pub const fn is_post_handshake(self) -> bool {
+        matches!(
+            self,
+            Self::NewSessionTickets | Self::KeyUpdate | Self::KeyUpdateAnswer
+        )
+    }
+}
+
 /// A flight we send: its name and its steps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Flight {
