@@ -629,3 +629,5 @@ impl From<LocalError> for std::io::Error {
 pub(crate) mod tests;
 #[cfg(test)]
 mod tests13;
+#[cfg(test)]
+mod tests13_hostile;
