@@ -250,6 +250,11 @@ impl CaptureKeys {
         let (_, secret) = lines.iter().rev().find(|(l, _)| l == label).unwrap();
         secret.clone()
     }
+
+    /// Forgets every secret, for the next connection.
+    pub(crate) fn clear(&self) {
+        self.0.lock().unwrap().clear();
+    }
 }
 
 impl crate::config::KeyLog for CaptureKeys {

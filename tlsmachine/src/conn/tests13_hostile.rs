@@ -1,11 +1,14 @@
 //! A hostile TLS 1.3 peer (issue 8, "Bad input"): each refusal with the exact error and the
-//! exact alert, which must also reach the other side.
+//! exact alert, which must also reach the other side; then random mutation of every flight
+//! of a handshake with HelloRetryRequest and client authentication, and of the default one.
 //!
 //! Flights are real ones from an in-memory pair, edited: hellos are decoded, changed and
 //! encoded again; protected records are opened and sealed again with keys rebuilt from the
 //! traffic secrets a key log captured (sequence numbers start at 0 for every key).
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
+use std::time::Instant;
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey};
 
@@ -14,7 +17,8 @@ use super::*;
 use crate::codec::enums::{CipherSuite, ExtensionType, HandshakeType, NamedGroup, ProtocolVersion};
 use crate::codec::extensions::{ClientExtension, ServerExtension};
 use crate::codec::handshake::{
-    read_handshake, ClientHello, HandshakePayload, ServerHello, DOWNGRADE_TLS11, DOWNGRADE_TLS12,
+    read_handshake, ClientHello, HandshakePayload, NewSessionTicket13, ServerHello,
+    DOWNGRADE_TLS11, DOWNGRADE_TLS12,
 };
 use crate::config::{ClientAuth, ClientConfig, ServerConfig};
 use crate::crypto::aead::AeadAlg;
@@ -1062,4 +1066,324 @@ fn tls13_client_hello_without_groups_shares_or_signature_algorithms_is_missing_e
             AlertDescription::MISSING_EXTENSION,
         );
     }
+}
+
+// --- 15. random mutation of every flight ------------------------------------------------------
+
+/// xorshift64: the same cases on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Flips, inserts or deletes one to four bytes.
+fn mutate(bytes: &mut Vec<u8>, rng: &mut Rng) {
+    for _ in 0..=rng.below(4) {
+        match rng.below(3) {
+            0 if !bytes.is_empty() => {
+                let at = rng.below(bytes.len());
+                bytes[at] ^= (rng.next() as u8) | 1;
+            }
+            1 => {
+                let at = rng.below(bytes.len() + 1);
+                bytes.insert(at, rng.next() as u8);
+            }
+            _ if !bytes.is_empty() => {
+                let at = rng.below(bytes.len());
+                bytes.remove(at);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Changes the flight's shape rather than its bytes: a record dropped, repeated, moved or
+/// split in two, a ChangeCipherSpec slipped in, or a handshake message of a record dropped,
+/// repeated or moved to the end.
+fn restructure(flight: &mut Flight, rng: &mut Rng) {
+    let recs = &mut flight.0;
+    let at = rng.below(recs.len());
+    match rng.below(7) {
+        0 if recs.len() > 1 => {
+            recs.remove(at);
+        }
+        1 => recs.insert(at, recs[at].clone()),
+        2 => {
+            let to = rng.below(recs.len());
+            recs.swap(at, to);
+        }
+        3 if recs[at].content.len() > 1 => {
+            let cut = 1 + rng.below(recs[at].content.len() - 1);
+            let mut tail = recs[at].clone();
+            tail.content = recs[at].content.split_off(cut);
+            recs.insert(at + 1, tail);
+        }
+        4 => recs.insert(
+            at,
+            Rec {
+                typ: CCS,
+                version: [0x03, 0x03],
+                protected: false,
+                content: vec![0x01],
+            },
+        ),
+        _ if recs[at].typ == HANDSHAKE => {
+            let mut msgs = split_messages(&recs[at].content);
+            let m = rng.below(msgs.len());
+            match rng.below(3) {
+                0 => drop(msgs.remove(m)),
+                1 => msgs.insert(m, msgs[m].clone()),
+                _ => {
+                    let moved = msgs.remove(m);
+                    msgs.push(moved);
+                }
+            }
+            recs[at].content = msgs.concat();
+        }
+        _ => {}
+    }
+}
+
+/// A flight to mutate: who sends it, the key log label of its protected records, and what
+/// the sides do to make it once the flights before it have arrived.
+struct FlightSpec {
+    name: &'static str,
+    from_client: bool,
+    keys: Option<&'static str>,
+    make: fn(&mut Connection, &mut Connection),
+    /// The server sends no tickets yet; a forged one goes first, so the client's ticket
+    /// parser sees hostile input too.
+    forged_ticket: bool,
+}
+
+const fn flight(name: &'static str, from_client: bool, keys: Option<&'static str>) -> FlightSpec {
+    FlightSpec {
+        name,
+        from_client,
+        keys,
+        make: |_, _| {},
+        forged_ticket: false,
+    }
+}
+
+/// A handshake with HelloRetryRequest and client authentication, and two flights after it.
+const RETRY_AND_CLIENT_AUTH: &[FlightSpec] = &[
+    flight("ClientHello", true, None),
+    flight("HelloRetryRequest, ChangeCipherSpec", false, None),
+    flight("ChangeCipherSpec, ClientHello", true, None),
+    flight(
+        "ServerHello .. CertificateRequest .. Finished",
+        false,
+        Some("SERVER_HANDSHAKE_TRAFFIC_SECRET"),
+    ),
+    flight(
+        "Certificate, CertificateVerify, Finished",
+        true,
+        Some("CLIENT_HANDSHAKE_TRAFFIC_SECRET"),
+    ),
+    FlightSpec {
+        make: |c, _| {
+            c.write_data(b"ping").unwrap();
+            c.update_keys(true).unwrap();
+        },
+        ..flight(
+            "application data, KeyUpdate",
+            true,
+            Some("CLIENT_TRAFFIC_SECRET_0"),
+        )
+    },
+    FlightSpec {
+        forged_ticket: true,
+        ..flight(
+            "NewSessionTicket, KeyUpdate",
+            false,
+            Some("SERVER_TRAFFIC_SECRET_0"),
+        )
+    },
+];
+
+/// The default handshake: hybrid X25519MLKEM768 key shares, no client certificate.
+const DEFAULT_HANDSHAKE: &[FlightSpec] = &[
+    flight("ClientHello with X25519MLKEM768", true, None),
+    flight(
+        "ServerHello .. Finished",
+        false,
+        Some("SERVER_HANDSHAKE_TRAFFIC_SECRET"),
+    ),
+    flight(
+        "ChangeCipherSpec, Finished",
+        true,
+        Some("CLIENT_HANDSHAKE_TRAFFIC_SECRET"),
+    ),
+];
+
+/// What peer input may do to a connection: nothing, or end it with an alert, ours or the
+/// peer's. An internal error caused by peer input is a bug.
+fn outcome(result: Result<(), Error>) -> Result<Option<AlertDescription>, String> {
+    match result {
+        Ok(()) => Ok(None),
+        Err(Error::Protocol {
+            error: ProtocolError::Internal(why),
+            ..
+        }) => Err(format!("internal error from peer input: {why}")),
+        Err(Error::Protocol {
+            sent: Some(alert), ..
+        }) => Ok(Some(alert)),
+        Err(Error::AlertReceived { .. }) => Ok(None),
+        Err(other) => Err(format!("unexpected error class: {other:?}")),
+    }
+}
+
+/// Runs the handshake up to flight `k` of `flights`, gives the receiver that flight
+/// mutated, then lets both sides go on until they are done or dead. Returns the alert the
+/// receiver sent, if any.
+fn mutated_case(
+    cc: &Arc<ClientConfig>,
+    sc: &Arc<ServerConfig>,
+    log: &CaptureKeys,
+    flights: &[FlightSpec],
+    k: usize,
+    rng: &mut Rng,
+) -> Result<Option<AlertDescription>, String> {
+    log.clear();
+    let (mut c, mut s) = connect_with(cc, sc);
+    for spec in &flights[..k] {
+        (spec.make)(&mut c, &mut s);
+        if spec.from_client {
+            transfer(&mut c, &mut s).unwrap();
+        } else {
+            transfer(&mut s, &mut c).unwrap();
+        }
+    }
+    let spec = &flights[k];
+    (spec.make)(&mut c, &mut s);
+    let (sender, receiver) = if spec.from_client {
+        (&mut c, &mut s)
+    } else {
+        (&mut s, &mut c)
+    };
+    let keys = spec.keys.map(|l| Keys::new(sender, log, l));
+    let mut flight = Flight::open(&sender.take_outgoing(), keys.as_ref());
+    if spec.forged_ticket {
+        let ticket = HandshakePayload::NewSessionTicket13(NewSessionTicket13 {
+            lifetime: 7200,
+            age_add: 0x0102_0304,
+            nonce: vec![0x00],
+            ticket: vec![0x5a; 64],
+            extensions: vec![ServerExtension::MaxEarlyData(0x4000)],
+        });
+        let mut content = Vec::new();
+        ticket.encode(&mut content);
+        let rec = Rec {
+            typ: HANDSHAKE,
+            version: [0x03, 0x03],
+            protected: true,
+            content,
+        };
+        flight.0.insert(0, rec);
+    }
+    let wire = match rng.below(4) {
+        // Raw bytes: headers, records in the clear, ciphertext.
+        0 => {
+            let mut wire = flight.seal(keys.as_ref());
+            mutate(&mut wire, rng);
+            wire
+        }
+        // The shape of the flight.
+        1 => {
+            restructure(&mut flight, rng);
+            flight.seal(keys.as_ref())
+        }
+        // Content: the bytes the receiver parses once the records are open.
+        _ => {
+            let at = rng.below(flight.0.len());
+            mutate(&mut flight.0[at].content, rng);
+            flight.seal(keys.as_ref())
+        }
+    };
+    let sent = outcome(receiver.receive_data(&wire))?;
+    for _ in 0..10 {
+        if !(pass(&mut c, &mut s)? | pass(&mut s, &mut c)?) {
+            break;
+        }
+    }
+    Ok(sent)
+}
+
+/// Moves what `from` has to say to `to`, unless `to` is dead; says whether anything moved.
+fn pass(from: &mut Connection, to: &mut Connection) -> Result<bool, String> {
+    let bytes = from.take_outgoing();
+    if bytes.is_empty() || to.error().is_some() {
+        return Ok(false);
+    }
+    outcome(to.receive_data(&bytes))?;
+    Ok(true)
+}
+
+#[test]
+fn mutated_tls13_flights_never_panic_nor_fail_internally() {
+    const CASES_PER_FLIGHT: usize = 1200;
+    let fx = Fixture::new(KeyType::EcdsaP256);
+    let log = Arc::new(CaptureKeys::default());
+    let (mut retry_cc, mut retry_sc) = retry_configs(&fx);
+    let (auth_cc, auth_sc) = client_auth_configs(&fx);
+    retry_cc.client_certificate = auth_cc.client_certificate;
+    retry_sc.client_auth = auth_sc.client_auth;
+    let scenarios = [
+        (retry_cc, retry_sc, RETRY_AND_CLIENT_AUTH),
+        (fx.client_config13(), fx.server_config(), DEFAULT_HANDSHAKE),
+    ];
+
+    let started = Instant::now();
+    let mut seeds = Rng(0x2545_f491_4f6c_dd1d);
+    let mut cases = 0;
+    let mut failures = Vec::new();
+    for (mut cc, mut sc, flights) in scenarios {
+        cc.key_log = Some(log.clone());
+        sc.key_log = Some(log.clone());
+        let (cc, sc) = (Arc::new(cc), Arc::new(sc));
+        for (k, spec) in flights.iter().enumerate() {
+            let mut alerts = std::collections::BTreeMap::new();
+            for case in 0..CASES_PER_FLIGHT {
+                let seed = seeds.next();
+                let result = catch_unwind(AssertUnwindSafe(|| {
+                    mutated_case(&cc, &sc, &log, flights, k, &mut Rng(seed))
+                }));
+                let name = spec.name;
+                match result {
+                    Ok(Ok(alert)) => {
+                        let alert = alert.map_or("none", |a| a.name().unwrap_or("unknown"));
+                        *alerts.entry(alert).or_insert(0) += 1;
+                    }
+                    Ok(Err(why)) => failures.push(format!("{name} #{case} seed {seed:#x}: {why}")),
+                    Err(_) => failures.push(format!("{name} #{case} seed {seed:#x}: panic")),
+                }
+                cases += 1;
+            }
+            eprintln!("{}: {alerts:?}", spec.name);
+            // The mutations reach the parsers, not only the record layer.
+            let refused_past_the_aead = alerts
+                .keys()
+                .filter(|a| !matches!(**a, "none" | "bad_record_mac"))
+                .count();
+            assert!(refused_past_the_aead >= 2, "{}: {alerts:?}", spec.name);
+        }
+    }
+    eprintln!("{cases} mutated flights in {:.1?}", started.elapsed());
+    let first: Vec<_> = failures.iter().take(20).collect();
+    assert!(
+        failures.is_empty(),
+        "{} failures: {first:#?}",
+        failures.len()
+    );
 }
