@@ -518,6 +518,42 @@ fn server_hello_selecting_an_unoffered_version_is_illegal_parameter() {
     }
 }
 
+//= https://www.rfc-editor.org/rfc/rfc8446#section-4.1.4
+//# The value of selected_version in the HelloRetryRequest
+//# "supported_versions" extension MUST be retained in the ServerHello,
+//# and a client MUST abort the handshake with an "illegal_parameter"
+//# alert if the value changes.
+#[test]
+fn server_hello_after_hello_retry_request_selecting_another_version_is_illegal_parameter() {
+    let fx = Fixture::new(KeyType::EcdsaP256);
+    for version in [
+        Some(ProtocolVersion(0x0305)),
+        Some(ProtocolVersion::TLS1_2),
+        None,
+    ] {
+        let (cc, sc) = retry_configs(&fx);
+        let (mut c, mut s, _) = connect(cc, sc);
+        transfer(&mut c, &mut s).unwrap();
+        transfer(&mut s, &mut c).unwrap();
+        transfer(&mut c, &mut s).unwrap();
+        let flight = edit_server_hello(&s.take_outgoing(), |h| {
+            h.extensions
+                .retain(|e| e.typ() != ExtensionType::SUPPORTED_VERSIONS);
+            h.extensions
+                .extend(version.map(ServerExtension::SupportedVersions));
+        });
+        assert_refused(
+            &mut c,
+            &mut s,
+            &flight,
+            PeerMisbehaved::VersionChangedAfterRetryRequest(
+                version.unwrap_or(ProtocolVersion::TLS1_2),
+            ),
+            AlertDescription::ILLEGAL_PARAMETER,
+        );
+    }
+}
+
 // --- 5. the downgrade sentinel ------------------------------------------------------------
 
 //= https://www.rfc-editor.org/rfc/rfc8446#section-4.1.3
