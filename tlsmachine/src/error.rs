@@ -160,6 +160,9 @@ pub enum PeerMisbehaved {
     RetryRequestChangesNothing,
     /// The ServerHello after a HelloRetryRequest chose another suite.
     SuiteChangedAfterRetryRequest,
+    /// The ServerHello after a HelloRetryRequest chose another version than TLS 1.3 (this
+    /// one, or TLS 1.2 by leaving out supported_versions).
+    VersionChangedAfterRetryRequest(ProtocolVersion),
     /// The second ClientHello does not answer the HelloRetryRequest as RFC 8446 §4.1.2 asks.
     SecondClientHelloChanged(&'static str),
     /// A recognised extension in a message that may not carry it (RFC 8446 §4.2).
@@ -302,6 +305,7 @@ impl ProtocolError {
                 | PeerMisbehaved::RetryRequestGroupNotUsable(_)
                 | PeerMisbehaved::RetryRequestChangesNothing
                 | PeerMisbehaved::SuiteChangedAfterRetryRequest
+                | PeerMisbehaved::VersionChangedAfterRetryRequest(_)
                 | PeerMisbehaved::SecondClientHelloChanged(_)
                 | PeerMisbehaved::ExtensionNotAllowed(_)
                 | PeerMisbehaved::BadCertificateRequestContext
@@ -592,6 +596,10 @@ impl fmt::Display for PeerMisbehaved {
             P::SuiteChangedAfterRetryRequest => {
                 f.write_str("ServerHello chose another suite than its HelloRetryRequest")
             }
+            P::VersionChangedAfterRetryRequest(v) => write!(
+                f,
+                "ServerHello chose {v:?} after its HelloRetryRequest chose TLS 1.3"
+            ),
             P::SecondClientHelloChanged(what) => {
                 write!(
                     f,

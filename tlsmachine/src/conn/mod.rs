@@ -715,4 +715,6 @@ pub(crate) mod tests;
 #[cfg(test)]
 mod tests13;
 #[cfg(test)]
+mod tests13_hostile;
+#[cfg(test)]
 mod tests13_resume;

@@ -233,13 +233,36 @@ fn early_change_cipher_spec_is_unexpected_message() {
     }
 }
 
-/// Captures master secrets, so a test can re-encrypt what a peer sent.
+/// Captures the secrets a key log sees, with their labels, so a test can re-encrypt what a
+/// peer sent: the TLS 1.2 master secret, or the TLS 1.3 traffic secrets.
 #[derive(Debug, Default)]
-pub(crate) struct CaptureKeys(std::sync::Mutex<Vec<[u8; 48]>>);
+pub(crate) struct CaptureKeys(std::sync::Mutex<Vec<(String, Vec<u8>)>>);
+
+impl CaptureKeys {
+    /// The TLS 1.2 master secret (the `CLIENT_RANDOM` line).
+    pub(crate) fn master_secret(&self) -> [u8; 48] {
+        self.secret("CLIENT_RANDOM").try_into().unwrap()
+    }
+
+    /// The secret logged last under `label`.
+    pub(crate) fn secret(&self, label: &str) -> Vec<u8> {
+        let lines = self.0.lock().unwrap();
+        let (_, secret) = lines.iter().rev().find(|(l, _)| l == label).unwrap();
+        secret.clone()
+    }
+
+    /// Forgets every secret, for the next connection.
+    pub(crate) fn clear(&self) {
+        self.0.lock().unwrap().clear();
+    }
+}
 
 impl crate::config::KeyLog for CaptureKeys {
-    fn log(&self, _label: &str, _client_random: &[u8], secret: &[u8]) {
-        self.0.lock().unwrap().push(secret.try_into().unwrap());
+    fn log(&self, label: &str, _client_random: &[u8], secret: &[u8]) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((label.to_string(), secret.to_vec()));
     }
 }
 
@@ -277,7 +300,7 @@ fn wrong_finished_is_decrypt_error() {
     let suite = crate::crypto::suites::lookup(c.negotiated().cipher_suite.unwrap())
         .and_then(|s| s.tls12())
         .unwrap();
-    let ms = MasterSecret::from_bytes(keys.0.lock().unwrap()[0]);
+    let ms = MasterSecret::from_bytes(keys.master_secret());
     let n = c.negotiated();
     let block = key_block(
         suite.hash,
@@ -1256,7 +1279,7 @@ mod renegotiation {
         let suite = crate::crypto::suites::lookup(n.cipher_suite.unwrap())
             .and_then(|s| s.tls12())
             .unwrap();
-        let ms = MasterSecret::from_bytes(keys.0.lock().unwrap()[0]);
+        let ms = MasterSecret::from_bytes(keys.master_secret());
         let block = key_block(
             suite.hash,
             &ms,

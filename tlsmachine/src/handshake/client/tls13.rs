@@ -364,6 +364,19 @@ impl ClientHs13 {
         if self.retry_suite.is_some_and(|s| s != suite.suite) {
             return Err(PeerMisbehaved::SuiteChangedAfterRetryRequest.into());
         }
+        //= https://www.rfc-editor.org/rfc/rfc8446#section-4.1.4
+        //# The value of selected_version in the HelloRetryRequest
+        //# "supported_versions" extension MUST be retained in the ServerHello,
+        //# and a client MUST abort the handshake with an "illegal_parameter"
+        //# alert if the value changes.
+        // The first hello chose the version in the hello stage; this one comes straight here.
+        // Without supported_versions it would be speaking TLS 1.2.
+        if self.retry_suite.is_some() {
+            let version = hello.supported_versions().unwrap_or(hello.legacy_version);
+            if version != ProtocolVersion::TLS1_3 {
+                return Err(PeerMisbehaved::VersionChangedAfterRetryRequest(version).into());
+            }
+        }
         let share = hello
             .key_share()
             .ok_or(PeerMisbehaved::MissingExtension(ExtensionType::KEY_SHARE))?;
