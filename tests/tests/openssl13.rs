@@ -2,7 +2,8 @@
 //! and `openssl s_client -tls1_3` against our server, for the three TLS 1.3 suites × X25519,
 //! P-256 and P-384 × ECDSA P-256, RSA-2048 and Ed25519 certificates, with data and
 //! close_notify both ways and what was negotiated checked on both sides; then the
-//! HelloRetryRequest in both roles, client authentication in both roles (required,
+//! HelloRetryRequest in both roles, middlebox compatibility mode on and off in both roles
+//! (counting ChangeCipherSpec records), client authentication in both roles (required,
 //! optional, and a missing certificate answered with `certificate_required`), KeyUpdate in
 //! both directions with data after each, and RFC 8446 §7.5 exporters.
 //!
@@ -240,6 +241,81 @@ fn our_server_asks_openssl_s_client_to_retry_with_p256() {
         out.contains("Server Temp Key: ECDH, prime256v1, 256 bits"),
         "{out}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// middlebox compatibility mode (RFC 8446 §D.4)
+// ---------------------------------------------------------------------------------------
+
+/// With `middlebox_compat` our client sends a legacy session ID and one dummy
+/// ChangeCipherSpec; without, neither. `s_server` sends its own dummy ChangeCipherSpec either
+/// way (OpenSSL's server keeps its compatibility option on whatever the client does), which
+/// our client must then drop (RFC 8446 §5).
+#[test]
+fn our_client_with_and_without_middlebox_compatibility_against_openssl_s_server() {
+    if !peer_available("openssl") {
+        return;
+    }
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    for compat in [true, false] {
+        let (port, mut server) = traced_s_server(&pki, 1, &["-rev"]);
+        let mut config = ClientConfig::new(pki.pki.trust_store().unwrap());
+        config.versions = vec![Version::Tls13];
+        config.middlebox_compat = compat;
+        rev_roundtrip(config, port, &server);
+        assert!(server.wait_exit(), "s_server:\n{}", server.output());
+        let out = server.output();
+        let records = trace_records(&out);
+        let session_id = if compat { "(len=32)" } else { "(len=0)" };
+        assert!(
+            client_hello_has(&records, false, &format!("session_id {session_id}:")),
+            "compat {compat}:\n{out}"
+        );
+        let ccs = usize::from(compat);
+        assert_eq!(
+            change_cipher_specs(&records, false),
+            ccs,
+            "compat {compat}:\n{out}"
+        );
+        assert_eq!(
+            change_cipher_specs(&records, true),
+            1,
+            "compat {compat}:\n{out}"
+        );
+    }
+}
+
+/// `s_client` in compatibility mode (its default) gets our dummy ChangeCipherSpec; with
+/// `-no_middlebox` it sends none and gets none.
+#[test]
+fn openssl_s_client_with_and_without_middlebox_compatibility_against_our_server() {
+    if !peer_available("openssl") {
+        return;
+    }
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    for compat in [true, false] {
+        let (port, server) = serve_once(Arc::new(server13_config(&pki.pki)), echo_until_close);
+        let ca = pki.path("ca.pem");
+        let mut args = vec!["-CAfile", &ca, "-verify_return_error", "-trace"];
+        if !compat {
+            args.push("-no_middlebox");
+        }
+        let out = s_client_echo(openssl_s_client13(port, &args), "compat check");
+        let served = join_bounded(server);
+        assert_eq!(served.result.unwrap(), b"compat check\n", "compat {compat}");
+        let records = trace_records(&out);
+        let ccs = usize::from(compat);
+        assert_eq!(
+            change_cipher_specs(&records, true),
+            ccs,
+            "compat {compat}:\n{out}"
+        );
+        assert_eq!(
+            change_cipher_specs(&records, false),
+            ccs,
+            "compat {compat}:\n{out}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -805,6 +881,29 @@ fn server_hellos(records: &[TraceRecord<'_>], sent: bool) -> Vec<TracedHello> {
             }
         })
         .collect()
+}
+
+/// How many ChangeCipherSpec records the tracing side sent (`sent`) or received.
+fn change_cipher_specs(records: &[TraceRecord<'_>], sent: bool) -> usize {
+    let is_ccs = |l: &&str| l.trim() == "Content Type = ChangeCipherSpec (20)";
+    records
+        .iter()
+        .filter(|r| r.sent == sent && r.body.iter().any(is_ccs))
+        .count()
+}
+
+/// Whether a ClientHello the tracing side sent (`sent`) or received has a line starting with
+/// `prefix`.
+fn client_hello_has(records: &[TraceRecord<'_>], sent: bool, prefix: &str) -> bool {
+    records
+        .iter()
+        .filter(|r| r.sent == sent)
+        .filter(|r| {
+            r.body
+                .iter()
+                .any(|l| l.trim_start().starts_with("ClientHello,"))
+        })
+        .any(|r| r.body.iter().any(|l| l.trim().starts_with(prefix)))
 }
 
 /// How many `alert`s the tracing side sent (`sent`) or received. By code: OpenSSL 3.0 names
