@@ -3,17 +3,18 @@
 //! and P-384, and ECDSA P-256, RSA-2048 and Ed25519 certificates, with data and
 //! close_notify both ways. Both sides' view of the handshake is checked (GnuTLS prints a
 //! "Description" line per connection), and so are exporters: `gnutls-serv` prints the RFC
-//! 9266 `tls-exporter` channel binding, `gnutls-cli --keymatexport` any label. Plus
+//! 9266 `tls-exporter` channel binding, `gnutls-cli --keymatexport` any label. Plus client
+//! authentication both ways (a missing certificate gets `certificate_required`), and
 //! KeyUpdate from `gnutls-cli`'s inline `^rekey^` (ask us to follow) and `^rekey1^`.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::process::Command;
 use std::sync::Arc;
 
-use tlsmachine::codec::enums::{NamedGroup, ProtocolVersion};
+use tlsmachine::codec::enums::{AlertDescription, NamedGroup, ProtocolVersion};
 use tlsmachine::crypto::suites::Tls13Suite;
 use tlsmachine::pki::KeyType;
-use tlsmachine::{Connection, Phase, Stream};
+use tlsmachine::{ClientAuth, ClientConfig, Connection, Error, Phase, Stream, Version};
 use tlsmachine_tests::{
     client13_config, connect, echo_until_close, free_port, join_bounded, peer_available,
     read_exact_or_eof, serve_connections, serve_once, server13_config, take_trace, wait_for_port,
@@ -144,6 +145,99 @@ fn gnutls_cli_against_our_server_tls13() {
             assert_eq!(theirs, [description(key_type, suite, group)], "{what}");
             assert_eq!(values(out, "- Key material: "), [material], "{what}");
         }
+    }
+}
+
+/// Client authentication against `gnutls-serv --require-client-cert`: our certificate is
+/// verified, and without one GnuTLS answers `certificate_required` (RFC 8446 §4.4.2.4),
+/// which our client, its own handshake finished, reads on its next read.
+#[test]
+fn our_client_authenticates_to_gnutls_serv_or_gets_certificate_required() {
+    if !peer_available("gnutls-serv") {
+        return;
+    }
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let port = free_port();
+    let mut cmd = Command::new("gnutls-serv");
+    cmd.args(["--echo", "--require-client-cert", "--verify-client-cert"])
+        .args(["--priority", TLS13_ONLY])
+        .args(["--x509cafile", &pki.path("ca.pem")])
+        .arg(format!("--port={port}"))
+        .args(["--x509certfile", &pki.path("server.pem")])
+        .args(["--x509keyfile", &pki.path("server.key")]);
+    let mut server = Peer::spawn(cmd);
+    wait_for_port(port);
+
+    let mut config = ClientConfig::new(pki.pki.trust_store().unwrap());
+    config.versions = vec![Version::Tls13];
+    config.client_certificate = Some(pki.pki.client_key().unwrap());
+    let conn = Connection::client(Arc::new(config), "localhost").unwrap();
+    let mut tls = Stream::new(conn, connect(port)).unwrap();
+    tls.handshake()
+        .unwrap_or_else(|e| panic!("{e}\n{}", server.output()));
+    assert!(tls.connection().negotiated().client_certificate_requested);
+    tls.write_all(b"authenticated\n").unwrap();
+    assert_eq!(read_exact_or_eof(&mut tls, 14), b"authenticated\n");
+    tls.close().unwrap();
+    assert!(tls.connection().peer_closed());
+
+    let mut config = ClientConfig::new(pki.pki.trust_store().unwrap());
+    config.versions = vec![Version::Tls13];
+    let conn = Connection::client(Arc::new(config), "localhost").unwrap();
+    let mut tls = Stream::new(conn, connect(port)).unwrap();
+    tls.handshake()
+        .expect("our side of the handshake ends first");
+    let mut buf = [0u8; 16];
+    let err = tls.read(&mut buf).expect_err("gnutls-serv let us in");
+    println!("our client: {err}");
+    assert_eq!(
+        tls.connection().error(),
+        Some(&Error::AlertReceived {
+            alert: AlertDescription::CERTIFICATE_REQUIRED
+        })
+    );
+
+    stop(&mut server);
+    let out = server.output();
+    assert!(
+        out.contains("- Status: The certificate is trusted."),
+        "{out}"
+    );
+    assert!(
+        out.contains("Subject: O=tlsmachine,CN=tlsmachine client"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Error in handshake: Certificate is required."),
+        "{out}"
+    );
+}
+
+/// `gnutls-cli` presenting a certificate of each key type to our server, which requires
+/// one.
+#[test]
+fn gnutls_cli_with_a_certificate_against_our_server() {
+    if !peer_available("gnutls-cli") {
+        return;
+    }
+    for key_type in TLS13_CERT_TYPES {
+        let pki = PkiDir::new(key_type);
+        let mut config = server13_config(&pki.pki);
+        config.client_auth = ClientAuth::Required(pki.pki.trust_store().unwrap());
+        let (port, server) = serve_once(Arc::new(config), echo_until_close);
+        let mut cmd = gnutls_cli(&pki, port, TLS13_ONLY);
+        cmd.args(["--x509certfile", &pki.path("client.pem")])
+            .args(["--x509keyfile", &pki.path("client.key")]);
+        let mut client = Peer::spawn(cmd);
+        client.wait_for_output("- Handshake was completed");
+        client.stdin().write_all(b"authenticated\n").unwrap();
+        client.wait_for_output("authenticated");
+        client.close_stdin();
+        assert!(client.wait_exit(), "gnutls-cli:\n{}", client.output());
+        let served = join_bounded(server);
+        assert_eq!(served.result.unwrap(), b"authenticated\n", "{key_type:?}");
+        assert!(served.negotiated.client_authenticated, "{key_type:?}");
+        assert_eq!(served.state, Phase::Shutdown, "{key_type:?}");
     }
 }
 
