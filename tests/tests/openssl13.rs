@@ -384,7 +384,7 @@ fn our_client_without_a_certificate_gets_certificate_required_from_openssl_s_ser
     );
 }
 
-/// `s_server -Verify 1` (require) with its trace, trusting the PKI's CA for clients.
+/// `s_server -rev -Verify 1`: a client certificate from the PKI's CA is required.
 fn verify_args(pki: &PkiDir) -> Vec<String> {
     vec![
         "-rev".into(),
