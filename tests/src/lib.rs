@@ -18,9 +18,14 @@ use std::time::{Duration, Instant};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tlsmachine::codec::enums::NamedGroup;
-use tlsmachine::crypto::suites::{SuiteAuth, Tls12Suite, DEFAULT_TLS12_SUITES};
+use tlsmachine::crypto::suites::{
+    SuiteAuth, Tls12Suite, Tls13Suite, DEFAULT_TLS12_SUITES, TLS13_AES_128_GCM_SHA256,
+    TLS13_AES_256_GCM_SHA384, TLS13_CHACHA20_POLY1305_SHA256,
+};
 use tlsmachine::pki::{GeneratedPki, KeyType};
-use tlsmachine::{ClientConfig, Connection, Error, Negotiated, Phase, ServerConfig, Stream};
+use tlsmachine::{
+    ClientConfig, Connection, Error, Negotiated, Phase, ServerConfig, Stream, Version,
+};
 
 /// Everything a test waits for is bounded by this.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
@@ -319,6 +324,51 @@ pub const ALL_GROUPS: [NamedGroup; 3] = [
 
 /// The certificate types every interop test runs with.
 pub const CERT_TYPES: [KeyType; 2] = [KeyType::EcdsaP256, KeyType::Rsa2048];
+
+/// The TLS 1.3 suites, in our preference order. Any certificate serves any of them: TLS 1.3
+/// negotiates authentication apart from the suite (RFC 8446 §4.1.1).
+pub const TLS13_SUITES: [&Tls13Suite; 3] = [
+    &TLS13_AES_128_GCM_SHA256,
+    &TLS13_AES_256_GCM_SHA384,
+    &TLS13_CHACHA20_POLY1305_SHA256,
+];
+
+/// The certificate types every TLS 1.3 interop test runs with: Ed25519 too, which TLS 1.2
+/// suites cannot carry.
+pub const TLS13_CERT_TYPES: [KeyType; 3] = [KeyType::EcdsaP256, KeyType::Rsa2048, KeyType::Ed25519];
+
+/// OpenSSL's `-groups` name for a group (also what GnuTLS-free tools accept).
+pub fn openssl_group_name(group: NamedGroup) -> &'static str {
+    match group {
+        NamedGroup::X25519 => "X25519",
+        NamedGroup::SECP256R1 => "P-256",
+        NamedGroup::SECP384R1 => "P-384",
+        other => panic!("no OpenSSL name for {other:?}"),
+    }
+}
+
+/// A client config offering TLS 1.3 only, with `suite` and `group` alone (the key share
+/// too), trusting `pki`'s CA.
+pub fn client13_config(
+    pki: &GeneratedPki,
+    suite: &'static Tls13Suite,
+    group: NamedGroup,
+) -> ClientConfig {
+    let mut config = ClientConfig::new(pki.trust_store().expect("trust store"));
+    config.versions = vec![Version::Tls13];
+    config.cipher_suites = vec![suite.into()];
+    config.groups = vec![group];
+    config.key_share_groups = vec![group];
+    config
+}
+
+/// A server config accepting TLS 1.3 only, otherwise the defaults, serving `pki`'s server
+/// certificate.
+pub fn server13_config(pki: &GeneratedPki) -> ServerConfig {
+    let mut config = ServerConfig::new(pki.server_key().expect("server key"));
+    config.versions = vec![Version::Tls13];
+    config
+}
 
 /// The suites a certificate of `key_type` can serve: ECDSA suites need an ECDSA key, RSA
 /// suites an RSA key.
@@ -722,4 +772,95 @@ impl RustlsPair {
             got.extend_from_slice(&buf[..n]);
         }
     }
+}
+
+/// `openssl s_client -tls1_3 -connect 127.0.0.1:<port> -servername localhost`, then `args`.
+pub fn openssl_s_client13(port: u16, args: &[&str]) -> Command {
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_client", "-tls1_3", "-connect"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-servername", "localhost"])
+        .args(args);
+    cmd
+}
+
+/// `openssl s_server -tls1_3 -accept 127.0.0.1:<port>`, then `args` (add `-rev` for a server
+/// that answers each line reversed).
+pub fn openssl_s_server13(port: u16, args: &[&str]) -> Command {
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_server", "-tls1_3", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(args);
+    cmd
+}
+
+/// The trace lines a connection (configured with `trace`) has collected since last asked,
+/// as `tlsm --trace` prints them.
+pub fn take_trace(conn: &mut Connection) -> Vec<String> {
+    std::iter::from_fn(|| conn.poll_event())
+        .filter_map(|event| match event {
+            tlsmachine::Event::Trace(t) => Some(t.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Makes `home` a home folder whose NSS database (`$HOME/.pki/nssdb`, where Chromium on Linux
+/// takes its trust from) holds `pki`'s CA as a trusted TLS issuer ("C,,"). Needs `certutil`
+/// (libnss3-tools).
+pub fn nss_home_trusting(pki: &PkiDir, home: &Path) {
+    let nssdb = home.join(".pki/nssdb");
+    std::fs::create_dir_all(&nssdb).unwrap();
+    let db = format!("sql:{}", nssdb.display());
+    certutil(&["-N", "-d", &db, "--empty-password"]);
+    certutil(&[
+        "-A",
+        "-d",
+        &db,
+        "-t",
+        "C,,",
+        "-n",
+        "tlsmachine test CA",
+        "-i",
+        &pki.path("ca.pem"),
+    ]);
+}
+
+/// Runs `certutil` with `args`, which must succeed.
+fn certutil(args: &[&str]) {
+    let mut cmd = Command::new("certutil");
+    cmd.args(args);
+    let mut certutil = Peer::spawn(cmd);
+    assert!(
+        certutil.wait_exit(),
+        "certutil {args:?}:\n{}",
+        certutil.output()
+    );
+}
+
+/// Headless Chromium with `home` as its home (and a fresh profile inside it), printing the
+/// DOM of `https://localhost:PORT/`, and its diagnostics, once the page has loaded or
+/// failed. `localhost` is mapped to 127.0.0.1; QUIC and background requests are off, so
+/// the only connections are TLS over TCP to the page.
+pub fn chromium_dump_dom(home: &Path, port: u16) -> String {
+    let mut cmd = Command::new("chromium");
+    cmd.env("HOME", home)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--disable-background-networking",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            home.join("profile").display()
+        ))
+        // Our servers listen on 127.0.0.1 only, not on ::1.
+        .arg("--host-resolver-rules=MAP localhost 127.0.0.1")
+        .arg("--dump-dom")
+        .arg(format!("https://localhost:{port}/"));
+    let mut chromium = Peer::spawn(cmd);
+    chromium.wait_exit();
+    chromium.output()
 }

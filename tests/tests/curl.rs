@@ -1,15 +1,21 @@
 //! Interop with curl (OpenSSL backend) as an HTTPS client of our server: a small HTTP/1.1
 //! responder on our `Stream` answers one request; curl must verify our certificate,
-//! print the body and exit 0. ALPN: with curl's default offer (h2, http/1.1) and
-//! `http/1.1` configured on our side, `http/1.1` is negotiated.
+//! print the body and exit 0. TLS 1.2 with both certificate types, and TLS 1.3
+//! (`--tlsv1.3`) with each suite (`--tls13-ciphers`), where curl's `-v` names the version
+//! and suite it settled on. ALPN: with curl's default offer (h2, http/1.1) and `http/1.1`
+//! configured on our side, `http/1.1` is negotiated.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::sync::Arc;
 
+use tlsmachine::codec::enums::ProtocolVersion;
 use tlsmachine::{Phase, ServerConfig, Stream};
-use tlsmachine_tests::{join_server, peer_available, serve_once, Peer, PkiDir, CERT_TYPES};
+use tlsmachine_tests::{
+    join_server, peer_available, serve_once, server13_config, Peer, PkiDir, CERT_TYPES,
+    TLS13_SUITES,
+};
 
 const BODY: &str = "hello from tlsmachine\n";
 
@@ -23,7 +29,7 @@ fn curl_gets_a_page_from_our_server() {
         let config = ServerConfig::new(pki.pki.server_key().unwrap());
         let (port, server) = serve_once(Arc::new(config), respond_to_one_request);
 
-        let mut curl = Peer::spawn(curl_command(&pki, port, &["--http1.1"]));
+        let mut curl = Peer::spawn(curl_command(&pki, port, &TLS12, &["--http1.1"]));
         let ok = curl.wait_exit();
         let output = curl.output();
         assert!(ok, "{key_type:?}: curl failed:\n{output}");
@@ -59,7 +65,7 @@ fn curl_default_alpn_negotiates_http_1_1() {
     let (port, server) = serve_once(Arc::new(config), respond_to_one_request);
 
     // Without --http1.1 curl offers "h2,http/1.1"; we only speak http/1.1.
-    let mut curl = Peer::spawn(curl_command(&pki, port, &["-v"]));
+    let mut curl = Peer::spawn(curl_command(&pki, port, &TLS12, &["-v"]));
     let ok = curl.wait_exit();
     let output = curl.output();
     assert!(ok, "curl failed:\n{output}");
@@ -78,11 +84,45 @@ fn curl_default_alpn_negotiates_http_1_1() {
     );
 }
 
-/// `curl https://localhost:PORT/` at 127.0.0.1, TLS 1.2 only, trusting our CA, bounded in
-/// time, printing the body and then the HTTP version it used.
-fn curl_command(pki: &PkiDir, port: u16, extra: &[&str]) -> Command {
+#[test]
+fn curl_gets_a_page_over_tls13_with_each_suite() {
+    if !peer_available("curl") {
+        return;
+    }
+    let pki = PkiDir::new(tlsmachine::pki::KeyType::EcdsaP256);
+    for suite in TLS13_SUITES {
+        let name = suite.suite.name().unwrap();
+        let (port, server) =
+            serve_once(Arc::new(server13_config(&pki.pki)), respond_to_one_request);
+        let extra = ["--http1.1", "-v", "--tls13-ciphers", name];
+        let mut curl = Peer::spawn(curl_command(&pki, port, &TLS13, &extra));
+        let ok = curl.wait_exit();
+        let output = curl.output();
+        assert!(ok, "{name}: curl failed:\n{output}");
+        assert!(output.contains(BODY), "{name}:\n{output}");
+        let line = format!("SSL connection using TLSv1.3 / {name}");
+        assert!(output.contains(&line), "{name}:\n{output}");
+
+        let served = join_server(server);
+        served.result.expect("our responder");
+        assert_eq!(served.negotiated.version, Some(ProtocolVersion::TLS1_3));
+        assert_eq!(served.negotiated.cipher_suite, Some(suite.suite));
+        assert!(served.peer_closed, "{name}: no close_notify from curl");
+        assert_eq!(served.state, Phase::Shutdown, "{name}");
+    }
+}
+
+/// curl's flags for TLS 1.2 only.
+const TLS12: [&str; 3] = ["--tlsv1.2", "--tls-max", "1.2"];
+/// curl's flags for TLS 1.3 only.
+const TLS13: [&str; 3] = ["--tlsv1.3", "--tls-max", "1.3"];
+
+/// `curl https://localhost:PORT/` at 127.0.0.1 with the `version` flags, trusting our CA,
+/// bounded in time, printing the body and then the HTTP version it used.
+fn curl_command(pki: &PkiDir, port: u16, version: &[&str], extra: &[&str]) -> Command {
     let mut cmd = Command::new("curl");
-    cmd.args(["-sS", "--max-time", "20", "--tlsv1.2", "--tls-max", "1.2"])
+    cmd.args(["-sS", "--max-time", "20"])
+        .args(version)
         .args(["--cacert", &pki.path("ca.pem")])
         .arg("--resolve")
         .arg(format!("localhost:{port}:127.0.0.1"))

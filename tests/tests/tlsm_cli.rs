@@ -1117,3 +1117,158 @@ fn client_waits_for_every_answer_after_standard_input_ends() {
         );
     }
 }
+
+/// Runs `tlsm client` against 127.0.0.1:`port` trusting `pki`'s CA, plus `extra`: one line
+/// out, its echo back, then end of input. Returns (success, stdout, stderr).
+fn client_roundtrip(pki: &PkiDir, port: u16, extra: &[&str]) -> (bool, String, String) {
+    let addr = format!("127.0.0.1:{port}");
+    let ca = pki.path("ca.pem");
+    let mut args = vec![
+        "client",
+        &addr,
+        "--servername",
+        "localhost",
+        "--ca",
+        &ca,
+        "--timeout",
+        "10",
+        "--linger",
+        "0",
+    ];
+    args.extend_from_slice(extra);
+    let mut client = Split::spawn(tlsm_cmd(&args));
+    client.stdin().write_all(b"ping\n").expect("stdin");
+    let deadline = Instant::now() + TIMEOUT;
+    while !client.stdout().contains("ping") && client.child.try_wait().ok().flatten().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "no echo; stderr:\n{}",
+            client.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    client.close_stdin();
+    let ok = client.wait_exit();
+    (ok, client.stdout(), client.stderr())
+}
+
+/// The log lines of a `tlsm server` for connections that settled a version, in order (the
+/// probe of `wait_for_port` logs one with `version=none`).
+fn connection_lines(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| l.contains(" result=") && !l.contains(" version=none "))
+        .collect()
+}
+
+/// By default `tlsm` speaks TLS 1.3 with the hybrid post-quantum group to itself, and says
+/// so in its negotiated block; `--tls 1.2` on either side restricts the connection to
+/// TLS 1.2; `--tls 1.3` against a TLS 1.2-only server fails cleanly.
+#[test]
+fn tlsm_client_and_server_negotiate_tls13_with_x25519mlkem768_unless_told_tls12() {
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(&pki, &["--echo"]);
+
+    let (ok, stdout, stderr) = client_roundtrip(&pki, port, &[]);
+    assert!(ok, "{stderr}\nserver:\n{}", server.output());
+    assert_eq!(stdout, "ping\n");
+    for line in [
+        "protocol: TLSv1.3",
+        "cipher: TLS_AES_128_GCM_SHA256",
+        "group: X25519MLKEM768",
+        "peer: CN=localhost, O=tlsmachine",
+    ] {
+        assert!(stderr.contains(line), "missing {line:?} in:\n{stderr}");
+    }
+    let log = server.wait_for_output(" result=ok");
+    let lines = connection_lines(&log);
+    assert!(
+        lines[0].contains("version=TLSv1.3 suite=TLS_AES_128_GCM_SHA256"),
+        "{log}"
+    );
+
+    let (ok, stdout, stderr) = client_roundtrip(&pki, port, &["--tls", "1.2"]);
+    assert!(ok, "{stderr}\nserver:\n{}", server.output());
+    assert_eq!(stdout, "ping\n");
+    assert!(stderr.contains("protocol: TLSv1.2"), "{stderr}");
+    assert!(stderr.contains("cipher: TLS_ECDHE_ECDSA_WITH_"), "{stderr}");
+    // TLS 1.2 has no hybrid group: the client's first classical one.
+    assert!(stderr.contains("group: x25519"), "{stderr}");
+    let deadline = Instant::now() + TIMEOUT;
+    while connection_lines(&server.output()).len() < 2 {
+        assert!(Instant::now() < deadline, "{}", server.output());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = server.output();
+    assert!(
+        connection_lines(&log)[1].contains("version=TLSv1.2"),
+        "{log}"
+    );
+
+    let (server12, port12) = start_server(&pki, &["--echo", "--tls", "1.2"]);
+    let (ok, _, stderr) = client_roundtrip(&pki, port12, &[]);
+    assert!(ok, "{stderr}\nserver:\n{}", server12.output());
+    assert!(stderr.contains("protocol: TLSv1.2"), "{stderr}");
+
+    let (ok, _, stderr) = client_roundtrip(&pki, port12, &["--tls", "1.3"]);
+    assert!(!ok, "a TLS 1.3-only client got into a TLS 1.2-only server");
+    assert_clean_error(&stderr, "protocol_version");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+/// `curl --tlsv1.3` fetches a page from `tlsm server --http`; curl's `-v` names the version
+/// and suite, and the server's log agrees.
+#[test]
+fn curl_tls13_against_tlsm_server_http() {
+    if !peer_available("curl") {
+        return;
+    }
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(&pki, &["--http"]);
+    let mut cmd = Command::new("curl");
+    cmd.args(["-v", "--max-time", "10", "--tlsv1.3", "--cacert"])
+        .arg(pki.path("ca.pem"))
+        .arg("--resolve")
+        .arg(format!("localhost:{port}:127.0.0.1"))
+        .arg(format!("https://localhost:{port}/"));
+    let mut curl = Peer::spawn(cmd);
+    assert!(curl.wait_exit(), "curl failed:\n{}", curl.output());
+    let out = curl.output();
+    assert!(out.contains("hello from tlsm"), "{out}");
+    assert!(
+        out.contains("SSL connection using TLSv1.3 / TLS_AES_128_GCM_SHA256"),
+        "{out}"
+    );
+    let log = server.wait_for_output(" result=ok");
+    let lines = connection_lines(&log);
+    assert!(lines[0].contains("version=TLSv1.3"), "{log}");
+}
+
+/// Headless Chromium, trusting our CA through an NSS database, loads a page from
+/// `tlsm server --http --trace`: every ServerHello the server traced settled TLS 1.3 with
+/// the hybrid post-quantum group, which Chromium offers by default.
+#[test]
+fn chromium_negotiates_tls13_with_x25519mlkem768_with_tlsm_server() {
+    if !peer_available("chromium") || !peer_available("certutil") {
+        return;
+    }
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(&pki, &["--http", "--trace"]);
+    let home = pki.dir().join("chromium-home");
+    tlsmachine_tests::nss_home_trusting(&pki, &home);
+    let dom = tlsmachine_tests::chromium_dump_dom(&home, port);
+    assert!(dom.contains("hello from tlsm"), "{dom}");
+
+    let log = server.wait_for_output(" result=ok");
+    let hellos: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("-> ServerHello"))
+        .collect();
+    assert!(!hellos.is_empty(), "{log}");
+    for hello in &hellos {
+        assert!(hello.contains("version=TLSv1.3"), "{hello}");
+        assert!(hello.contains("group=X25519MLKEM768"), "{hello}");
+    }
+    assert!(!log.contains("HelloRetryRequest"), "{log}");
+    let lines = connection_lines(&log);
+    assert!(lines.iter().all(|l| l.contains("version=TLSv1.3")), "{log}");
+}

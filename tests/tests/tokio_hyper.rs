@@ -10,7 +10,9 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use tlsmachine::pki::KeyType;
-use tlsmachine_tests::{cargo_build, free_port, peer_available, Peer, PkiDir};
+use tlsmachine_tests::{
+    cargo_build, chromium_dump_dom, free_port, nss_home_trusting, peer_available, Peer, PkiDir,
+};
 
 /// The examples folder of tlsmachine-tokio, built once per test run.
 fn examples() -> &'static Path {
@@ -80,25 +82,11 @@ fn chromium_gets_the_page_over_h2_trusting_our_ca() {
     let (server, port) = hyper_server(&pki);
 
     // Chromium on Linux takes trust from the NSS database in $HOME/.pki/nssdb: a fresh
-    // home with our CA as a trusted TLS issuer ("C,,"), and no certificate errors ignored.
+    // home with our CA as a trusted TLS issuer, and no certificate errors ignored.
     let trusting = pki.dir().join("chromium-home");
-    let nssdb = trusting.join(".pki/nssdb");
-    std::fs::create_dir_all(&nssdb).unwrap();
-    let db = format!("sql:{}", nssdb.display());
-    certutil(&["-N", "-d", &db, "--empty-password"]);
-    certutil(&[
-        "-A",
-        "-d",
-        &db,
-        "-t",
-        "C,,",
-        "-n",
-        "tlsmachine test CA",
-        "-i",
-        &pki.path("ca.pem"),
-    ]);
+    nss_home_trusting(&pki, &trusting);
 
-    let dom = chromium(&trusting, port);
+    let dom = chromium_dump_dom(&trusting, port);
     assert!(dom.contains(&page("HTTP/2.0", "h2")), "{dom}");
     let log = server.output();
     let alpn: Vec<&str> = log.lines().filter(|l| l.contains(" ALPN ")).collect();
@@ -111,46 +99,9 @@ fn chromium_gets_the_page_over_h2_trusting_our_ca() {
     // The same browser without our CA refuses the server: the trust above was real.
     let stranger = pki.dir().join("chromium-home-untrusting");
     std::fs::create_dir_all(&stranger).unwrap();
-    let refused = chromium(&stranger, port);
+    let refused = chromium_dump_dom(&stranger, port);
     assert!(refused.contains("ERR_CERT_AUTHORITY_INVALID"), "{refused}");
     assert!(!refused.contains("over tlsmachine"), "{refused}");
-}
-
-/// Runs `certutil` with `args`, which must succeed.
-fn certutil(args: &[&str]) {
-    let mut cmd = Command::new("certutil");
-    cmd.args(args);
-    let mut certutil = Peer::spawn(cmd);
-    assert!(
-        certutil.wait_exit(),
-        "certutil {args:?}:\n{}",
-        certutil.output()
-    );
-}
-
-/// Headless Chromium with `home` as its home (and a profile inside it), printing the DOM of
-/// `https://localhost:PORT/`, and its diagnostics, once the page has loaded or failed.
-fn chromium(home: &Path, port: u16) -> String {
-    let mut cmd = Command::new("chromium");
-    cmd.env("HOME", home)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--disable-background-networking",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            home.join("profile").display()
-        ))
-        // Our server listens on 127.0.0.1 only, not on ::1.
-        .arg("--host-resolver-rules=MAP localhost 127.0.0.1")
-        .arg("--dump-dom")
-        .arg(format!("https://localhost:{port}/"));
-    let mut chromium = Peer::spawn(cmd);
-    chromium.wait_exit();
-    chromium.output()
 }
 
 #[test]
@@ -169,9 +120,9 @@ fn the_client_example_fetches_from_the_hyper_example() {
     assert!(output.contains("HTTP/1.1 200 OK"), "{output}");
     assert!(output.contains("x-alpn: http/1.1"), "{output}");
     assert!(output.contains(&page("HTTP/1.1", "http/1.1")), "{output}");
-    // Both sides default to TLS 1.3.
+    // Both examples run with the defaults, which prefer TLS 1.3.
     assert!(
-        output.contains("TLSv1.3") && output.contains("TLS_AES_128_GCM_SHA256"),
+        output.contains("Some(TLSv1.3) Some(TLS_AES_128_GCM_SHA256)"),
         "{output}"
     );
     server.wait_for_output("ALPN http/1.1");
