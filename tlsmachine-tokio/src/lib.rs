@@ -40,10 +40,26 @@
 //! # }
 //! ```
 //!
-//! Nothing here times out: wrap `connect`, `accept` and reads in `tokio::time::timeout`.
+//! A session store, certificate resolver or signer that must wait on the network plugs in
+//! as an async hook ([`AsyncSessionStore`], [`AsyncCertResolver`], [`AsyncSigner`]):
+//! [`TlsAcceptor::with_session_store`] and its siblings switch the matching pause point of
+//! the handshake on (see [`tlsmachine::pause`]), and the handshake future awaits the hook
+//! there while the runtime runs other connections. A hook that does not answer within
+//! [`DEFAULT_PAUSE_TIMEOUT`] (or [`TlsAcceptor::with_pause_timeout`]) ends the handshake
+//! with internal_error.
+//!
+//! Apart from that, nothing here times out: wrap `connect`, `accept` and reads in
+//! `tokio::time::timeout`.
 //! Every future and poll function can be dropped midway (a cancelled handshake, a read lost
 //! in a `select!`) without harm: all progress lives in the stream, not in the future.
 #![forbid(unsafe_code)]
+
+mod hooks;
+
+pub use hooks::{
+    AsyncCertResolver, AsyncSessionStore, AsyncSigner, BoxFuture, DEFAULT_PAUSE_TIMEOUT,
+};
+use hooks::{Hooks, Reply};
 
 use std::future::Future;
 use std::io::{self, IoSlice, Read};
@@ -51,6 +67,7 @@ use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use tlsmachine::codec::limits::{MAX_CIPHERTEXT, MAX_PLAINTEXT, RECORD_HEADER_LEN};
 use tlsmachine::{ClientConfig, Connection, Error, LocalError, Phase, ServerConfig};
@@ -61,12 +78,33 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 #[derive(Clone, Debug)]
 pub struct TlsConnector {
     config: Arc<ClientConfig>,
+    hooks: Hooks,
 }
 
 impl TlsConnector {
     /// A connector whose connections all use `config`.
     pub fn new(config: Arc<ClientConfig>) -> Self {
-        Self { config }
+        Self {
+            config,
+            hooks: Hooks::default(),
+        }
+    }
+
+    /// Signs our CertificateVerify through `signer` (a key held elsewhere), awaited at the
+    /// SIGN pause point. Needs tokio's timer (`enable_time`) to bound the wait.
+    pub fn with_signer(mut self, signer: Arc<dyn AsyncSigner>) -> Self {
+        self.hooks.signer = Some(signer);
+        let mut config = (*self.config).clone();
+        config.pauses = self.hooks.pauses();
+        self.config = Arc::new(config);
+        self
+    }
+
+    /// How long a pause may wait for its hook before the handshake ends with
+    /// internal_error ([`DEFAULT_PAUSE_TIMEOUT`] otherwise).
+    pub fn with_pause_timeout(mut self, timeout: Duration) -> Self {
+        self.hooks.timeout = timeout;
+        self
     }
 
     /// The configuration every connection gets.
@@ -86,6 +124,7 @@ impl TlsConnector {
             Connection::client(self.config.clone(), server_name),
             io,
             small_reads,
+            self.hooks.clone(),
         )
     }
 }
@@ -102,12 +141,51 @@ impl From<Arc<ClientConfig>> for TlsConnector {
 #[derive(Clone, Debug)]
 pub struct TlsAcceptor {
     config: Arc<ServerConfig>,
+    hooks: Hooks,
 }
 
 impl TlsAcceptor {
     /// An acceptor whose connections all use `config`.
     pub fn new(config: Arc<ServerConfig>) -> Self {
-        Self { config }
+        Self {
+            config,
+            hooks: Hooks::default(),
+        }
+    }
+
+    /// Looks sessions up through `store` (TLS 1.2 session IDs, TLS 1.3 single-use
+    /// tickets), awaited at CHECK_SESSION_CACHE. The config's own `session_store` still
+    /// keeps the new sessions. Needs tokio's timer (`enable_time`) to bound the wait.
+    pub fn with_session_store(mut self, store: Arc<dyn AsyncSessionStore>) -> Self {
+        self.hooks.sessions = Some(store);
+        self.apply_pauses()
+    }
+
+    /// Chooses certificates through `resolver`, awaited at CHOOSE_CERTIFICATE.
+    pub fn with_cert_resolver(mut self, resolver: Arc<dyn AsyncCertResolver>) -> Self {
+        self.hooks.certificates = Some(resolver);
+        self.apply_pauses()
+    }
+
+    /// Signs through `signer` (a key held elsewhere), awaited at SIGN.
+    pub fn with_signer(mut self, signer: Arc<dyn AsyncSigner>) -> Self {
+        self.hooks.signer = Some(signer);
+        self.apply_pauses()
+    }
+
+    /// How long a pause may wait for its hook before the handshake ends with
+    /// internal_error ([`DEFAULT_PAUSE_TIMEOUT`] otherwise).
+    pub fn with_pause_timeout(mut self, timeout: Duration) -> Self {
+        self.hooks.timeout = timeout;
+        self
+    }
+
+    /// Our connections stop where a hook answers, and only there.
+    fn apply_pauses(mut self) -> Self {
+        let mut config = (*self.config).clone();
+        config.pauses = self.hooks.pauses();
+        self.config = Arc::new(config);
+        self
     }
 
     /// The configuration every connection gets.
@@ -123,7 +201,12 @@ impl TlsAcceptor {
         IO: AsyncRead + AsyncWrite + Unpin,
     {
         let small_reads = small_reads_fit(self.config.max_buffered_receive);
-        Handshake::new(Connection::server(self.config.clone()), io, small_reads)
+        Handshake::new(
+            Connection::server(self.config.clone()),
+            io,
+            small_reads,
+            self.hooks.clone(),
+        )
     }
 }
 
@@ -141,6 +224,16 @@ impl From<Arc<ServerConfig>> for TlsAcceptor {
 #[must_use = "the handshake runs only when the future is awaited"]
 pub struct Handshake<IO> {
     state: HandshakeState<IO>,
+    hooks: Hooks,
+    /// The hook's answer to the pause the connection stopped at, while it is on its way.
+    pending: Option<PendingReply>,
+}
+
+struct PendingReply {
+    /// In a mutex only so that the handshake stays `Sync` with a future that is not:
+    /// polled through `&mut`, it is never locked.
+    reply: std::sync::Mutex<BoxFuture<Reply>>,
+    deadline: Pin<Box<tokio::time::Sleep>>,
 }
 
 enum HandshakeState<IO> {
@@ -172,7 +265,7 @@ impl<IO> Handshake<IO> {
         }
     }
 
-    fn new(conn: Result<Connection, Error>, io: IO, small_reads: bool) -> Self {
+    fn new(conn: Result<Connection, Error>, io: IO, small_reads: bool, hooks: Hooks) -> Self {
         // A client queues its ClientHello here; a server has nothing to send before the
         // client speaks.
         let started = conn.and_then(|mut conn| conn.start().map(|()| conn));
@@ -180,7 +273,11 @@ impl<IO> Handshake<IO> {
             Ok(conn) => HandshakeState::Running(Box::new(TlsStream::new(conn, io, small_reads))),
             Err(e) => HandshakeState::Failed(io_error(e)),
         };
-        Self { state }
+        Self {
+            state,
+            hooks,
+            pending: None,
+        }
     }
 }
 
@@ -188,16 +285,22 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for Handshake<IO> {
     type Output = io::Result<TlsStream<IO>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        let HandshakeState::Running(stream) = &mut this.state else {
-            return match std::mem::replace(&mut this.state, HandshakeState::Done) {
+        let Handshake {
+            state,
+            hooks,
+            pending,
+        } = self.get_mut();
+        let HandshakeState::Running(stream) = state else {
+            return match std::mem::replace(state, HandshakeState::Done) {
                 HandshakeState::Failed(e) => Poll::Ready(Err(e)),
                 // A future polled after it resolved: an error, not a panic.
                 _ => Poll::Ready(Err(io::Error::other("handshake polled after completion"))),
             };
         };
         // An error leaves the stream in place, for `connection` to show what happened.
-        ready!(stream.poll_handshake(cx))?;
+        while ready!(stream.poll_handshake(cx))? == Progress::Paused {
+            ready!(poll_pause(stream, hooks, pending, cx))?;
+        }
         // Once the flights are all sent, their buffer, sized for a certificate chain, would
         // otherwise stay with the connection for its life: alerts and close_notify later
         // need only a few bytes. A TLS 1.3 server's tickets may still be queued; the buffer
@@ -205,12 +308,70 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for Handshake<IO> {
         if !stream.conn.wants_write() {
             drop(stream.conn.take_outgoing());
         }
-        match std::mem::replace(&mut this.state, HandshakeState::Done) {
+        match std::mem::replace(state, HandshakeState::Done) {
             HandshakeState::Running(stream) => Poll::Ready(Ok(*stream)),
             // `state` was Running a few lines up and nothing in between replaces it.
             _ => Poll::Ready(Err(io::Error::other("handshake state lost"))),
         }
     }
+}
+
+/// Answers the pause `stream`'s connection stopped at with its hook, awaited up to the
+/// hooks' timeout; then the handshake goes on.
+fn poll_pause<IO: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut TlsStream<IO>,
+    hooks: &Hooks,
+    pending: &mut Option<PendingReply>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    let waiting = match pending {
+        Some(waiting) => waiting,
+        None => {
+            let Some(reply) = stream.conn.pause().and_then(|p| hooks.ask(p)) else {
+                return Poll::Ready(Err(
+                    stream.abandon_pause(cx, "no async hook answers this pause")
+                ));
+            };
+            pending.insert(PendingReply {
+                reply: std::sync::Mutex::new(reply),
+                deadline: Box::pin(tokio::time::sleep(hooks.timeout)),
+            })
+        }
+    };
+    let reply = waiting
+        .reply
+        .get_mut()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match reply.as_mut().poll(cx) {
+        Poll::Ready(reply) => {
+            *pending = None;
+            match reply.provide(&mut stream.conn) {
+                Ok(()) => Poll::Ready(Ok(())),
+                Err(e) => {
+                    // The alert the connection queued should reach the peer.
+                    let _ = stream.poll_write_tls(cx);
+                    Poll::Ready(Err(io_error(e)))
+                }
+            }
+        }
+        Poll::Pending => {
+            ready!(waiting.deadline.as_mut().poll(cx));
+            *pending = None;
+            Poll::Ready(Err(stream.abandon_pause(
+                cx,
+                "the answer to a handshake pause did not come in time",
+            )))
+        }
+    }
+}
+
+/// What a step of the handshake came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Progress {
+    /// APP_DATA, our flights out.
+    Done,
+    /// Stopped at a pause point, for a hook to answer.
+    Paused,
 }
 
 /// A TLS connection over an async transport, after its handshake: `AsyncRead` gives the
@@ -301,11 +462,15 @@ impl<IO> TlsStream<IO> {
 impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
     /// Drives the handshake: our flights out, the peer's in, until APP_DATA with our last
     /// flight flushed, or until an error (whose alert we try to send first).
-    fn poll_handshake(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_handshake(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Progress>> {
         loop {
             let written = self.poll_write_tls(cx);
             if let Some(e) = self.conn.error() {
                 return Poll::Ready(Err(io_error(e.clone())));
+            }
+            // The connection reads nothing more while paused: neither do we.
+            if self.conn.pause().is_some() {
+                return Poll::Ready(Ok(Progress::Paused));
             }
             if !self.conn.is_handshaking() {
                 // Our last flight must be out: the peer may be waiting for our Finished.
@@ -317,7 +482,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
                     Poll::Pending if self.conn.handshake_output_pending() => return Poll::Pending,
                     Poll::Pending => {}
                 }
-                return Pin::new(&mut self.io).poll_flush(cx);
+                return Pin::new(&mut self.io)
+                    .poll_flush(cx)
+                    .map_ok(|()| Progress::Done);
             }
             if let Poll::Ready(Err(e)) = written {
                 return Poll::Ready(Err(e));
@@ -332,6 +499,14 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
                 }
             }
         }
+    }
+
+    /// Ends the paused handshake with internal_error, sending the alert if the transport
+    /// takes it now.
+    fn abandon_pause(&mut self, cx: &mut Context<'_>, why: &'static str) -> io::Error {
+        let e = self.conn.abandon_pause(why);
+        let _ = self.poll_write_tls(cx);
+        io_error(e)
     }
 
     /// Reads once from the transport into the connection, which processes the records that
@@ -594,3 +769,5 @@ fn tls_io_error(e: io::Error) -> io::Error {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_hooks;

@@ -12,6 +12,7 @@ use crate::crypto::suites::{self, SupportedSuite};
 use crate::crypto::{Provider, DEFAULT_KEY_SHARE_GROUPS};
 use crate::error::LocalError;
 use crate::names::Version;
+use crate::pause::Pauses;
 #[cfg(doc)]
 use crate::resolve::SniResolver;
 use crate::resolve::{ResolvesClientCert, ResolvesServerCert, SingleCert};
@@ -68,6 +69,16 @@ impl CertifiedKey {
         })
     }
 
+    /// The chain, leaf first.
+    pub fn chain(&self) -> &[CertificateDer<'static>] {
+        &self.chain
+    }
+
+    /// The key that signs for the leaf.
+    pub fn signer(&self) -> &Arc<dyn Signer> {
+        &self.key
+    }
+
     /// Pairs a chain (leaf first) with a key held elsewhere (a hardware module, a signing
     /// service), used through `signer`. The key is not probed: the caller vouches that it
     /// is the leaf's.
@@ -88,10 +99,6 @@ impl CertifiedKey {
         let chain = crate::pem::certs_from_pem(chain_pem)?;
         let key = crate::pem::private_key_from_pem(key_pem)?;
         Self::new(chain, &key)
-    }
-
-    pub fn chain(&self) -> &[CertificateDer<'static>] {
-        &self.chain
     }
 }
 
@@ -155,6 +162,9 @@ pub struct ClientConfig {
     pub enable_early_data: bool,
     pub max_handshake_message: usize,
     pub max_buffered_receive: usize,
+    /// Where the handshake stops for the application: a client only ever signs (its
+    /// CertificateVerify). None by default.
+    pub pauses: Pauses,
     /// Collect [`crate::TraceEvent`]s, returned by `poll_event`.
     pub trace: bool,
     /// Where to log secrets for Wireshark; `None` in production.
@@ -187,6 +197,7 @@ impl ClientConfig {
             enable_early_data: false,
             max_handshake_message: DEFAULT_MAX_HANDSHAKE_MESSAGE,
             max_buffered_receive: DEFAULT_MAX_BUFFERED_RECEIVE,
+            pauses: Pauses::default(),
             trace: false,
             key_log: None,
         }
@@ -239,6 +250,9 @@ pub struct ServerConfig {
     /// as large as the format allows ([`crate::codec::limits::MAX_CLIENT_HELLO`]).
     pub max_handshake_message: usize,
     pub max_buffered_receive: usize,
+    /// Where the handshake stops for the application (session lookup, certificate choice,
+    /// signing) instead of asking the store, resolver and key above. None by default.
+    pub pauses: Pauses,
     pub trace: bool,
     /// Where to log secrets for Wireshark; `None` in production.
     pub key_log: Option<Arc<dyn KeyLog>>,
@@ -279,6 +293,7 @@ impl ServerConfig {
             anti_replay: Arc::new(AntiReplay::default()),
             max_handshake_message: DEFAULT_MAX_HANDSHAKE_MESSAGE,
             max_buffered_receive: DEFAULT_MAX_BUFFERED_RECEIVE,
+            pauses: Pauses::default(),
             trace: false,
             key_log: None,
         }

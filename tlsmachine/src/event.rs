@@ -17,6 +17,9 @@ pub enum Event {
     /// TLS 1.3 client: the server refused our 0-RTT data; whatever still matters in it must
     /// be sent again, now as ordinary data.
     EarlyDataRejected,
+    /// The handshake stopped at a pause point: [`Connection::pause`](crate::Connection::pause)
+    /// says what it waits for.
+    Paused(crate::pause::PauseKind),
     /// One line of the trace (only with tracing enabled in the config).
     Trace(TraceEvent),
 }

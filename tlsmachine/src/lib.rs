@@ -57,6 +57,7 @@ pub mod event;
 pub mod handshake;
 pub mod names;
 pub mod negotiated;
+pub mod pause;
 pub mod pem;
 #[cfg(any(test, feature = "pki"))]
 pub mod pki;
@@ -75,5 +76,6 @@ pub use error::{Error, LocalError, ProtocolError};
 pub use event::Event;
 pub use names::{Msg, Phase, Version};
 pub use negotiated::Negotiated;
+pub use pause::{Pause, Pauses};
 pub use stream::Stream;
 pub use trace::TraceEvent;

@@ -126,8 +126,16 @@ pub enum Phase {
     Wait1,
     /// Client, TLS 1.2: its key-exchange flight sent, waiting for the server's Finished.
     Wait2,
-    /// Server: ClientHello received, looking the offered session up.
+    /// Server: ClientHello received, looking the offered session up. A pause point: the
+    /// application may answer the lookup itself (`Connection::provide_session`).
     CheckSessionCache,
+    /// Server, full handshake: choosing the certificate for this ClientHello. A pause
+    /// point (`Connection::provide_certificate`).
+    ChooseCertificate,
+    /// Signing with our private key before the flight that carries the signature goes out:
+    /// a server's ServerKeyExchange or CertificateVerify, a client's CertificateVerify. A
+    /// pause point (`Connection::provide_signature`).
+    Sign,
     /// Server: full handshake flight sent, waiting for the client's Finished.
     Wait,
     /// Server: resumed handshake flight sent, waiting for the client's Finished.
@@ -141,11 +149,13 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 9] = [
+    pub const ALL: [Phase; 11] = [
         Phase::Idle,
         Phase::Wait1,
         Phase::Wait2,
         Phase::CheckSessionCache,
+        Phase::ChooseCertificate,
+        Phase::Sign,
         Phase::Wait,
         Phase::WaitResume,
         Phase::AppData,
@@ -160,6 +170,8 @@ impl Phase {
             Phase::Wait1 => "WAIT_1",
             Phase::Wait2 => "WAIT_2",
             Phase::CheckSessionCache => "CHECK_SESSION_CACHE",
+            Phase::ChooseCertificate => "CHOOSE_CERTIFICATE",
+            Phase::Sign => "SIGN",
             Phase::Wait => "WAIT",
             Phase::WaitResume => "WAIT_RESUME",
             Phase::AppData => "APP_DATA",
@@ -176,6 +188,8 @@ impl Phase {
                 | Phase::Wait1
                 | Phase::Wait2
                 | Phase::CheckSessionCache
+                | Phase::ChooseCertificate
+                | Phase::Sign
                 | Phase::Wait
                 | Phase::WaitResume
         )

@@ -6,6 +6,7 @@ use core::fmt;
 
 use crate::codec::enums::{AlertDescription, AlertLevel};
 use crate::names::{Msg, Phase};
+use crate::pause::PauseKind;
 
 /// One line of a connection's trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +36,10 @@ pub enum TraceEvent {
         to: Phase,
         input: String,
     },
+    /// The handshake stopped at a pause point for the application.
+    Paused { kind: PauseKind },
+    /// The application answered; the handshake goes on.
+    Answered { kind: PauseKind },
 }
 
 /// Who would have sent a message.
@@ -72,6 +77,8 @@ impl fmt::Display for TraceEvent {
             TraceEvent::Transition { from, to, input } => {
                 write!(f, "== {from} -> {to}  [{input}]")
             }
+            TraceEvent::Paused { kind } => write!(f, "   (paused for the application: {kind})"),
+            TraceEvent::Answered { kind } => write!(f, "   (the application answered: {kind})"),
         }
     }
 }

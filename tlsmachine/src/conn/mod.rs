@@ -17,15 +17,17 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use rustls_pki_types::ServerName;
+use zeroize::Zeroizing;
 
 use crate::codec::alert::Alert;
 use crate::codec::enums::{AlertDescription, AlertLevel, ContentType};
 use crate::codec::limits::{MAX_EMPTY_OR_WARNING_RECORDS, MAX_PLAINTEXT};
-use crate::config::{ClientConfig, ServerConfig};
+use crate::config::{CertifiedKey, ClientConfig, ServerConfig};
 use crate::error::{Error, InvalidMessage, LocalError, PeerMisbehaved, ProtocolError};
 use crate::handshake::driver::{Ctx, Driver, Received};
 use crate::handshake::table::{self, Event as TableEvent};
 use crate::handshake::{ExportSecrets, Handshake, Phase, Version};
+use crate::pause::{Answer, Pause};
 use crate::record::{Deframer, RecordWriter};
 use crate::trace::TraceEvent;
 
@@ -460,6 +462,70 @@ impl Connection {
         Ok(n)
     }
 
+    /// What the handshake waits for, when it stopped at a pause point (see
+    /// [`crate::pause`]); answer with the matching `provide_*` call. Received bytes are
+    /// buffered meanwhile, not processed.
+    pub fn pause(&self) -> Option<&Pause> {
+        self.hs.pause()
+    }
+
+    /// Answers [`Pause::SessionLookup`] with the stored session's bytes (as a
+    /// [`SessionStore`](crate::session::SessionStore) holds them), or `None` when there is
+    /// none: a full handshake follows.
+    pub fn provide_session(&mut self, session: Option<Zeroizing<Vec<u8>>>) -> Result<(), Error> {
+        self.answer(Answer::Session(session), "provide_session")
+    }
+
+    /// Answers [`Pause::Certificate`]; `None` refuses the client with unrecognized_name.
+    pub fn provide_certificate(
+        &mut self,
+        certificate: Option<Arc<CertifiedKey>>,
+    ) -> Result<(), Error> {
+        self.answer(Answer::Certificate(certificate), "provide_certificate")
+    }
+
+    /// Answers [`Pause::Sign`] with the signature, or with the reason signing failed,
+    /// which ends the handshake with internal_error.
+    pub fn provide_signature(
+        &mut self,
+        signature: Result<Vec<u8>, LocalError>,
+    ) -> Result<(), Error> {
+        self.answer(Answer::Signature(signature), "provide_signature")
+    }
+
+    /// Gives up on the open pause (an answer that never came, say): the handshake ends with
+    /// internal_error, `why` naming what was not answered. Returns the error that ended
+    /// it; a connection that was not paused is left as it was, and the error says so.
+    pub fn abandon_pause(&mut self, why: &'static str) -> Error {
+        if let Err(e) = self.check_alive() {
+            return e;
+        }
+        if self.hs.pause().is_none() {
+            return self.wrong_phase("abandon_pause");
+        }
+        self.fail(ProtocolError::Internal(why))
+    }
+
+    fn answer(&mut self, answer: Answer, call: &'static str) -> Result<(), Error> {
+        self.check_alive()?;
+        let kind = answer.kind();
+        if self.hs.pause().map(Pause::kind) != Some(kind) {
+            return Err(self.wrong_phase(call));
+        }
+        self.hs.answer(answer);
+        self.with_ctx(|_, _, ctx| ctx.trace(|| TraceEvent::Answered { kind }));
+        self.drive(|driver, hs, ctx| driver.resume(hs, ctx))?;
+        self.process()
+    }
+
+    fn wrong_phase(&self, call: &'static str) -> Error {
+        LocalError::WrongPhase {
+            call,
+            phase: self.driver.phase(),
+        }
+        .into()
+    }
+
     /// The next event, oldest first.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
@@ -522,22 +588,38 @@ impl Connection {
         }
     }
 
-    /// Processes every whole record buffered so far.
+    /// Processes every whole record buffered so far, unless a pause stops the handshake:
+    /// what came then waits, unprocessed, for the application's answer.
     fn process(&mut self) -> Result<(), Error> {
-        while !self.peer_closed && self.driver.phase() != Phase::Shutdown {
-            let record = match self.deframer.next_record() {
-                Ok(Some(record)) => record,
-                Ok(None) => break,
+        while !self.peer_closed
+            && self.driver.phase() != Phase::Shutdown
+            && self.hs.pause().is_none()
+        {
+            match self.next_input() {
+                Ok(true) => {}
+                Ok(false) => break,
                 Err(e) => return Err(self.fail(e)),
-            };
-            if let Err(e) = self.on_record(record) {
-                return Err(self.fail(e));
             }
         }
         // A fatal alert from the peer ends processing without an error of ours.
         match &self.error {
             Some(e) => Err(e.clone()),
             None => Ok(()),
+        }
+    }
+
+    /// Handles the next handshake message already reassembled, else the next whole record
+    /// (so a record's messages all come before the next record). False when neither is
+    /// there yet.
+    fn next_input(&mut self) -> Result<bool, ProtocolError> {
+        if let Some((typ, raw)) = self.deframer.next_handshake()? {
+            let received = Received::Handshake { typ, raw };
+            self.with_ctx(|driver, hs, ctx| driver.on_message(hs, ctx, received))?;
+            return Ok(true);
+        }
+        match self.deframer.next_record()? {
+            Some(record) => self.on_record(record).map(|()| true),
+            None => Ok(false),
         }
     }
 
@@ -571,15 +653,7 @@ impl Connection {
                 if empty {
                     return Err(InvalidMessage::EmptyRecord.into());
                 }
-                self.deframer.push_handshake(range)?;
-                while self.driver.phase() != Phase::Shutdown {
-                    let Some((typ, raw)) = self.deframer.next_handshake()? else {
-                        break;
-                    };
-                    let received = Received::Handshake { typ, raw };
-                    self.with_ctx(|driver, hs, ctx| driver.on_message(hs, ctx, received))?;
-                }
-                Ok(())
+                self.deframer.push_handshake(range)
             }
             ContentType::CHANGE_CIPHER_SPEC => {
                 if self.deframer.handshake_pending() {
@@ -718,3 +792,5 @@ mod tests13;
 mod tests13_hostile;
 #[cfg(test)]
 mod tests13_resume;
+#[cfg(test)]
+mod tests_pause;

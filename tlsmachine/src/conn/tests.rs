@@ -158,7 +158,9 @@ fn named_phases_follow_the_architecture_tables() {
         transitions(&mut s),
         [
             (Idle, CheckSessionCache),
-            (CheckSessionCache, Wait),
+            (CheckSessionCache, ChooseCertificate),
+            (ChooseCertificate, Sign),
+            (Sign, Wait),
             (Wait, AppData)
         ]
     );
@@ -452,7 +454,9 @@ mod resumption {
             transitions(s),
             [
                 (Idle, CheckSessionCache),
-                (CheckSessionCache, Wait),
+                (CheckSessionCache, ChooseCertificate),
+                (ChooseCertificate, Sign),
+                (Sign, Wait),
                 (Wait, AppData)
             ]
         );

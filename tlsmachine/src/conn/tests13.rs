@@ -75,7 +75,9 @@ fn defaults_negotiate_tls13_with_the_hybrid_group() {
         transitions(&mut s),
         [
             (Idle, CheckSessionCache),
-            (CheckSessionCache, Wait),
+            (CheckSessionCache, ChooseCertificate),
+            (ChooseCertificate, Sign),
+            (Sign, Wait),
             (Wait, AppData)
         ]
     );
@@ -162,7 +164,9 @@ fn hello_retry_request_when_no_share_fits() {
         [
             (Idle, Idle),
             (Idle, CheckSessionCache),
-            (CheckSessionCache, Wait),
+            (CheckSessionCache, ChooseCertificate),
+            (ChooseCertificate, Sign),
+            (Sign, Wait),
             (Wait, AppData)
         ]
     );

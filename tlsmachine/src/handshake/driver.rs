@@ -422,10 +422,19 @@ impl Driver {
         if from.is_handshaking() && row.to == Phase::AppData {
             hs.finish(ctx)?;
         }
-        if let Some(event) = hs.internal_event(self.phase) {
-            self.on_event(hs, ctx, event)?;
+        self.resume(hs, ctx)
+    }
+
+    /// At a pause point, moves on if the handler has (or now gets) its answer.
+    pub(crate) fn resume(
+        &mut self,
+        hs: &mut Handshake,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), ProtocolError> {
+        match hs.internal_event(ctx, self.phase)? {
+            Some(event) => self.on_event(hs, ctx, event),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Has the handler write `flight`, then holds what it sent against the flight's steps.

@@ -5,6 +5,7 @@
 mod client;
 pub(crate) mod driver;
 pub(crate) mod keys;
+pub(crate) mod pause;
 pub(crate) mod proof;
 mod server;
 pub mod table;
@@ -23,10 +24,12 @@ use crate::crypto::key_schedule::ExporterSecret;
 use crate::crypto::prf::MasterSecret;
 use crate::crypto::suites::Tls12Suite;
 use crate::error::ProtocolError;
+use crate::pause::{Answer, Pause};
 use client::tls12::ClientHs12;
 use client::tls13::ClientHs13;
 use client::ClientStart;
 use driver::Ctx;
+use pause::PauseSlot;
 use server::tls12::ServerHs12;
 use server::tls13::ServerHs13;
 use server::ServerStart;
@@ -181,13 +184,48 @@ impl Handshake {
         }
     }
 
-    /// An internal event the handler raises on entering `phase` (the session-cache answer).
-    pub(crate) fn internal_event(&mut self, phase: Phase) -> Option<Event> {
+    /// The event that moves the handshake on from a pause point (`phase`) once its
+    /// question is answered; `None` while the application has it, or in other phases.
+    pub(crate) fn internal_event(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        phase: Phase,
+    ) -> Result<Option<Event>, ProtocolError> {
         match self {
-            Handshake::Server12(h) => h.internal_event(phase),
-            Handshake::Server13(h) => h.internal_event(phase),
-            _ => None,
+            Handshake::Client12(h) => h.internal_event(ctx, phase),
+            Handshake::Client13(h) => h.internal_event(ctx, phase),
+            Handshake::Server12(h) => h.internal_event(ctx, phase),
+            Handshake::Server13(h) => h.internal_event(ctx, phase),
+            Handshake::ClientStart(_) | Handshake::ServerStart(_) => Ok(None),
         }
+    }
+
+    fn pause_slot(&self) -> Option<&PauseSlot> {
+        match self {
+            Handshake::Client12(h) => Some(&h.pause),
+            Handshake::Client13(h) => Some(&h.pause),
+            Handshake::Server12(h) => Some(&h.pause),
+            Handshake::Server13(h) => Some(&h.pause),
+            Handshake::ClientStart(_) | Handshake::ServerStart(_) => None,
+        }
+    }
+
+    /// The question the handshake waits on, if it is paused.
+    pub(crate) fn pause(&self) -> Option<&Pause> {
+        self.pause_slot().and_then(PauseSlot::asked)
+    }
+
+    /// Hands the application's answer to the handler; the caller checked it answers the
+    /// open question.
+    pub(crate) fn answer(&mut self, answer: Answer) {
+        let slot = match self {
+            Handshake::Client12(h) => &mut h.pause,
+            Handshake::Client13(h) => &mut h.pause,
+            Handshake::Server12(h) => &mut h.pause,
+            Handshake::Server13(h) => &mut h.pause,
+            Handshake::ClientStart(_) | Handshake::ServerStart(_) => return,
+        };
+        slot.answer(answer);
     }
 
     /// The handshake reached APP_DATA: hand over the proofs and publish the result.

@@ -14,7 +14,7 @@ use crate::codec::handshake::{
     signed_message, CertificateMsg, CertificateRequest, CertificateVerify, ClientKeyExchange,
     Finished, HandshakePayload, ServerHello, ServerKeyExchange, SessionId,
 };
-use crate::config::ClientConfig;
+use crate::config::{CertifiedKey, ClientConfig};
 use crate::crypto::kx::{self, KeyExchange};
 use crate::crypto::prf::MasterSecret;
 use crate::crypto::sigverify::{verify_signature, DEFAULT_VERIFY_SCHEMES};
@@ -23,9 +23,11 @@ use crate::error::{CertificateError, PeerIncompatible, PeerMisbehaved, ProtocolE
 use crate::handshake::client::{choose_client_certificate, verify_server, ClientStart};
 use crate::handshake::driver::{describe, Ctx};
 use crate::handshake::keys::{self, FinishedBy, PendingKeys};
+use crate::handshake::pause::PauseSlot;
 use crate::handshake::proof::{self, Established, FinishedVerified, PeerAuth, SigVerified};
-use crate::handshake::table::{Branch, Cond, FlightName, Phase, Version};
+use crate::handshake::table::{Branch, Cond, Event, FlightName, Phase, Version};
 use crate::handshake::transcript::Transcript;
+use crate::pause::SignRequest;
 use crate::session::ClientSession;
 use crate::verify::CertVerified;
 
@@ -57,6 +59,27 @@ pub(crate) struct ClientHs12 {
     server_session_id: SessionId,
     /// Where this server's sessions live in the cache.
     cache_key: String,
+    /// Flight 3 built ahead of sending when it carries a CertificateVerify (SIGN).
+    prepared: Option<Flight3>,
+    pub(crate) pause: PauseSlot,
+}
+
+/// Flight 3 up to the messages CertificateVerify signs.
+struct Flight3 {
+    /// Our Certificate, when the server asked for one (empty without one that fits).
+    certificate: Option<HandshakePayload>,
+    kx: KeyExchange,
+    client_key_exchange: HandshakePayload,
+    /// The certificate we prove we hold, with its scheme, the messages it signs and,
+    /// once made, the signature.
+    proof: Option<ClientProof>,
+}
+
+struct ClientProof {
+    key: Arc<CertifiedKey>,
+    scheme: SignatureScheme,
+    message: Vec<u8>,
+    signature: Option<Vec<u8>>,
 }
 
 impl ClientHs12 {
@@ -84,6 +107,8 @@ impl ClientHs12 {
             ticket: None,
             server_session_id: SessionId::empty(),
             cache_key: start.cache_key.clone(),
+            prepared: None,
+            pause: PauseSlot::default(),
         }
     }
 
@@ -100,6 +125,37 @@ impl ClientHs12 {
             | Cond::EarlyDataAccepted
             | Cond::TicketsOffered => false,
         }
+    }
+
+    /// The event that moves SIGN on, once the signature is in: `None` while the
+    /// application signs.
+    pub(crate) fn internal_event(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        phase: Phase,
+    ) -> Result<Option<Event>, ProtocolError> {
+        if phase != Phase::Sign {
+            return Ok(None);
+        }
+        if self.prepared.is_none() {
+            self.prepared = Some(self.build_flight3()?);
+        }
+        let config = self.config.clone();
+        let Some(proof) = self.prepared.as_mut().and_then(|f| f.proof.as_mut()) else {
+            return Ok(Some(Event::Signed));
+        };
+        let request = SignRequest {
+            certificate: proof.key.clone(),
+            scheme: proof.scheme,
+            message: proof.message.clone(),
+        };
+        let Some(signature) = self.pause.signature(ctx, config.pauses.signing, request)? else {
+            return Ok(None);
+        };
+        proof.signature = Some(
+            signature.map_err(|_| ProtocolError::Internal("signing CertificateVerify failed"))?,
+        );
+        Ok(Some(Event::Signed))
     }
 
     /// The server's ChangeCipherSpec: its records are protected from the next one on.
@@ -391,42 +447,85 @@ impl ClientHs12 {
     }
 
     /// Flight 3: Certificate*, ClientKeyExchange, CertificateVerify*, [ChangeCipherSpec], Finished.
+    /// Certificate*, ClientKeyExchange and, when we send a certificate, what our
+    /// CertificateVerify signs: every handshake message through ClientKeyExchange.
+    fn build_flight3(&mut self) -> Result<Flight3, ProtocolError> {
+        let (group, _) = self
+            .server_share
+            .as_ref()
+            .ok_or(ProtocolError::Internal("no server share before flight 3"))?;
+        let kx = KeyExchange::start(*group, self.config.provider.random.as_ref())
+            .map_err(|_| ProtocolError::Internal("key exchange failed to start"))?;
+        let client_key_exchange = HandshakePayload::ClientKeyExchange(ClientKeyExchange {
+            public: kx.public_key().to_vec(),
+        });
+        let Some(req) = &self.cert_request else {
+            return Ok(Flight3 {
+                certificate: None,
+                kx,
+                client_key_exchange,
+                proof: None,
+            });
+        };
+        let chosen = choose_client_certificate(
+            &self.config,
+            &req.ca_names,
+            &req.signature_algorithms,
+            Version::Tls12,
+        );
+        let chain = chosen
+            .as_ref()
+            .map(|(ck, _)| ck.chain.clone())
+            .unwrap_or_default();
+        let certificate = HandshakePayload::Certificate(CertificateMsg { chain });
+        let proof = match chosen {
+            Some((key, scheme)) => {
+                let mut message = self
+                    .transcript
+                    .messages()
+                    .ok_or(ProtocolError::Internal(
+                        "transcript discarded before CertificateVerify",
+                    ))?
+                    .to_vec();
+                certificate.encode(&mut message);
+                client_key_exchange.encode(&mut message);
+                Some(ClientProof {
+                    key,
+                    scheme,
+                    message,
+                    signature: None,
+                })
+            }
+            None => None,
+        };
+        Ok(Flight3 {
+            certificate: Some(certificate),
+            kx,
+            client_key_exchange,
+            proof,
+        })
+    }
+
     fn send_key_exchange_flight(&mut self, ctx: &mut Ctx<'_>) -> Result<(), ProtocolError> {
         let suite = self
             .suite
             .ok_or(ProtocolError::Internal("no suite before flight 3"))?;
+        let flight = match self.prepared.take() {
+            Some(flight) => flight,
+            None => self.build_flight3()?,
+        };
         let (group, server_public) = self
             .server_share
             .take()
             .ok_or(ProtocolError::Internal("no server share before flight 3"))?;
 
-        let mut signer = None;
-        if let Some(req) = &self.cert_request {
-            let chosen = choose_client_certificate(
-                &self.config,
-                &req.ca_names,
-                &req.signature_algorithms,
-                Version::Tls12,
-            );
-            let chain = chosen
-                .as_ref()
-                .map(|(ck, _)| ck.chain.clone())
-                .unwrap_or_default();
-            let payload = HandshakePayload::Certificate(CertificateMsg { chain });
-            ctx.send_handshake(&payload, &mut self.transcript, || describe(&payload))?;
-            self.client_cert_sent = chosen.is_some();
-            signer = chosen;
+        if let Some(payload) = &flight.certificate {
+            ctx.send_handshake(payload, &mut self.transcript, || describe(payload))?;
+            self.client_cert_sent = flight.proof.is_some();
         }
-
-        let kx = KeyExchange::start(group, self.config.provider.random.as_ref())
-            .map_err(|_| ProtocolError::Internal("key exchange failed to start"))?;
-        let payload = HandshakePayload::ClientKeyExchange(ClientKeyExchange {
-            public: kx.public_key().to_vec(),
-        });
-        ctx.send_handshake(&payload, &mut self.transcript, || {
-            format!("group={group:?}")
-        })?;
-        let pre_master = kx.complete(&server_public)?;
+        let payload = &flight.client_key_exchange;
+        ctx.send_handshake(payload, &mut self.transcript, || format!("group={group:?}"))?;
+        let pre_master = flight.kx.complete(&server_public)?;
 
         let ms = keys::master_secret(
             suite,
@@ -437,14 +536,11 @@ impl ClientHs12 {
             &self.server_random,
         )?;
 
-        if let Some((ck, scheme)) = signer {
-            let messages = self.transcript.messages().ok_or(ProtocolError::Internal(
-                "transcript discarded before CertificateVerify",
-            ))?;
-            let signature = ck
-                .key
-                .sign(scheme, messages)
-                .map_err(|_| ProtocolError::Internal("signing CertificateVerify failed"))?;
+        if let Some(proof) = flight.proof {
+            let scheme = proof.scheme;
+            let signature = proof
+                .signature
+                .ok_or(ProtocolError::Internal("CertificateVerify not signed"))?;
             let payload =
                 HandshakePayload::CertificateVerify(CertificateVerify { scheme, signature });
             ctx.send_handshake(&payload, &mut self.transcript, || {

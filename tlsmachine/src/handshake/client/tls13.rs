@@ -7,13 +7,14 @@ use rustls_pki_types::{CertificateDer, ServerName};
 
 use crate::codec::enums::{
     CipherSuite, CompressionMethod, ExtensionType, ProtocolVersion, PskKeyExchangeMode,
+    SignatureScheme,
 };
 use crate::codec::extensions::{ClientExtension, KeyShareEntry, ServerExtension};
 use crate::codec::handshake::{
     Certificate13, CertificateRequest13, CertificateVerify, ClientHello, EncryptedExtensions,
     Finished, HandshakePayload, NewSessionTicket13, ServerHello,
 };
-use crate::config::ClientConfig;
+use crate::config::{CertifiedKey, ClientConfig};
 use crate::crypto::key_schedule::{
     EarlySecret, ExporterSecret, HandshakeSecret, MasterSecret, ResumptionSecret, TrafficSecret,
 };
@@ -26,11 +27,13 @@ use crate::handshake::client::{
     bind_psk, choose_client_certificate, offered_psks, verify_server, ClientStart, OfferedTicket,
 };
 use crate::handshake::driver::{describe, Ctx};
+use crate::handshake::pause::PauseSlot;
 use crate::handshake::proof::{self, Established, FinishedVerified, PeerAuth, SigVerified};
-use crate::handshake::table::{Branch, Cond, FlightName, Phase, Version};
+use crate::handshake::table::{Branch, Cond, Event as TableEvent, FlightName, Phase, Version};
 use crate::handshake::tls13::{self, Signer, Traffic};
 use crate::handshake::transcript::Transcript;
 use crate::negotiated::EarlyData;
+use crate::pause::SignRequest;
 use crate::session::{ClientSession, MAX_TLS13_TICKET_LIFETIME};
 use crate::verify::CertVerified;
 
@@ -67,6 +70,24 @@ pub(crate) struct ClientHs13 {
     signature: Option<SigVerified>,
     finished: Option<FinishedVerified>,
     client_cert_sent: bool,
+    /// Our answer to a CertificateRequest, built in SIGN so that its CertificateVerify
+    /// could be signed first.
+    prepared: Option<ClientAuth13>,
+    pub(crate) pause: PauseSlot,
+}
+
+/// Our Certificate and, with a certificate that fits, the proof we hold its key.
+struct ClientAuth13 {
+    certificate: HandshakePayload,
+    proof: Option<ClientProof13>,
+}
+
+struct ClientProof13 {
+    key: Arc<CertifiedKey>,
+    scheme: SignatureScheme,
+    /// The transcript through our Certificate, as CertificateVerify signs it.
+    content: Vec<u8>,
+    signature: Option<Vec<u8>>,
 }
 
 impl ClientHs13 {
@@ -103,6 +124,8 @@ impl ClientHs13 {
             signature: None,
             finished: None,
             client_cert_sent: false,
+            prepared: None,
+            pause: PauseSlot::default(),
         })
     }
 
@@ -119,6 +142,77 @@ impl ClientHs13 {
             | Cond::TicketPromised
             | Cond::TicketsOffered => false,
         }
+    }
+
+    /// The event that moves SIGN on, once the signature is in: `None` while the
+    /// application signs.
+    pub(crate) fn internal_event(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        phase: Phase,
+    ) -> Result<Option<TableEvent>, ProtocolError> {
+        if phase != Phase::Sign {
+            return Ok(None);
+        }
+        if self.prepared.is_none() {
+            self.prepared = Some(self.build_client_auth()?);
+        }
+        let config = self.config.clone();
+        let Some(proof) = self.prepared.as_mut().and_then(|p| p.proof.as_mut()) else {
+            return Ok(Some(TableEvent::Signed));
+        };
+        let request = SignRequest {
+            certificate: proof.key.clone(),
+            scheme: proof.scheme,
+            message: proof.content.clone(),
+        };
+        let Some(signature) = self.pause.signature(ctx, config.pauses.signing, request)? else {
+            return Ok(None);
+        };
+        proof.signature = Some(
+            signature.map_err(|_| ProtocolError::Internal("signing CertificateVerify failed"))?,
+        );
+        Ok(Some(TableEvent::Signed))
+    }
+
+    /// Our Certificate for the server's request and, when we have a certificate that fits,
+    /// what CertificateVerify signs: the transcript through that Certificate (after an
+    /// EndOfEarlyData, when there is one).
+    fn build_client_auth(&self) -> Result<ClientAuth13, ProtocolError> {
+        let req = self
+            .cert_request
+            .as_ref()
+            .ok_or(ProtocolError::Internal("SIGN without a CertificateRequest"))?;
+        let schemes = req.signature_algorithms().unwrap_or_default();
+        let chosen =
+            choose_client_certificate(&self.config, req.ca_names(), schemes, Version::Tls13);
+        let chain = chosen
+            .as_ref()
+            .map(|(ck, _)| ck.chain.clone())
+            .unwrap_or_default();
+        let certificate =
+            HandshakePayload::Certificate13(Certificate13::new(req.context.clone(), &chain));
+        let proof = match chosen {
+            Some((key, scheme)) => {
+                let mut messages = Vec::new();
+                if self.early_data == EarlyData::Accepted {
+                    HandshakePayload::EndOfEarlyData.encode(&mut messages);
+                }
+                certificate.encode(&mut messages);
+                let hash = self
+                    .transcript
+                    .hash_with(&messages)
+                    .ok_or(ProtocolError::Internal("transcript hash not started"))?;
+                Some(ClientProof13 {
+                    key,
+                    scheme,
+                    content: tls13::signed_content(Signer::Client, hash.as_ref()),
+                    signature: None,
+                })
+            }
+            None => None,
+        };
+        Ok(ClientAuth13 { certificate, proof })
     }
 
     /// The server's compatibility ChangeCipherSpec changes nothing; the table allows one.
@@ -720,23 +814,17 @@ impl ClientHs13 {
             .ok_or(ProtocolError::Internal("no client handshake secret"))?;
         ctx.install_write(tls13::sealer(suite, &client_hs)?)?;
 
-        if let Some(req) = &self.cert_request {
-            let schemes = req.signature_algorithms().unwrap_or_default();
-            let chosen =
-                choose_client_certificate(&self.config, req.ca_names(), schemes, Version::Tls13);
-            let chain = chosen
-                .as_ref()
-                .map(|(ck, _)| ck.chain.clone())
-                .unwrap_or_default();
-            let payload =
-                HandshakePayload::Certificate13(Certificate13::new(req.context.clone(), &chain));
-            ctx.send_handshake(&payload, &mut self.transcript, || describe(&payload))?;
-            if let Some((ck, scheme)) = chosen {
-                let content = tls13::signed_content(Signer::Client, self.current_hash()?.as_ref());
-                let signature = ck
-                    .key
-                    .sign(scheme, &content)
-                    .map_err(|_| ProtocolError::Internal("signing CertificateVerify failed"))?;
+        if self.cert_request.is_some() {
+            let auth = self.prepared.take().ok_or(ProtocolError::Internal(
+                "a CertificateRequest answered without SIGN",
+            ))?;
+            let payload = &auth.certificate;
+            ctx.send_handshake(payload, &mut self.transcript, || describe(payload))?;
+            if let Some(proof) = auth.proof {
+                let scheme = proof.scheme;
+                let signature = proof
+                    .signature
+                    .ok_or(ProtocolError::Internal("CertificateVerify not signed"))?;
                 let payload =
                     HandshakePayload::CertificateVerify(CertificateVerify { scheme, signature });
                 ctx.send_handshake(&payload, &mut self.transcript, || {

@@ -24,11 +24,12 @@ use crate::error::{PeerIncompatible, PeerMisbehaved, ProtocolError};
 use crate::handshake::driver::describe;
 use crate::handshake::driver::Ctx;
 use crate::handshake::keys::{self, FinishedBy, PendingKeys};
+use crate::handshake::pause::PauseSlot;
 use crate::handshake::proof::{self, Established, FinishedVerified, PeerAuth, SigVerified};
 use crate::handshake::server::{choose_alpn, names_that_fit, requested_name, verify_client};
 use crate::handshake::table::{Branch, Cond, Event, FlightName, Phase, Version};
 use crate::handshake::transcript::Transcript;
-use crate::resolve::ClientHelloInfo;
+use crate::pause::{CertificateQuery, SessionLookup, SignRequest};
 use crate::session::StoredSession;
 use crate::verify::CertVerified;
 
@@ -55,7 +56,13 @@ pub(crate) struct ServerHs12 {
     /// A cached session the client offered and we are willing to resume.
     resume: Option<StoredSession>,
     ticket_requested: bool,
+    /// The ticket the client offered, if any.
+    offered_ticket: Option<Vec<u8>>,
+    /// What the ClientHello says about certificates and suites, for CHOOSE_CERTIFICATE.
+    query: Option<CertificateQuery>,
     kx: Option<KeyExchange>,
+    /// Our ServerKeyExchange signature, made in SIGN.
+    signature: Option<Vec<u8>>,
     client_chain: Vec<CertificateDer<'static>>,
     client_cert: Option<CertVerified>,
     client_signature: Option<SigVerified>,
@@ -66,6 +73,7 @@ pub(crate) struct ServerHs12 {
     /// The session ID stored in the cache, removed again if the connection dies.
     stored: Option<Vec<u8>>,
     resumed: bool,
+    pub(crate) pause: PauseSlot,
 }
 
 impl ServerHs12 {
@@ -88,7 +96,10 @@ impl ServerHs12 {
             client_session_id: SessionId::empty(),
             resume: None,
             ticket_requested: false,
+            offered_ticket: None,
+            query: None,
             kx: None,
+            signature: None,
             client_chain: Vec::new(),
             client_cert: None,
             client_signature: None,
@@ -97,6 +108,7 @@ impl ServerHs12 {
             finished: None,
             stored: None,
             resumed: false,
+            pause: PauseSlot::default(),
         }
     }
 
@@ -128,11 +140,19 @@ impl ServerHs12 {
         self.ticket_requested && self.config.ticketer.is_some() && self.ems
     }
 
-    pub(crate) fn internal_event(&mut self, phase: Phase) -> Option<Event> {
-        (phase == Phase::CheckSessionCache).then_some(match self.resume {
-            Some(_) => Event::SessionFound,
-            None => Event::SessionAbsent,
-        })
+    /// The event that moves a pause point on, once its answer is in: `None` while the
+    /// application has the question.
+    pub(crate) fn internal_event(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        phase: Phase,
+    ) -> Result<Option<Event>, ProtocolError> {
+        match phase {
+            Phase::CheckSessionCache => self.check_session_cache(ctx),
+            Phase::ChooseCertificate => self.choose_certificate(ctx),
+            Phase::Sign => self.sign(ctx),
+            _ => Ok(None),
+        }
     }
 
     pub(crate) fn on_message(
@@ -227,24 +247,23 @@ impl ServerHs12 {
             }
         }
         self.server_name = requested_name(hello);
-
-        let client_schemes = hello.signature_algorithms().unwrap_or(&[]);
-        //= https://www.rfc-editor.org/rfc/rfc6066#section-3
-        //# If the server understood the ClientHello extension but
-        //# does not recognize the server name, the server SHOULD take one of two
-        //# actions: either abort the handshake by sending a fatal-level
-        //# unrecognized_name(112) alert or continue the handshake.
-        let certificate = config
-            .cert_resolver
-            .resolve(&ClientHelloInfo {
-                version: Version::Tls12,
-                server_name: self.server_name.as_deref(),
-                signature_schemes: client_schemes,
-                cipher_suites: &hello.cipher_suites,
-                groups: hello.supported_groups(),
-            })
-            .ok_or(PeerIncompatible::UnrecognizedName)?;
-        let suite = self.choose_suite(&certificate, &hello.cipher_suites)?;
+        // The suite depends on the certificate (or the resumed session), chosen later: only
+        // refuse now a client with no TLS 1.2 suite of ours at all.
+        let shares_a_suite = config
+            .cipher_suites
+            .iter()
+            .filter_map(|s| s.tls12())
+            .any(|s| hello.cipher_suites.contains(&s.suite));
+        if !shares_a_suite {
+            return Err(PeerIncompatible::NoSharedCipherSuite.into());
+        }
+        self.query = Some(CertificateQuery {
+            version: Version::Tls12,
+            server_name: self.server_name.clone(),
+            signature_schemes: hello.signature_algorithms().unwrap_or_default().to_vec(),
+            cipher_suites: hello.cipher_suites.clone(),
+            groups: hello.supported_groups().map(<[NamedGroup]>::to_vec),
+        });
         //= https://www.rfc-editor.org/rfc/rfc8422#section-4
         //# A client that proposes ECC cipher suites may choose not to include
         //# these extensions.  In this case, the server is free to choose any one
@@ -259,7 +278,7 @@ impl ServerHs12 {
         };
         self.alpn = choose_alpn(&config, hello)?;
 
-        self.transcript.start_hash(suite.hash);
+        // Hashed once the suite is known.
         self.transcript.add(raw);
         self.client_random = hello.random.0;
         config
@@ -275,32 +294,116 @@ impl ServerHs12 {
         if config.enabled_versions().contains(&Version::Tls13) {
             self.server_random[24..].copy_from_slice(&DOWNGRADE_TLS12);
         }
-        self.suite = Some(suite);
         self.group = Some(group);
         self.ticket_requested = hello.session_ticket().is_some();
+        self.offered_ticket = hello
+            .session_ticket()
+            .filter(|ticket| !ticket.is_empty())
+            .map(<[u8]>::to_vec);
         self.client_session_id = hello.session_id;
-        self.resume = self.find_session(hello, suite)?;
-        // Only a full handshake signs (ServerKeyExchange): a resuming client need not send
-        // signature_algorithms at all.
-        if self.resume.is_none() {
-            let scheme = certificate
-                .key
-                .kind()
-                .choose_scheme_tls12(client_schemes)
-                .ok_or(PeerIncompatible::NoSharedSignatureScheme)?;
-            self.scheme = Some(scheme);
-        }
-        self.certificate = Some(certificate);
 
         let n = &mut *ctx.negotiated;
         n.version = Some(ProtocolVersion::TLS1_2);
-        n.cipher_suite = Some(suite.suite);
         n.server_name = self.server_name.clone();
         n.alpn_protocol = self.alpn.clone();
         n.extended_master_secret = self.ems;
         n.client_random = Some(self.client_random);
         n.server_random = Some(self.server_random);
         Ok(())
+    }
+
+    /// The suite is settled: the transcript hash can start.
+    fn use_suite(&mut self, ctx: &mut Ctx<'_>, suite: &'static Tls12Suite) {
+        self.suite = Some(suite);
+        self.transcript.start_hash(suite.hash);
+        ctx.negotiated.cipher_suite = Some(suite.suite);
+    }
+
+    /// CHECK_SESSION_CACHE: resume the session a ticket or session ID names, if we may.
+    fn check_session_cache(&mut self, ctx: &mut Ctx<'_>) -> Result<Option<Event>, ProtocolError> {
+        let Some(found) = self.known_session(ctx)? else {
+            return Ok(None);
+        };
+        self.resume = self.find_session(found)?;
+        let Some(session) = &self.resume else {
+            return Ok(Some(Event::SessionAbsent));
+        };
+        let suite = crate::crypto::suites::lookup(session.suite)
+            .and_then(|s| s.tls12())
+            .ok_or(ProtocolError::Internal(
+                "resumable session of an unknown suite",
+            ))?;
+        self.use_suite(ctx, suite);
+        Ok(Some(Event::SessionFound))
+    }
+
+    /// CHOOSE_CERTIFICATE: the certificate, then the suite it can serve and the scheme it
+    /// signs with.
+    fn choose_certificate(&mut self, ctx: &mut Ctx<'_>) -> Result<Option<Event>, ProtocolError> {
+        let config = self.config.clone();
+        let query = self
+            .query
+            .as_ref()
+            .ok_or(ProtocolError::Internal("no ClientHello to choose for"))?;
+        //= https://www.rfc-editor.org/rfc/rfc6066#section-3
+        //# If the server understood the ClientHello extension but
+        //# does not recognize the server name, the server SHOULD take one of two
+        //# actions: either abort the handshake by sending a fatal-level
+        //# unrecognized_name(112) alert or continue the handshake.
+        let chosen = self
+            .pause
+            .certificate(ctx, config.pauses.certificate, query, |q| {
+                config.cert_resolver.resolve(&q.info())
+            })?;
+        let Some(certificate) = chosen else {
+            return Ok(None);
+        };
+        let certificate = certificate.ok_or(PeerIncompatible::UnrecognizedName)?;
+        let suite = self.choose_suite(&certificate, &query.cipher_suites)?;
+        let scheme = certificate
+            .key
+            .kind()
+            .choose_scheme_tls12(&query.signature_schemes)
+            .ok_or(PeerIncompatible::NoSharedSignatureScheme)?;
+        self.use_suite(ctx, suite);
+        self.scheme = Some(scheme);
+        self.certificate = Some(certificate);
+        Ok(Some(Event::CertificateChosen))
+    }
+
+    /// SIGN: our key share, signed with the client's and our randoms for ServerKeyExchange.
+    fn sign(&mut self, ctx: &mut Ctx<'_>) -> Result<Option<Event>, ProtocolError> {
+        let config = self.config.clone();
+        let group = self
+            .group
+            .ok_or(ProtocolError::Internal("no group chosen"))?;
+        if self.kx.is_none() {
+            let kx = KeyExchange::start(group, config.provider.random.as_ref())
+                .map_err(|_| ProtocolError::Internal("key exchange failed to start"))?;
+            self.kx = Some(kx);
+        }
+        let public = self
+            .kx
+            .as_ref()
+            .map(KeyExchange::public_key)
+            .ok_or(ProtocolError::Internal("no key share"))?;
+        let request = SignRequest {
+            certificate: self
+                .certificate
+                .clone()
+                .ok_or(ProtocolError::Internal("no certificate chosen"))?,
+            scheme: self
+                .scheme
+                .ok_or(ProtocolError::Internal("no signature scheme chosen"))?,
+            message: signed_message(&self.client_random, &self.server_random, group, public),
+        };
+        let Some(signature) = self.pause.signature(ctx, config.pauses.signing, request)? else {
+            return Ok(None);
+        };
+        self.signature = Some(
+            signature.map_err(|_| ProtocolError::Internal("signing ServerKeyExchange failed"))?,
+        );
+        Ok(Some(Event::Signed))
     }
 
     /// Our preference (or the client's, if configured) among suites our key can sign for.
@@ -326,13 +429,12 @@ impl ServerHs12 {
         found.ok_or_else(|| PeerIncompatible::NoSharedCipherSuite.into())
     }
 
-    /// CHECK_SESSION_CACHE: a ticket or session ID that names a session we may resume.
+    /// The session found, if we may resume it: RFC 7627 §5.3 on extended master secret.
     fn find_session(
         &self,
-        hello: &ClientHello,
-        suite: &Tls12Suite,
+        found: Option<StoredSession>,
     ) -> Result<Option<StoredSession>, ProtocolError> {
-        let Some(session) = self.known_session(hello, suite) else {
+        let Some(session) = found else {
             return Ok(None);
         };
         //= https://www.rfc-editor.org/rfc/rfc7627#section-5.3
@@ -359,31 +461,61 @@ impl ServerHs12 {
     }
 
     /// The session a ticket or session ID names, if it is one we would resume but for
-    /// extended master secret.
-    fn known_session(&self, hello: &ClientHello, suite: &Tls12Suite) -> Option<StoredSession> {
-        let now = self.config.provider.time.now();
+    /// extended master secret. `None` while the application looks the ID up.
+    fn known_session(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<Option<Option<StoredSession>>, ProtocolError> {
+        let config = self.config.clone();
+        let now = config.provider.time.now();
         // A ticket that does not open is no error: try the ID, else a full handshake.
-        let from_ticket = match (hello.session_ticket(), &self.config.ticketer) {
-            (Some(ticket), Some(ticketer)) if !ticket.is_empty() => ticketer.open(ticket, now),
+        let from_ticket = match (&self.offered_ticket, &config.ticketer) {
+            (Some(ticket), Some(ticketer)) => ticketer.open(ticket, now),
             _ => None,
         };
-        let bytes: Zeroizing<Vec<u8>> = match from_ticket {
-            Some(bytes) => bytes,
-            None if !hello.session_id.is_empty() => self
-                .config
-                .session_store
-                .as_ref()?
-                .get(hello.session_id.as_slice(), now)?,
-            None => return None,
+        let bytes: Option<Zeroizing<Vec<u8>>> = match from_ticket {
+            Some(bytes) => Some(bytes),
+            None if !self.client_session_id.is_empty() => {
+                let lookup = SessionLookup {
+                    id: self.client_session_id.as_slice().to_vec(),
+                    take: false,
+                };
+                let store = config.session_store.as_ref();
+                let found = self
+                    .pause
+                    .session(ctx, config.pauses.session_lookup, lookup, |l| {
+                        store?.get(&l.id, now)
+                    })?;
+                match found {
+                    Some(bytes) => bytes,
+                    None => return Ok(None),
+                }
+            }
+            None => None,
         };
-        let session = StoredSession::decode(&bytes)?;
-        let age = now.as_secs().saturating_sub(session.created);
-        let willing = session.version == ProtocolVersion::TLS1_2
+        let session = bytes.and_then(|bytes| StoredSession::decode(&bytes));
+        Ok(Some(session.filter(|s| self.willing(s, now.as_secs()))))
+    }
+
+    /// Whether a stored session may be resumed by this client: TLS 1.2, alive, for the same
+    /// name, and of a suite the client offers and we still enable.
+    fn willing(&self, session: &StoredSession, now: u64) -> bool {
+        let offered = self
+            .query
+            .as_ref()
+            .is_some_and(|q| q.cipher_suites.contains(&session.suite));
+        let enabled = self
+            .config
+            .cipher_suites
+            .iter()
+            .filter_map(|s| s.tls12())
+            .any(|s| s.suite == session.suite);
+        session.version == ProtocolVersion::TLS1_2
             && session.secret.len() == 48
-            && age <= self.config.session_lifetime.as_secs()
-            && session.suite == suite.suite
-            && session.server_name == self.server_name;
-        willing.then_some(session)
+            && now.saturating_sub(session.created) <= self.config.session_lifetime.as_secs()
+            && offered
+            && enabled
+            && session.server_name == self.server_name
     }
 
     pub(crate) fn send_flight(
@@ -465,18 +597,14 @@ impl ServerHs12 {
         let scheme = self
             .scheme
             .ok_or(ProtocolError::Internal("no signature scheme chosen"))?;
-        let kx = KeyExchange::start(group, config.provider.random.as_ref())
-            .map_err(|_| ProtocolError::Internal("key exchange failed to start"))?;
-        let message = signed_message(
-            &self.client_random,
-            &self.server_random,
-            group,
-            kx.public_key(),
-        );
-        let signature = certificate
-            .key
-            .sign(scheme, &message)
-            .map_err(|_| ProtocolError::Internal("signing ServerKeyExchange failed"))?;
+        let kx = self
+            .kx
+            .take()
+            .ok_or(ProtocolError::Internal("no key share"))?;
+        let signature = self
+            .signature
+            .take()
+            .ok_or(ProtocolError::Internal("ServerKeyExchange not signed"))?;
         let payload = HandshakePayload::ServerKeyExchange(ServerKeyExchange {
             group,
             public: kx.public_key().to_vec(),

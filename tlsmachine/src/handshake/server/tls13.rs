@@ -4,18 +4,22 @@
 use std::sync::Arc;
 
 use rustls_pki_types::CertificateDer;
+use zeroize::Zeroizing;
 
 use crate::codec::enums::{
     CompressionMethod, ExtensionType, NamedGroup, ProtocolVersion, PskKeyExchangeMode,
     SignatureScheme,
 };
-use crate::codec::extensions::{ClientExtension, KeyShareEntry, OfferedPsks, ServerExtension};
+use crate::codec::extensions::{
+    ClientExtension, KeyShareEntry, OfferedPsks, PskIdentity, ServerExtension,
+};
 use crate::codec::handshake::{
     Certificate13, CertificateRequest13, CertificateVerify, ClientHello, EncryptedExtensions,
     Finished, HandshakePayload, NewSessionTicket13, Random, ServerHello, SessionId,
     HELLO_RETRY_REQUEST_RANDOM,
 };
 use crate::config::{CertifiedKey, ClientAuth, ServerConfig};
+use crate::crypto::hash::HashOutput;
 use crate::crypto::key_schedule::{
     EarlySecret, ExporterSecret, MasterSecret, ResumptionSecret, Secret, TrafficSecret,
 };
@@ -24,14 +28,15 @@ use crate::crypto::sigverify::{verify_signature_tls13, TLS13_VERIFY_SCHEMES};
 use crate::crypto::suites::Tls13Suite;
 use crate::error::{PeerIncompatible, PeerMisbehaved, ProtocolError};
 use crate::handshake::driver::{describe, Ctx};
+use crate::handshake::pause::PauseSlot;
 use crate::handshake::proof::{self, Established, FinishedVerified, PeerAuth, SigVerified};
 use crate::handshake::server::{choose_alpn, names_that_fit, requested_name, verify_client};
 use crate::handshake::table::{Branch, Cond, Event, FlightName, Phase, Version};
 use crate::handshake::tls13::{self, Signer, Traffic};
 use crate::handshake::transcript::Transcript;
 use crate::negotiated::EarlyData;
+use crate::pause::{CertificateQuery, SessionLookup, SignRequest};
 use crate::record::SkipEarlyData;
-use crate::resolve::ClientHelloInfo;
 use crate::session::{StoredSession, MAX_TLS13_TICKET_LIFETIME};
 use crate::verify::CertVerified;
 
@@ -72,6 +77,49 @@ pub(crate) struct ServerHs13 {
     early_allowed: usize,
     early_received: usize,
     end_of_early_data: bool,
+    /// The ClientHello asked to send 0-RTT data.
+    early_offered: bool,
+    /// The tickets the ClientHello offered, for CHECK_SESSION_CACHE.
+    offered: Option<OfferedTickets>,
+    /// What the ClientHello says about certificates, for CHOOSE_CERTIFICATE; `None` when
+    /// it sent no signature_algorithms (a PSK-only hello).
+    query: Option<CertificateQuery>,
+    /// The flight of a full handshake, built in SIGN so that its CertificateVerify could be
+    /// signed before any of it goes out.
+    prepared: Option<FlightParts>,
+    pub(crate) pause: PauseSlot,
+}
+
+/// The tickets a ClientHello offered, looked at in order in CHECK_SESSION_CACHE.
+struct OfferedTickets {
+    identities: Vec<PskIdentity>,
+    binders: Vec<Vec<u8>>,
+    /// The transcript hash the binders cover: up to the ClientHello's binders.
+    binder_hash: HashOutput,
+    /// The client allows psk_dhe_ke and sent key shares.
+    dhe: bool,
+    /// The next identity to look at.
+    next: usize,
+}
+
+/// Our flight's messages before the key schedule moves on from the ClientHello.
+struct FlightParts {
+    hello: HandshakePayload,
+    /// The (EC)DHE secret; `None` for a PSK without (EC)DHE (psk_ke).
+    shared: Option<Zeroizing<Vec<u8>>>,
+    encrypted_extensions: HandshakePayload,
+    /// None when resuming.
+    certificate: Option<CertificateParts>,
+}
+
+/// CertificateRequest*, Certificate and CertificateVerify of a full handshake.
+struct CertificateParts {
+    request: Option<HandshakePayload>,
+    certificate: HandshakePayload,
+    scheme: SignatureScheme,
+    /// What CertificateVerify signs: the transcript through Certificate.
+    content: Vec<u8>,
+    signature: Option<Vec<u8>>,
 }
 
 /// A resumption PSK the server accepted.
@@ -128,6 +176,11 @@ impl ServerHs13 {
             early_allowed: 0,
             early_received: 0,
             end_of_early_data: false,
+            early_offered: false,
+            offered: None,
+            query: None,
+            prepared: None,
+            pause: PauseSlot::default(),
         }
     }
 
@@ -151,11 +204,19 @@ impl ServerHs13 {
         self.peer_ccs_seen = true;
     }
 
-    pub(crate) fn internal_event(&mut self, phase: Phase) -> Option<Event> {
-        (phase == Phase::CheckSessionCache).then_some(match self.psk {
-            Some(_) => Event::SessionFound,
-            None => Event::SessionAbsent,
-        })
+    /// The event that moves a pause point on, once its answer is in: `None` while the
+    /// application has the question.
+    pub(crate) fn internal_event(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        phase: Phase,
+    ) -> Result<Option<Event>, ProtocolError> {
+        match phase {
+            Phase::CheckSessionCache => self.check_session_cache(ctx),
+            Phase::ChooseCertificate => self.choose_certificate(ctx),
+            Phase::Sign => self.sign(ctx),
+            _ => Ok(None),
+        }
     }
 
     pub(crate) fn on_message(
@@ -262,32 +323,43 @@ impl ServerHs13 {
                 .map_err(|_| ProtocolError::Internal("random source failed"))?;
         }
         self.suite = Some(suite);
-        // The binder covers the transcript before this ClientHello, so it is checked first.
-        self.psk = match psks {
-            Some(psks) => self.accept_psk(hello, psks, raw, suite)?,
+        // The binders cover the transcript up to them, so its hash is taken before this
+        // ClientHello joins it.
+        self.offered = match psks {
+            Some(psks) => self.offered_tickets(hello, psks, raw)?,
             None => None,
         };
         self.transcript.add(raw);
-        if self.psk.is_none() {
-            self.choose_certificate(hello)?;
-        }
+        self.query = hello
+            .signature_algorithms()
+            .map(|schemes| CertificateQuery {
+                version: Version::Tls13,
+                server_name: self.server_name.clone(),
+                signature_schemes: schemes.to_vec(),
+                cipher_suites: hello.cipher_suites.clone(),
+                groups: hello.supported_groups().map(<[NamedGroup]>::to_vec),
+            });
+        self.early_offered = hello.has_extension(ExtensionType::EARLY_DATA);
 
         // Our preference decides among the groups the client sent a share for; only when it
-        // sent none we can use do we ask, once, for the best group it supports. A PSK used
-        // without (EC)DHE (psk_ke) needs no group at all.
-        let needs_group = self.psk.as_ref().is_none_or(|p| p.dhe);
+        // sent none we can use do we ask, once, for the best group it supports. A client
+        // that allows a PSK without (EC)DHE (psk_ke) may do without a group, if its ticket
+        // is good.
         let ours = &config.groups;
         let shared = shares.and_then(|shares| {
             ours.iter()
                 .find_map(|g| shares.iter().find(|s| s.group == *g))
         });
+        let psk_ke_possible = psks.is_some()
+            && config.allow_psk_ke
+            && self.client_modes.contains(&PskKeyExchangeMode::PSK_KE);
         let branch = match shared {
-            _ if !needs_group => Branch::Full,
             Some(share) => {
                 self.group = Some(share.group);
                 self.client_share = share.key_exchange.clone();
                 Branch::Full
             }
+            None if psk_ke_possible => Branch::Full,
             None if self.retry.is_none() => {
                 let group = *ours
                     .iter()
@@ -304,7 +376,11 @@ impl ServerHs13 {
             }
             None => return Err(PeerIncompatible::NoSharedGroup.into()),
         };
-        self.decide_early_data(ctx, hello, branch)?;
+        // After a HelloRetryRequest no early data is taken: it is passed over now, before
+        // the records that carry it are read.
+        if branch == Branch::Retry {
+            self.decide_early_data(ctx, branch)?;
+        }
 
         let n = &mut *ctx.negotiated;
         n.version = Some(ProtocolVersion::TLS1_3);
@@ -316,103 +392,126 @@ impl ServerHs13 {
         Ok(branch)
     }
 
-    /// The certificate and signature scheme for a full handshake.
-    fn choose_certificate(&mut self, hello: &ClientHello) -> Result<(), ProtocolError> {
-        let schemes = hello
-            .signature_algorithms()
-            .ok_or(PeerMisbehaved::MissingExtension(
-                ExtensionType::SIGNATURE_ALGORITHMS,
-            ))?;
-        //= https://www.rfc-editor.org/rfc/rfc6066#section-3
-        //# If the server understood the ClientHello extension but
-        //# does not recognize the server name, the server SHOULD take one of two
-        //# actions: either abort the handshake by sending a fatal-level
-        //# unrecognized_name(112) alert or continue the handshake.
-        let certificate = self
-            .config
-            .cert_resolver
-            .resolve(&ClientHelloInfo {
-                version: Version::Tls13,
-                server_name: self.server_name.as_deref(),
-                signature_schemes: schemes,
-                cipher_suites: &hello.cipher_suites,
-                groups: hello.supported_groups(),
-            })
-            .ok_or(PeerIncompatible::UnrecognizedName)?;
-        let scheme = certificate
-            .key
-            .kind()
-            .choose_scheme_tls13(schemes)
-            .ok_or(PeerIncompatible::NoSharedSignatureScheme)?;
-        self.certificate = Some(certificate);
-        self.scheme = Some(scheme);
-        Ok(())
-    }
-
-    /// CHECK_SESSION_CACHE for TLS 1.3: the first offered ticket we can resume, its binder
-    /// checked. A ticket that does not open, expired, was made for another name or hash, or
-    /// would lift a client-certificate requirement is passed over: a full handshake follows,
-    /// not an error. A wrong binder is an error.
-    fn accept_psk(
+    /// The tickets worth looking up, with what their binders cover; `None` when the
+    /// client's modes leave us none to use.
+    fn offered_tickets(
         &self,
         hello: &ClientHello,
         psks: &OfferedPsks,
         raw: &[u8],
-        suite: &'static Tls13Suite,
-    ) -> Result<Option<AcceptedPsk>, ProtocolError> {
-        let config = &self.config;
+    ) -> Result<Option<OfferedTickets>, ProtocolError> {
         let modes = hello.psk_modes().unwrap_or_default();
         //= https://www.rfc-editor.org/rfc/rfc8446#section-4.2.9
         //# psk_dhe_ke:  PSK with (EC)DHE key establishment.  In this mode, the
         //#    client and server MUST supply "key_share" values as described in
         //#    Section 4.2.8.
         let dhe = modes.contains(&PskKeyExchangeMode::PSK_DHE_KE) && hello.key_shares().is_some();
-        let ke = config.allow_psk_ke && modes.contains(&PskKeyExchangeMode::PSK_KE);
+        let ke = self.config.allow_psk_ke && modes.contains(&PskKeyExchangeMode::PSK_KE);
         if !dhe && !ke {
             return Ok(None);
         }
+        let truncated = raw
+            .get(..raw.len().saturating_sub(psks.binders_len()))
+            .ok_or(ProtocolError::Internal(
+                "ClientHello shorter than its binders",
+            ))?;
+        let binder_hash = self
+            .transcript
+            .hash_with(truncated)
+            .ok_or(ProtocolError::Internal("transcript hash not started"))?;
+        Ok(Some(OfferedTickets {
+            identities: psks
+                .identities
+                .iter()
+                .take(MAX_PSK_IDENTITIES)
+                .cloned()
+                .collect(),
+            binders: psks.binders.clone(),
+            binder_hash,
+            dhe,
+            next: 0,
+        }))
+    }
+
+    /// CHECK_SESSION_CACHE: the first offered ticket we can resume, its binder checked, and
+    /// whether 0-RTT data is taken. A ticket that does not open, expired, was made for
+    /// another name or hash, or would lift a client-certificate requirement is passed over:
+    /// a full handshake follows, not an error. A wrong binder is an error.
+    fn check_session_cache(&mut self, ctx: &mut Ctx<'_>) -> Result<Option<Event>, ProtocolError> {
+        let config = self.config.clone();
+        let suite = self.suite()?;
         let now = config.provider.time.now();
-        let found = psks
-            .identities
-            .iter()
-            .take(MAX_PSK_IDENTITIES)
-            .enumerate()
-            .find_map(|(i, id)| {
-                let state = if config.stateful_tickets {
-                    // Taken out, so it works once, whatever happens next.
-                    config.session_store.as_ref()?.take(&id.identity, now)?
-                } else {
-                    config.ticketer.as_ref()?.open(&id.identity, now)?
+        while let Some(offered) = &self.offered {
+            let Some(id) = offered.identities.get(offered.next) else {
+                break;
+            };
+            let index = offered.next;
+            let state = if config.stateful_tickets {
+                // Taken out, so it works once, whatever happens next.
+                let lookup = SessionLookup {
+                    id: id.identity.clone(),
+                    take: true,
                 };
-                let session = StoredSession::decode(&state)?;
-                self.resumable(&session, suite, now.as_secs())
-                    .then_some((i, session))
-            });
-        let Some((index, session)) = found else {
-            return Ok(None);
-        };
+                let store = config.session_store.as_ref();
+                let found = self
+                    .pause
+                    .session(ctx, config.pauses.session_lookup, lookup, |l| {
+                        store?.take(&l.id, now)
+                    })?;
+                match found {
+                    Some(state) => state,
+                    None => return Ok(None),
+                }
+            } else {
+                config
+                    .ticketer
+                    .as_ref()
+                    .and_then(|t| t.open(&id.identity, now))
+            };
+            if let Some(offered) = &mut self.offered {
+                offered.next += 1;
+            }
+            let session = state.and_then(|state| StoredSession::decode(&state));
+            if let Some(session) = session.filter(|s| self.resumable(s, suite, now.as_secs())) {
+                self.psk = Some(self.accept_psk(index, session, suite)?);
+                break;
+            }
+        }
+        self.offered = None;
+        self.decide_early_data(ctx, Branch::Full)?;
+        match &self.psk {
+            Some(_) => Ok(Some(Event::SessionFound)),
+            None if self.group.is_none() => Err(PeerIncompatible::NoSharedGroup.into()),
+            None => Ok(Some(Event::SessionAbsent)),
+        }
+    }
+
+    /// The ticket at `index` resumes: its binder must be right.
+    fn accept_psk(
+        &self,
+        index: usize,
+        session: StoredSession,
+        suite: &'static Tls13Suite,
+    ) -> Result<AcceptedPsk, ProtocolError> {
+        let config = &self.config;
+        let offered = self
+            .offered
+            .as_ref()
+            .ok_or(ProtocolError::Internal("no offered tickets"))?;
+        let now = config.provider.time.now();
         let psk = Secret::from_bytes(suite.hash, &session.secret)
             .map_err(|_| ProtocolError::Internal("stored PSK of the wrong length"))?;
         let early = EarlySecret::new(suite.hash, Some(&psk));
         //= https://www.rfc-editor.org/rfc/rfc8446#section-4.2.11
         //# Prior to accepting PSK key establishment, the server MUST validate the
         //# corresponding binder value (see Section 4.2.11.2 below).
-        let truncated = raw
-            .get(..raw.len().saturating_sub(psks.binders_len()))
-            .ok_or(ProtocolError::Internal(
-                "ClientHello shorter than its binders",
-            ))?;
-        let truncated_hash = self
-            .transcript
-            .hash_with(truncated)
-            .ok_or(ProtocolError::Internal("transcript hash not started"))?;
-        let expected = early.binder(true, truncated_hash.as_ref());
-        let binder = &psks.binders[index];
+        let expected = early.binder(true, offered.binder_hash.as_ref());
+        let binder = &offered.binders[index];
         aws_lc_rs::constant_time::verify_slices_are_equal(expected.as_ref(), binder)
             .map_err(|_| PeerMisbehaved::IncorrectBinder)?;
         // 0-RTT is only ever for the first identity (RFC 8446 §4.2.10), on a fresh
         // ClientHello: one within the window of its ticket's age and not seen before.
-        let client_age_ms = psks.identities[index]
+        let client_age_ms = offered.identities[index]
             .obfuscated_ticket_age
             .wrapping_sub(session.age_add);
         let fresh = index == 0 && {
@@ -421,13 +520,73 @@ impl ServerHs13 {
             u64::from(client_age_ms).abs_diff(our_age_ms) <= window_ms
                 && (config.stateful_tickets || config.anti_replay.first_seen(binder, now))
         };
-        Ok(Some(AcceptedPsk {
+        Ok(AcceptedPsk {
             index: index as u16,
             session,
             early: Some(early),
-            dhe,
+            // A PSK with (EC)DHE needs a group we share; else it serves alone (psk_ke).
+            dhe: offered.dhe && self.group.is_some(),
             fresh,
-        }))
+        })
+    }
+
+    /// CHOOSE_CERTIFICATE: the certificate and signature scheme for a full handshake.
+    fn choose_certificate(&mut self, ctx: &mut Ctx<'_>) -> Result<Option<Event>, ProtocolError> {
+        let config = self.config.clone();
+        let query = self.query.as_ref().ok_or(PeerMisbehaved::MissingExtension(
+            ExtensionType::SIGNATURE_ALGORITHMS,
+        ))?;
+        //= https://www.rfc-editor.org/rfc/rfc6066#section-3
+        //# If the server understood the ClientHello extension but
+        //# does not recognize the server name, the server SHOULD take one of two
+        //# actions: either abort the handshake by sending a fatal-level
+        //# unrecognized_name(112) alert or continue the handshake.
+        let chosen = self
+            .pause
+            .certificate(ctx, config.pauses.certificate, query, |q| {
+                config.cert_resolver.resolve(&q.info())
+            })?;
+        let Some(certificate) = chosen else {
+            return Ok(None);
+        };
+        let certificate = certificate.ok_or(PeerIncompatible::UnrecognizedName)?;
+        let scheme = certificate
+            .key
+            .kind()
+            .choose_scheme_tls13(&query.signature_schemes)
+            .ok_or(PeerIncompatible::NoSharedSignatureScheme)?;
+        self.certificate = Some(certificate);
+        self.scheme = Some(scheme);
+        Ok(Some(Event::CertificateChosen))
+    }
+
+    /// SIGN: our flight is built, then its CertificateVerify signed.
+    fn sign(&mut self, ctx: &mut Ctx<'_>) -> Result<Option<Event>, ProtocolError> {
+        if self.prepared.is_none() {
+            self.prepared = Some(self.build_flight(ctx, false)?);
+        }
+        let config = self.config.clone();
+        let certificate = self
+            .certificate
+            .clone()
+            .ok_or(ProtocolError::Internal("no certificate chosen"))?;
+        let parts = self
+            .prepared
+            .as_mut()
+            .and_then(|p| p.certificate.as_mut())
+            .ok_or(ProtocolError::Internal("full flight without certificates"))?;
+        let request = SignRequest {
+            certificate,
+            scheme: parts.scheme,
+            message: parts.content.clone(),
+        };
+        let Some(signature) = self.pause.signature(ctx, config.pauses.signing, request)? else {
+            return Ok(None);
+        };
+        parts.signature = Some(
+            signature.map_err(|_| ProtocolError::Internal("signing CertificateVerify failed"))?,
+        );
+        Ok(Some(Event::Signed))
     }
 
     /// Whether a decoded ticket may be resumed here and now.
@@ -455,10 +614,9 @@ impl ServerHs13 {
     fn decide_early_data(
         &mut self,
         ctx: &mut Ctx<'_>,
-        hello: &ClientHello,
         branch: Branch,
     ) -> Result<(), ProtocolError> {
-        if !hello.has_extension(ExtensionType::EARLY_DATA) {
+        if !self.early_offered {
             return Ok(());
         }
         let config = &self.config;
@@ -604,16 +762,15 @@ impl ServerHs13 {
         ctx.send_compat_change_cipher_spec()
     }
 
-    /// ServerHello, then under handshake keys EncryptedExtensions, CertificateRequest*,
-    /// Certificate*, CertificateVerify*, Finished (no certificates when a PSK was
-    /// accepted); then our side moves to application keys.
-    fn send_server_flight(
+    /// Our flight's messages before the key schedule moves on: ServerHello with our share,
+    /// EncryptedExtensions and, in a full handshake, the certificate messages with what
+    /// CertificateVerify signs. Publishes the group and, when resuming, the PSK.
+    fn build_flight(
         &mut self,
         ctx: &mut Ctx<'_>,
         resumed: bool,
-    ) -> Result<(), ProtocolError> {
+    ) -> Result<FlightParts, ProtocolError> {
         let config = self.config.clone();
-        let suite = self.suite()?;
         let mut extensions = vec![ServerExtension::SupportedVersions(ProtocolVersion::TLS1_3)];
         let shared = match self.group {
             Some(group) if self.psk.as_ref().is_none_or(|p| p.dhe) => {
@@ -635,24 +792,129 @@ impl ServerHs13 {
             }
             _ => None,
         };
-        let early = match (&mut self.psk, resumed) {
-            (Some(psk), true) => {
-                extensions.push(ServerExtension::PreSharedKey(psk.index));
-                let n = &mut *ctx.negotiated;
-                n.resumed = true;
-                n.psk_key_exchange_mode = Some(if psk.dhe {
-                    PskKeyExchangeMode::PSK_DHE_KE
-                } else {
-                    PskKeyExchangeMode::PSK_KE
-                });
-                n.peer_certificates = psk.session.peer_certificates.clone();
-                psk.early
-                    .take()
-                    .ok_or(ProtocolError::Internal("PSK early secret already used"))?
+        if let (Some(psk), true) = (&self.psk, resumed) {
+            extensions.push(ServerExtension::PreSharedKey(psk.index));
+            let n = &mut *ctx.negotiated;
+            n.resumed = true;
+            n.psk_key_exchange_mode = Some(if psk.dhe {
+                PskKeyExchangeMode::PSK_DHE_KE
+            } else {
+                PskKeyExchangeMode::PSK_KE
+            });
+            n.peer_certificates = psk.session.peer_certificates.clone();
+        }
+        let hello = self.hello(self.server_random, extensions)?;
+
+        let mut extensions = Vec::new();
+        //= https://www.rfc-editor.org/rfc/rfc6066#section-3
+        //# When resuming a session, the server MUST NOT include a server_name extension
+        //# in the server hello.
+        if self.server_name.is_some() && !resumed {
+            extensions.push(ServerExtension::ServerNameAck);
+        }
+        if let Some(proto) = &self.alpn {
+            extensions.push(ServerExtension::Alpn(proto.clone()));
+        }
+        extensions.push(ServerExtension::SupportedGroups(config.groups.clone()));
+        if self.early_data == EarlyData::Accepted {
+            extensions.push(ServerExtension::EarlyData);
+        }
+        let encrypted_extensions =
+            HandshakePayload::EncryptedExtensions(EncryptedExtensions { extensions });
+        let certificate = match resumed {
+            true => None,
+            false => Some(self.certificate_parts(&[&hello, &encrypted_extensions])?),
+        };
+        Ok(FlightParts {
+            hello,
+            shared,
+            encrypted_extensions,
+            certificate,
+        })
+    }
+
+    /// CertificateRequest*, Certificate, and the transcript through them that
+    /// CertificateVerify signs, the messages before them being `preceding`.
+    fn certificate_parts(
+        &self,
+        preceding: &[&HandshakePayload],
+    ) -> Result<CertificateParts, ProtocolError> {
+        let request = match &self.config.client_auth {
+            ClientAuth::Optional(roots) | ClientAuth::Required(roots) => {
+                let mut extensions = vec![ClientExtension::SignatureAlgorithms(
+                    TLS13_VERIFY_SCHEMES.to_vec(),
+                )];
+                let names = names_that_fit(roots.subjects());
+                if !names.is_empty() {
+                    extensions.push(ClientExtension::CertificateAuthorities(names));
+                }
+                Some(HandshakePayload::CertificateRequest13(
+                    CertificateRequest13 {
+                        context: Vec::new(),
+                        extensions,
+                    },
+                ))
             }
+            ClientAuth::None => None,
+        };
+        let chosen = self
+            .certificate
+            .as_ref()
+            .ok_or(ProtocolError::Internal("no certificate chosen"))?;
+        let certificate =
+            HandshakePayload::Certificate13(Certificate13::new(Vec::new(), &chosen.chain));
+        let scheme = self
+            .scheme
+            .ok_or(ProtocolError::Internal("no signature scheme chosen"))?;
+        let mut messages = Vec::new();
+        for message in preceding
+            .iter()
+            .copied()
+            .chain(&request)
+            .chain([&certificate])
+        {
+            message.encode(&mut messages);
+        }
+        let hash = self
+            .transcript
+            .hash_with(&messages)
+            .ok_or(ProtocolError::Internal("transcript hash not started"))?;
+        Ok(CertificateParts {
+            request,
+            certificate,
+            scheme,
+            content: tls13::signed_content(Signer::Server, hash.as_ref()),
+            signature: None,
+        })
+    }
+
+    /// ServerHello, then under handshake keys EncryptedExtensions, CertificateRequest*,
+    /// Certificate*, CertificateVerify*, Finished (no certificates when a PSK was
+    /// accepted); then our side moves to application keys.
+    fn send_server_flight(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        resumed: bool,
+    ) -> Result<(), ProtocolError> {
+        let config = self.config.clone();
+        let suite = self.suite()?;
+        let parts = match self.prepared.take() {
+            Some(parts) => parts,
+            None => self.build_flight(ctx, resumed)?,
+        };
+        let FlightParts {
+            hello,
+            shared,
+            encrypted_extensions,
+            certificate,
+        } = parts;
+        let early = match (&mut self.psk, resumed) {
+            (Some(psk), true) => psk
+                .early
+                .take()
+                .ok_or(ProtocolError::Internal("PSK early secret already used"))?,
             _ => EarlySecret::new(suite.hash, None),
         };
-        let hello = self.hello(self.server_random, extensions)?;
         ctx.send_handshake(&hello, &mut self.transcript, || describe(&hello))?;
         self.send_compat_ccs(ctx)?;
 
@@ -677,24 +939,22 @@ impl ServerHs13 {
             ctx.install_read(tls13::opener(suite, &client_hs)?)?;
         }
 
-        let mut extensions = Vec::new();
-        //= https://www.rfc-editor.org/rfc/rfc6066#section-3
-        //# When resuming a session, the server MUST NOT include a server_name extension
-        //# in the server hello.
-        if self.server_name.is_some() && !resumed {
-            extensions.push(ServerExtension::ServerNameAck);
-        }
-        if let Some(proto) = &self.alpn {
-            extensions.push(ServerExtension::Alpn(proto.clone()));
-        }
-        extensions.push(ServerExtension::SupportedGroups(config.groups.clone()));
-        if self.early_data == EarlyData::Accepted {
-            extensions.push(ServerExtension::EarlyData);
-        }
-        let ee = HandshakePayload::EncryptedExtensions(EncryptedExtensions { extensions });
-        ctx.send_handshake(&ee, &mut self.transcript, || describe(&ee))?;
-        if !resumed {
-            self.send_certificate_flight(ctx)?;
+        ctx.send_handshake(&encrypted_extensions, &mut self.transcript, || {
+            describe(&encrypted_extensions)
+        })?;
+        if let Some(parts) = certificate {
+            if let Some(request) = &parts.request {
+                ctx.send_handshake(request, &mut self.transcript, || describe(request))?;
+            }
+            let cert = &parts.certificate;
+            ctx.send_handshake(cert, &mut self.transcript, || describe(cert))?;
+            let scheme = parts.scheme;
+            let signature = parts
+                .signature
+                .ok_or(ProtocolError::Internal("CertificateVerify not signed"))?;
+            let cv = HandshakePayload::CertificateVerify(CertificateVerify { scheme, signature });
+            ctx.send_handshake(&cv, &mut self.transcript, || describe(&cv))?;
+            ctx.negotiated.signature_scheme = Some(scheme);
         }
 
         let verify_data = server_hs.finished(self.current_hash()?.as_ref());
@@ -731,46 +991,6 @@ impl ServerHs13 {
         self.client_hs = Some(client_hs);
         self.master = Some(master);
         self.exporter = Some(exporter);
-        Ok(())
-    }
-
-    /// CertificateRequest*, Certificate, CertificateVerify of a full handshake.
-    fn send_certificate_flight(&mut self, ctx: &mut Ctx<'_>) -> Result<(), ProtocolError> {
-        let config = self.config.clone();
-        if let ClientAuth::Optional(roots) | ClientAuth::Required(roots) = &config.client_auth {
-            let mut extensions = vec![ClientExtension::SignatureAlgorithms(
-                TLS13_VERIFY_SCHEMES.to_vec(),
-            )];
-            let names = names_that_fit(roots.subjects());
-            if !names.is_empty() {
-                extensions.push(ClientExtension::CertificateAuthorities(names));
-            }
-            let cr = HandshakePayload::CertificateRequest13(CertificateRequest13 {
-                context: Vec::new(),
-                extensions,
-            });
-            ctx.send_handshake(&cr, &mut self.transcript, || describe(&cr))?;
-        }
-
-        let certificate = self
-            .certificate
-            .clone()
-            .ok_or(ProtocolError::Internal("no certificate chosen"))?;
-        let cert =
-            HandshakePayload::Certificate13(Certificate13::new(Vec::new(), &certificate.chain));
-        ctx.send_handshake(&cert, &mut self.transcript, || describe(&cert))?;
-
-        let scheme = self
-            .scheme
-            .ok_or(ProtocolError::Internal("no signature scheme chosen"))?;
-        let content = tls13::signed_content(Signer::Server, self.current_hash()?.as_ref());
-        let signature = certificate
-            .key
-            .sign(scheme, &content)
-            .map_err(|_| ProtocolError::Internal("signing CertificateVerify failed"))?;
-        let cv = HandshakePayload::CertificateVerify(CertificateVerify { scheme, signature });
-        ctx.send_handshake(&cv, &mut self.transcript, || describe(&cv))?;
-        ctx.negotiated.signature_scheme = Some(scheme);
         Ok(())
     }
 

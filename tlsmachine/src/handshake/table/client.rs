@@ -10,6 +10,8 @@ pub(crate) const CLIENT_TLS12: &[Row] = &[
 //      from     input                                                 to        we send
     row(Idle,    Input::Event(Event::Start),                           Wait1,    Output::Flight(CLIENT_HELLO)),
     row(Wait1,   Input::Flight(Branch::Full, SERVER_HELLO_FULL),       Wait2,    Output::Flight(CLIENT_KEY_EXCHANGE)),
+    row(Wait1,   Input::Flight(Branch::Full, SERVER_HELLO_CERT_REQUEST), Sign,   Output::Nothing),
+    row(Sign,    Input::Event(Event::Signed),                          Wait2,    Output::Flight(CLIENT_KEY_EXCHANGE)),
     row(Wait1,   Input::Flight(Branch::Resumed, SERVER_RESUMED),       AppData,  Output::Flight(CCS_FINISHED)),
     row(Wait2,   Input::Flight(Branch::Full, SERVER_FINISHED),         AppData,  Output::Nothing),
     // RFC 5746 lets us refuse renegotiation with a warning and carry on.
@@ -26,7 +28,16 @@ const SERVER_HELLO_FULL: &[Step] = &[
     Step::always(ServerHello),
     Step::always(Certificate),                             // no anonymous suites
     Step::only_if(ServerKeyExchange, Cond::EcdheSuite),
-    Step::peer_may_omit(CertificateRequest),
+    Step::always(ServerHelloDone),
+];
+
+/// Flight 2 asking for our certificate: we may have to sign before answering (SIGN).
+#[rustfmt::skip]
+const SERVER_HELLO_CERT_REQUEST: &[Step] = &[
+    Step::always(ServerHello),
+    Step::always(Certificate),
+    Step::only_if(ServerKeyExchange, Cond::EcdheSuite),
+    Step::always(CertificateRequest),
     Step::always(ServerHelloDone),
 ];
 

@@ -1,5 +1,6 @@
-//! The client's TLS 1.3 table (RFC 8446 §2, ARCHITECTURE.md §2): IDLE → WAIT_1 → APP_DATA,
-//! with one HelloRetryRequest at most, and the post-handshake messages.
+//! The client's TLS 1.3 table (RFC 8446 §2, ARCHITECTURE.md §2): IDLE → WAIT_1 → APP_DATA
+//! (through SIGN when the server asks for our certificate), with one HelloRetryRequest at
+//! most, and the post-handshake messages.
 
 use super::Msg::*;
 use super::{row, Branch, Cond, Event, Flight, FlightName, Input, Output, Phase::*, Row, Step};
@@ -10,6 +11,8 @@ pub(crate) const CLIENT_TLS13: &[Row] = &[
     row(Idle,                 Input::Event(Event::Start),                             Wait1,                Output::Flight(CLIENT_HELLO)),
     row(Wait1,                Input::Flight(Branch::Retry, HELLO_RETRY_REQUEST),      Wait1,                Output::Flight(CLIENT_HELLO_AFTER_RETRY)),
     row(Wait1,                Input::Flight(Branch::Full, SERVER_FLIGHT),             AppData,              Output::Flight(CLIENT_FINISHED)),
+    row(Wait1,                Input::Flight(Branch::Full, SERVER_FLIGHT_CERT_REQUEST), Sign,                Output::Nothing),
+    row(Sign,                 Input::Event(Event::Signed),                            AppData,              Output::Flight(CLIENT_FINISHED)),
     row(Wait1,                Input::Flight(Branch::Resumed, SERVER_RESUMED),         AppData,              Output::Flight(CLIENT_RESUMED)),
     row(AppData,              Input::Flight(Branch::PostHandshake, NEW_SESSION_TICKET), AppData,            Output::Nothing),
     row(AppData,              Input::Flight(Branch::PostHandshake, KEY_UPDATE),       AppData,              Output::Flight(KEY_UPDATE_ANSWER)),
@@ -43,7 +46,20 @@ const SERVER_FLIGHT: &[Step] = &[
     Step::always(ServerHello),
     Step::may_if(ChangeCipherSpec, Cond::CompatCcsAllowed),
     Step::always(EncryptedExtensions),
-    Step::peer_may_omit(CertificateRequest),
+    Step::always(Certificate),
+    Step::always(CertificateVerify),
+    Step::always(Finished),
+];
+
+/// The server's flight asking for our certificate: we may have to sign before answering
+/// (SIGN).
+#[rustfmt::skip]
+const SERVER_FLIGHT_CERT_REQUEST: &[Step] = &[
+    Step::may_if(ChangeCipherSpec, Cond::CompatCcsAllowed),   // after a HelloRetryRequest
+    Step::always(ServerHello),
+    Step::may_if(ChangeCipherSpec, Cond::CompatCcsAllowed),
+    Step::always(EncryptedExtensions),
+    Step::always(CertificateRequest),
     Step::always(Certificate),
     Step::always(CertificateVerify),
     Step::always(Finished),

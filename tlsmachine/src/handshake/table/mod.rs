@@ -139,6 +139,11 @@ pub enum Event {
     SessionFound,
     /// The offered session is unknown, expired or refused.
     SessionAbsent,
+    /// The server has the certificate (and, in TLS 1.2, the suite) for a full handshake.
+    CertificateChosen,
+    /// Our signature is ready; for a client, also when it sends no certificate and so has
+    /// nothing to sign.
+    Signed,
     /// The application closes the connection.
     LocalClose,
     /// The peer's close_notify arrived.
@@ -153,6 +158,8 @@ impl Event {
             Event::Start => "start",
             Event::SessionFound => "session found",
             Event::SessionAbsent => "session absent",
+            Event::CertificateChosen => "certificate chosen",
+            Event::Signed => "signed",
             Event::LocalClose => "local close",
             Event::CloseNotifyReceived => "close_notify received",
             Event::LocalKeyUpdate => "local key update",

@@ -1,4 +1,6 @@
-//! The server's TLS 1.2 table (ARCHITECTURE.md §2, server rows).
+//! The server's TLS 1.2 table (ARCHITECTURE.md §2, server rows). A full handshake passes
+//! through CHOOSE_CERTIFICATE and SIGN, where the application may answer in place of the
+//! configured resolver and key (the pause points).
 
 use crate::codec::enums::AlertDescription;
 
@@ -10,7 +12,9 @@ pub(crate) const SERVER_TLS12: &[Row] = &[
 //      from               input                                               to                 we send
     row(Idle,              Input::Flight(Branch::Full, CLIENT_HELLO),          CheckSessionCache, Output::Nothing),
     row(CheckSessionCache, Input::Event(Event::SessionFound),                  WaitResume,        Output::Flight(SERVER_RESUMED)),
-    row(CheckSessionCache, Input::Event(Event::SessionAbsent),                 Wait,              Output::Flight(SERVER_HELLO_DONE)),
+    row(CheckSessionCache, Input::Event(Event::SessionAbsent),                 ChooseCertificate, Output::Nothing),
+    row(ChooseCertificate, Input::Event(Event::CertificateChosen),             Sign,              Output::Nothing),
+    row(Sign,              Input::Event(Event::Signed),                        Wait,              Output::Flight(SERVER_HELLO_DONE)),
     row(Wait,              Input::Flight(Branch::Full, CLIENT_KEY_EXCHANGE),   AppData,           Output::Flight(SERVER_FINISHED)),
     row(WaitResume,        Input::Flight(Branch::Resumed, CCS_FINISHED),       AppData,           Output::Nothing),
     // RFC 5746 lets us refuse renegotiation with a warning and carry on.

@@ -1,6 +1,7 @@
 //! The server's TLS 1.3 table (RFC 8446 §2, ARCHITECTURE.md §2): IDLE → CHECK_SESSION_CACHE
-//! → WAIT (full handshake) or WAIT_RESUME (an accepted PSK) → APP_DATA, with one
-//! HelloRetryRequest at most (IDLE → IDLE), and the post-handshake messages.
+//! → CHOOSE_CERTIFICATE → SIGN → WAIT (full handshake) or WAIT_RESUME (an accepted PSK) →
+//! APP_DATA, with one HelloRetryRequest at most (IDLE → IDLE), and the post-handshake
+//! messages.
 
 use super::client13::{KEY_UPDATE_ANSWER, OUR_KEY_UPDATE};
 use super::Msg::*;
@@ -12,7 +13,9 @@ pub(crate) const SERVER_TLS13: &[Row] = &[
     row(Idle,                 Input::Flight(Branch::Retry, FIRST_CLIENT_HELLO),    Idle,                 Output::Flight(HELLO_RETRY_REQUEST)),
     row(Idle,                 Input::Flight(Branch::Full, CLIENT_HELLO),           CheckSessionCache,    Output::Nothing),
     row(CheckSessionCache,    Input::Event(Event::SessionFound),                   WaitResume,           Output::Flight(SERVER_RESUMED)),
-    row(CheckSessionCache,    Input::Event(Event::SessionAbsent),                  Wait,                 Output::Flight(SERVER_FLIGHT)),
+    row(CheckSessionCache,    Input::Event(Event::SessionAbsent),                  ChooseCertificate,    Output::Nothing),
+    row(ChooseCertificate,    Input::Event(Event::CertificateChosen),              Sign,                 Output::Nothing),
+    row(Sign,                 Input::Event(Event::Signed),                         Wait,                 Output::Flight(SERVER_FLIGHT)),
     row(Wait,                 Input::Flight(Branch::Full, CLIENT_FINISHED),        AppData,              Output::Flight(NEW_SESSION_TICKETS)),
     row(WaitResume,           Input::Flight(Branch::Resumed, CLIENT_RESUMED),      AppData,              Output::Flight(NEW_SESSION_TICKETS)),
     row(AppData,              Input::Flight(Branch::PostHandshake, KEY_UPDATE),    AppData,              Output::Flight(KEY_UPDATE_ANSWER)),
