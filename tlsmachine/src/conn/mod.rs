@@ -718,3 +718,5 @@ mod tests13;
 mod tests13_hostile;
 #[cfg(test)]
 mod tests13_resume;
+#[cfg(test)]
+mod tests13_resume_hostile;
