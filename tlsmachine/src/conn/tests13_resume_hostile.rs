@@ -604,6 +604,53 @@ fn accepted_early_data_past_the_limit_is_unexpected_message() {
     assert_eq!(s.early_data_available(), 100, "what came within the limit");
 }
 
+//= https://www.rfc-editor.org/rfc/rfc8446#section-4.2.10
+//# -  Ignore the extension and return a regular 1-RTT response.  The
+//#    server then skips past early data by attempting to deprotect
+//#    received records using the handshake traffic key, discarding
+//#    records which fail deprotection (up to the configured
+//#    max_early_data_size).  Once a record is deprotected successfully,
+//#    it is treated as the start of the client's second flight and the
+//#    server proceeds as with an ordinary 1-RTT handshake.
+#[test]
+fn early_data_when_0rtt_is_off_is_skipped_up_to_the_limit_and_no_further() {
+    let setup = Setup::new(16384);
+    let off = setup.server_with(|s| s.max_early_data_size = 0);
+    // All the ticket allows, in one full record: skipped, and the handshake completes.
+    setup.full_handshake();
+    let (mut c, mut s) = connect(&setup.client, &off, "localhost");
+    assert_eq!(c.write_early_data(&[0x61; 16384]).unwrap(), 16384);
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!((c.state(), s.state()), (Phase::AppData, Phase::AppData));
+    assert!(s.negotiated().resumed);
+    assert_eq!(s.negotiated().early_data, EarlyData::Rejected);
+    assert_eq!(s.early_data_available(), 0);
+    assert!(events(&mut c).contains(&Event::EarlyDataRejected));
+    c.write_data(b"resent").unwrap();
+    transfer(&mut c, &mut s).unwrap();
+    let mut buf = [0u8; 16];
+    let n = s.read_data(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"resent");
+
+    // One byte more than that: refused. (Fresh tickets: those of the resumed connection
+    // come from the server with 0-RTT off and allow none.)
+    setup.cache().remove("localhost");
+    setup.full_handshake();
+    let (mut c, mut s) = connect(&setup.client, &off, "localhost");
+    c.write_early_data(&[0x61; 16384]).unwrap();
+    let mut flight = c.take_outgoing();
+    c.writer
+        .write(ContentType::APPLICATION_DATA, b"!", &mut flight)
+        .unwrap();
+    assert_refused(
+        &mut s,
+        &mut c,
+        &flight,
+        PeerMisbehaved::TooMuchEarlyData,
+        AlertDescription::UNEXPECTED_MESSAGE,
+    );
+}
+
 // --- 8. EndOfEarlyData ---------------------------------------------------------------------
 
 /// A resumed handshake with 0-RTT data accepted, up to the client's second flight: its
