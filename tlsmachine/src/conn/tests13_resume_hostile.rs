@@ -115,7 +115,7 @@ fn full_handshake(client: &Arc<ClientConfig>, server: &Arc<ServerConfig>) {
 }
 
 /// The ClientHello that starts `wire`.
-fn client_hello(wire: &[u8]) -> ClientHello {
+pub(super) fn client_hello(wire: &[u8]) -> ClientHello {
     let (_, first) = records(wire)[0].clone();
     let msg = &wire[first.start + 5..first.end];
     match read_handshake(HandshakeType::from(Msg::ClientHello), &msg[4..], None).unwrap() {
