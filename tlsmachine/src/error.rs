@@ -312,13 +312,15 @@ impl ProtocolError {
                 | PeerMisbehaved::PreSharedKeyNotLast
                 | PeerMisbehaved::PskBindersMismatch
                 | PeerMisbehaved::SelectedUnofferedPsk => A::ILLEGAL_PARAMETER,
-                //= https://www.rfc-editor.org/rfc/rfc8446#section-4.2.11
-                //# If the server fails to validate the binder, it MUST
-                //# abort the handshake with a "decrypt_error" alert.
+                //= https://www.rfc-editor.org/rfc/rfc8446#section-6.2
+                //# decrypt_error:  A handshake (not record layer) cryptographic
+                //#    operation failed, including being unable to correctly verify a
+                //#    signature or validate a Finished message or a PSK binder.
                 PeerMisbehaved::IncorrectBinder => A::DECRYPT_ERROR,
-                //= https://www.rfc-editor.org/rfc/rfc8446#section-4.2.10
-                //# If the data received exceeds max_early_data_size, the server MUST
-                //# terminate the connection with an "unexpected_message" alert.
+                //= https://www.rfc-editor.org/rfc/rfc8446#section-4.6.1
+                //# A server receiving more than
+                //# max_early_data_size bytes of 0-RTT data SHOULD terminate the
+                //# connection with an "unexpected_message" alert.
                 PeerMisbehaved::TooMuchEarlyData => A::UNEXPECTED_MESSAGE,
                 PeerMisbehaved::MissingExtension(_) => A::MISSING_EXTENSION,
                 //= https://www.rfc-editor.org/rfc/rfc8446#section-4.4.2.4

@@ -793,4 +793,6 @@ mod tests13_hostile;
 #[cfg(test)]
 mod tests13_resume;
 #[cfg(test)]
+mod tests13_resume_hostile;
+#[cfg(test)]
 mod tests_pause;

@@ -76,7 +76,7 @@ fn client_auth_configs(fx: &Fixture) -> (ClientConfig, ServerConfig) {
 /// `to` refuses `input` with exactly `error` and sends `alert`, which reaches `from` as the
 /// fatal alert it is.
 #[track_caller]
-fn assert_refused(
+pub(super) fn assert_refused(
     to: &mut Connection,
     from: &mut Connection,
     input: &[u8],
@@ -97,7 +97,7 @@ fn assert_refused(
 // --- records and messages ---------------------------------------------------------------
 
 /// One direction's TLS 1.3 record protection, rebuilt from a traffic secret in the key log.
-struct Keys {
+pub(super) struct Keys {
     aead: AeadAlg,
     secret: TrafficSecret,
     key: Vec<u8>,
@@ -107,7 +107,7 @@ struct Keys {
 impl Keys {
     /// The keys of the secret logged under `label` (an NSS key log label), for the suite
     /// `conn` negotiated.
-    fn new(conn: &Connection, log: &CaptureKeys, label: &str) -> Self {
+    pub(super) fn new(conn: &Connection, log: &CaptureKeys, label: &str) -> Self {
         let suite = crate::crypto::suites::lookup(conn.negotiated().cipher_suite.unwrap())
             .and_then(|s| s.tls13())
             .unwrap();
@@ -130,12 +130,12 @@ impl Keys {
         Self::from_secret(self.aead, self.secret.next())
     }
 
-    fn opener(&self) -> Opener {
+    pub(super) fn opener(&self) -> Opener {
         Opener::tls13(self.aead, &self.key, &self.iv).unwrap()
     }
 
     /// A protected record of inner type `typ` carrying `content`.
-    fn seal(&self, seq: u64, typ: u8, content: &[u8]) -> Vec<u8> {
+    pub(super) fn seal(&self, seq: u64, typ: u8, content: &[u8]) -> Vec<u8> {
         self.seal_inner(seq, &[content, &[typ]].concat())
     }
 
@@ -259,7 +259,7 @@ fn flip_last_bit(message: &mut [u8]) {
 }
 
 /// A handshake message from its type and body.
-fn handshake_message(msg: Msg, body: &[u8]) -> Vec<u8> {
+pub(super) fn handshake_message(msg: Msg, body: &[u8]) -> Vec<u8> {
     let len = u32::try_from(body.len()).unwrap().to_be_bytes();
     [
         &[msg.wire_type().unwrap(), len[1], len[2], len[3]][..],
@@ -271,7 +271,7 @@ fn handshake_message(msg: Msg, body: &[u8]) -> Vec<u8> {
 /// Re-seals a flight with a message changed: the handshake messages of `wire`'s protected
 /// records (whole, header included) go through `edit`, get their length fields fixed, and
 /// are sealed again with `keys` into one record where the first of them was.
-fn reseal(wire: &[u8], keys: &Keys, edit: impl FnOnce(&mut Vec<Vec<u8>>)) -> Vec<u8> {
+pub(super) fn reseal(wire: &[u8], keys: &Keys, edit: impl FnOnce(&mut Vec<Vec<u8>>)) -> Vec<u8> {
     let Flight(recs) = Flight::open(wire, Some(keys));
     let hidden = |r: &Rec| r.protected && r.typ == HANDSHAKE;
     let first = recs.iter().position(hidden).unwrap();
@@ -316,14 +316,14 @@ fn edit_hello(wire: &[u8], edit: impl FnOnce(&mut HandshakePayload)) -> Vec<u8> 
     out
 }
 
-fn edit_client_hello(wire: &[u8], edit: impl FnOnce(&mut ClientHello)) -> Vec<u8> {
+pub(super) fn edit_client_hello(wire: &[u8], edit: impl FnOnce(&mut ClientHello)) -> Vec<u8> {
     edit_hello(wire, |payload| match payload {
         HandshakePayload::ClientHello(hello) => edit(hello),
         other => panic!("not a ClientHello: {other:?}"),
     })
 }
 
-fn edit_server_hello(wire: &[u8], edit: impl FnOnce(&mut ServerHello)) -> Vec<u8> {
+pub(super) fn edit_server_hello(wire: &[u8], edit: impl FnOnce(&mut ServerHello)) -> Vec<u8> {
     edit_hello(wire, |payload| match payload {
         HandshakePayload::ServerHello(hello) => edit(hello),
         other => panic!("not a ServerHello: {other:?}"),

@@ -2,11 +2,16 @@
 //! refused and replayed, single-use stateful tickets.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use rustls_pki_types::UnixTime;
 
 use super::tests::{handshake, transfer, Fixture};
+use super::tests13_resume_hostile::client_hello;
 use super::*;
 use crate::codec::enums::PskKeyExchangeMode;
 use crate::config::{ClientAuth, ClientConfig, ServerConfig};
+use crate::crypto::fixed::FixedTime;
 use crate::negotiated::EarlyData;
 use crate::pki::KeyType;
 use crate::session::ClientSessionCache;
@@ -358,4 +363,42 @@ fn tickets_are_kept_per_port() {
     assert!(cache.get("localhost:443").is_some());
     assert!(cache.get("localhost:8443").is_none());
     assert!(cache.get("localhost").is_none());
+}
+
+/// RFC 8446 §4.2.11.1: the ticket age a client sends. Our clock counts whole seconds, and
+/// between an instant of second T and one of second T + n lie more than n - 1 seconds, and
+/// maybe barely more. The client claims no more than that (a server may take a ticket
+/// claimed older than it knows it to be for a replay, as GnuTLS does), and no less than a
+/// second below it (servers compare the ages within a tolerance).
+#[test]
+fn the_ticket_age_sent_is_never_more_than_the_least_time_passed() {
+    const T0: u64 = 1_800_000_000;
+    let setup = Setup::new(0);
+    let at = |secs| {
+        let mut config = (*setup.client).clone();
+        config.provider.time = Arc::new(FixedTime(UnixTime::since_unix_epoch(
+            Duration::from_secs(secs),
+        )));
+        Arc::new(config)
+    };
+    let cache = setup.client.session_cache.as_ref().unwrap();
+    for elapsed in [0, 1, 2, 30] {
+        let (mut c, mut s) = connect(&at(T0), &setup.server);
+        handshake(&mut c, &mut s).unwrap();
+        let ticket = cache.get("localhost").unwrap();
+        let (mut c, _) = connect(&at(T0 + elapsed), &setup.server);
+        let hello = client_hello(&c.take_outgoing());
+        let identity = &hello.offered_psks().unwrap().identities[0];
+        assert_eq!(identity.identity, ticket.ticket, "the newest ticket");
+        let age_ms = identity.obfuscated_ticket_age.wrapping_sub(ticket.age_add);
+        let least_passed_ms = elapsed.saturating_sub(1) * 1000;
+        assert!(
+            u64::from(age_ms) <= least_passed_ms,
+            "{elapsed} s: {age_ms} ms"
+        );
+        assert!(
+            u64::from(age_ms) + 1000 > least_passed_ms,
+            "{elapsed} s: {age_ms} ms"
+        );
+    }
 }

@@ -7,6 +7,7 @@ use crate::codec::enums::{ContentType, HandshakeType, ProtocolVersion};
 use crate::codec::limits::{
     HANDSHAKE_HEADER_LEN, MAX_CIPHERTEXT, MAX_CLIENT_HELLO, MAX_PLAINTEXT, RECORD_HEADER_LEN,
 };
+use crate::crypto::aead::AeadAlg;
 use crate::error::{InvalidMessage, LocalError, PeerMisbehaved, ProtocolError};
 use crate::names::{Msg, Version};
 use crate::record::protect::Opener;
@@ -38,6 +39,10 @@ pub(crate) enum SkipEarlyData {
         left: usize,
     },
 }
+
+/// What a TLS 1.3 record body holds besides its data: the AEAD tag (16 bytes in every TLS 1.3
+/// suite) and the inner content type.
+const EARLY_RECORD_OVERHEAD: usize = AeadAlg::TAG_LEN + 1;
 
 /// The receiving half of the record layer.
 pub(crate) struct Deframer {
@@ -182,8 +187,15 @@ impl Deframer {
             SkipEarlyData::Encrypted { left } | SkipEarlyData::Undecryptable { left } => left,
             SkipEarlyData::Nothing => return Err(ProtocolError::Internal("nothing to skip")),
         };
+        //= https://www.rfc-editor.org/rfc/rfc8446#section-4.6.1
+        //# Only Application Data payload (i.e., plaintext but not padding or the
+        //# inner content type byte) is counted.
+        // Unopened, a record counts as the most data it can carry: its body less the AEAD
+        // tag and the content type (padding is counted as data, as the RFC warns). At least
+        // one byte, so that empty records cannot be skipped forever.
+        let most_data = len.saturating_sub(EARLY_RECORD_OVERHEAD).max(1);
         *left = left
-            .checked_sub(len)
+            .checked_sub(most_data)
             .ok_or(PeerMisbehaved::TooMuchEarlyData)?;
         self.processed += RECORD_HEADER_LEN + len;
         Ok(Next::Skipped)

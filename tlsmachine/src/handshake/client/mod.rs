@@ -392,7 +392,12 @@ pub(crate) fn offered_psks(session: &ClientSession, suite: &Tls13Suite, now: u64
     //# ticket age formed by taking the age in milliseconds and adding the
     //# "ticket_age_add" value that was included with the ticket (see
     //# Section 4.6.1), modulo 2^32.
-    let age_ms = now.saturating_sub(session.created).saturating_mul(1000) as u32;
+    // Our clock counts whole seconds, so a ticket that arrived in second T and is used in
+    // second T + 1 may be a millisecond old. The least the age may be is sent: a server may
+    // refuse 0-RTT to a client that claims its ticket older than the server knows it to be
+    // (GnuTLS does, as a replay sign).
+    let least_age = now.saturating_sub(session.created).saturating_sub(1);
+    let age_ms = least_age.saturating_mul(1000) as u32;
     OfferedPsks {
         identities: vec![PskIdentity {
             identity: session.ticket.clone(),
