@@ -14,7 +14,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use tlsmachine::verify::TrustStore;
-use tlsmachine::{ClientConfig, Connection, Error, ServerVerification};
+use tlsmachine::{ClientConfig, Connection, Error, ServerVerification, Version};
 use tlsmachine_tokio::{TlsConnector, TlsStream};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
@@ -60,7 +60,7 @@ pub struct ClientArgs {
     /// Private key (PEM) of --cert.
     #[arg(long, value_name = "FILE", requires = "cert")]
     pub key: Option<PathBuf>,
-    /// Protocol version; only 1.2 is implemented so far.
+    /// The one protocol version to offer (default: both, TLS 1.3 preferred).
     #[arg(long, value_name = "VERSION")]
     pub tls: Option<TlsVersion>,
     /// Cipher suites to offer, IANA names separated by commas, most preferred first.
@@ -125,6 +125,7 @@ async fn session(
     linger: Duration,
 ) -> CliResult<()> {
     let timeout = Duration::from_secs(args.timeout.max(1));
+    let offered = config.enabled_versions();
     let connector = TlsConnector::new(config);
     for round in 0..=args.resume {
         let tcp = connect(&args.addr, timeout).await?;
@@ -142,7 +143,7 @@ async fn session(
                 if let (true, Some(conn)) = (args.trace, conn) {
                     print_trace(conn, "client");
                 }
-                let mut line = explain_io(&e, Role::Client);
+                let mut line = explain_io(&e, Role::Client, &offered);
                 // "unknown issuer 'CN=…'": the CA to pass with --ca, or to distrust.
                 if let Some(issuer) = handshake
                     .connection()
@@ -161,15 +162,19 @@ async fn session(
         eprintln!("handshake: {:.1} ms", elapsed.as_secs_f64() * 1000.0);
 
         if round == 0 {
-            exchange(&mut tls, args.trace, timeout, linger).await?;
+            exchange(&mut tls, args.trace, timeout, linger, &offered).await?;
         } else {
             let closed = tokio::time::timeout(timeout, close(&mut tls)).await;
             if args.trace {
                 print_trace(tls.connection_mut(), "client");
             }
             match closed {
-                Ok(result) => result
-                    .map_err(|e| CliError(format!("closing: {}", explain_io(&e, Role::Client))))?,
+                Ok(result) => result.map_err(|e| {
+                    CliError(format!(
+                        "closing: {}",
+                        explain_io(&e, Role::Client, &offered)
+                    ))
+                })?,
                 Err(_) => return Err(no_answer_to_close(timeout)),
             }
         }
@@ -307,6 +312,7 @@ async fn exchange(
     trace: bool,
     timeout: Duration,
     linger: Duration,
+    offered: &[Version],
 ) -> CliResult<()> {
     let (chunks, mut stdin) = mpsc::channel(STDIN_QUEUE);
     tokio::spawn(read_stdin(chunks));
@@ -362,14 +368,14 @@ async fn exchange(
                     if closing_since.is_some() && matches!(tls_error(&e), Some(Error::Truncated)) {
                         return Ok(());
                     }
-                    return Err(CliError(explain_io(&e, Role::Client)));
+                    return Err(CliError(explain_io(&e, Role::Client, offered)));
                 }
             },
             () = tokio::time::sleep_until(quiet_until.unwrap_or(never)),
                 if quiet_until.is_some() && may_close => {
                 let closed = tokio::time::timeout(timeout, tls.shutdown()).await;
                 match closed {
-                    Ok(result) => result.map_err(|e| CliError(explain_io(&e, Role::Client)))?,
+                    Ok(result) => result.map_err(|e| CliError(explain_io(&e, Role::Client, offered)))?,
                     Err(_) => return Err(no_answer_to_close(timeout)),
                 }
                 closing_since = Some(Instant::now());

@@ -132,22 +132,23 @@ pub fn run(key_type: &str) -> CliResult<()> {
 fn serve_one(listener: &TcpListener, config: Arc<ServerConfig>) -> Result<SideReport, String> {
     let (tcp, _) = listener.accept().map_err(|e| format!("accept: {e}"))?;
     set_timeouts(&tcp)?;
+    let versions = config.enabled_versions();
     let conn = Connection::server(config).map_err(|e| e.to_string())?;
     let mut tls = Stream::new(conn, tcp).map_err(|e| e.to_string())?;
     let started = Instant::now();
     tls.handshake()
-        .map_err(|e| format!("handshake: {}", explain_io(&e, Role::Server)))?;
+        .map_err(|e| format!("handshake: {}", explain_io(&e, Role::Server, &versions)))?;
     let handshake_time = started.elapsed();
     let mut buf = [0u8; 1024];
     loop {
         let n = tls
             .read(&mut buf)
-            .map_err(|e| format!("echo: {}", explain_io(&e, Role::Server)))?;
+            .map_err(|e| format!("echo: {}", explain_io(&e, Role::Server, &versions)))?;
         if n == 0 {
             break;
         }
         tls.write_all(&buf[..n])
-            .map_err(|e| format!("echo: {}", explain_io(&e, Role::Server)))?;
+            .map_err(|e| format!("echo: {}", explain_io(&e, Role::Server, &versions)))?;
     }
     Ok(report(tls.connection_mut(), handshake_time))
 }
@@ -159,17 +160,22 @@ fn connect_one(
 ) -> Result<SideReport, String> {
     let tcp = TcpStream::connect_timeout(&addr, IO_TIMEOUT).map_err(|e| format!("connect: {e}"))?;
     set_timeouts(&tcp)?;
+    let versions = config.enabled_versions();
     let conn = Connection::client(config, "localhost").map_err(|e| e.to_string())?;
     let mut tls = Stream::new(conn, tcp).map_err(|e| e.to_string())?;
     let started = Instant::now();
     tls.handshake()
-        .map_err(|e| format!("handshake: {}", explain_io(&e, Role::Client)))?;
+        .map_err(|e| format!("handshake: {}", explain_io(&e, Role::Client, &versions)))?;
     let handshake_time = started.elapsed();
     tls.write_all(MESSAGE)
-        .map_err(|e| format!("sending: {}", explain_io(&e, Role::Client)))?;
+        .map_err(|e| format!("sending: {}", explain_io(&e, Role::Client, &versions)))?;
     let mut echoed = vec![0u8; MESSAGE.len()];
-    tls.read_exact(&mut echoed)
-        .map_err(|e| format!("reading the echo: {}", explain_io(&e, Role::Client)))?;
+    tls.read_exact(&mut echoed).map_err(|e| {
+        format!(
+            "reading the echo: {}",
+            explain_io(&e, Role::Client, &versions)
+        )
+    })?;
     if echoed != MESSAGE {
         return Err(format!(
             "the echo differs: sent {:?}, got {:?}",
@@ -178,7 +184,7 @@ fn connect_one(
         ));
     }
     tls.close()
-        .map_err(|e| format!("closing: {}", explain_io(&e, Role::Client)))?;
+        .map_err(|e| format!("closing: {}", explain_io(&e, Role::Client, &versions)))?;
     if tls.connection().state() != Phase::Shutdown {
         return Err(format!(
             "closed in {} instead of SHUTDOWN",

@@ -20,7 +20,7 @@ use common::TlsVersion;
 #[command(
     name = "tlsm",
     version,
-    about = "TLS 1.2 client, server, demo and state diagrams, built on tlsmachine",
+    about = "TLS 1.3 and 1.2 client, server, demo and state diagrams, built on tlsmachine",
     after_help = "\
 Examples:
   tlsm demo                                   a full, resumed and mutual-TLS handshake, traced
@@ -52,9 +52,9 @@ why), both sides' state transitions, an echo, the orderly close and the timing."
         #[arg(long, value_name = "TYPE", default_value = "ecdsa-p256")]
         key_type: String,
     },
-    /// Serve TLS 1.2: echo or a minimal HTTP/1.1 responder.
+    /// Serve TLS 1.3 and 1.2: echo or a minimal HTTP/1.1 responder.
     Server(server::ServerArgs),
-    /// Connect to a TLS 1.2 server, send standard input, print what comes back.
+    /// Connect to a TLS server, send standard input, print what comes back.
     Client(client::ClientArgs),
     /// Make certificates for local testing.
     Cert {

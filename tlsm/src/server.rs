@@ -1,4 +1,4 @@
-//! `tlsm server`: a TLS 1.2 server for debugging and load tests, on a multi-threaded tokio
+//! `tlsm server`: a TLS 1.3 and 1.2 server for debugging and load tests, on a multi-threaded tokio
 //! runtime. A task per connection; a bounded number of connections and of handshakes in
 //! progress; a handshake timeout and an idle timeout; one log line per connection; and a
 //! graceful stop on SIGINT or SIGTERM.
@@ -13,7 +13,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tlsmachine::verify::TrustStore;
-use tlsmachine::{ClientAuth, Error, Negotiated, Phase, ServerConfig};
+use tlsmachine::{ClientAuth, Error, Negotiated, Phase, ServerConfig, Version};
 use tlsmachine_tokio::{TlsAcceptor, TlsStream};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -22,8 +22,8 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::common::{
     add_ca_file, explain_io, load_certified_key, open_key_log, parse_alpn, parse_suites,
-    print_trace, suite_name, tls_error, version_name, versions, yes_no, CliError, CliResult, Role,
-    TlsVersion,
+    print_trace, suite_name, tls_error, version_name, versions, versions_text, yes_no, CliError,
+    CliResult, Role, TlsVersion,
 };
 
 /// Arguments of `tlsm server`.
@@ -67,7 +67,7 @@ pub struct ServerArgs {
     /// Refuse clients without a valid certificate (needs --client-ca).
     #[arg(long, requires = "client_ca")]
     pub require_client_cert: bool,
-    /// Protocol version; only 1.2 is implemented so far.
+    /// The one protocol version to accept (default: both, TLS 1.3 preferred).
     #[arg(long, value_name = "VERSION")]
     pub tls: Option<TlsVersion>,
     /// Cipher suites to accept, IANA names separated by commas, most preferred first.
@@ -142,6 +142,8 @@ const ECHO_CHUNK: usize = 16 * 1024;
 /// What every connection's task shares.
 struct Shared {
     acceptor: TlsAcceptor,
+    /// The versions we accept, which the hint for a client offering none of them names.
+    versions: Vec<Version>,
     mode: Mode,
     trace: bool,
     handshakes: Semaphore,
@@ -269,8 +271,10 @@ async fn serve(args: ServerArgs, mode: Mode, config: Arc<ServerConfig>) -> CliRe
     let local = listener
         .local_addr()
         .map_err(|e| CliError(format!("listening on {}: {e}", args.listen)))?;
+    let versions = config.enabled_versions();
     eprintln!(
-        "tlsm server: listening on {local} (TLS 1.2, {}, client certificates {})",
+        "tlsm server: listening on {local} ({}, {}, client certificates {})",
+        versions_text(&versions),
         if mode == Mode::Http { "http" } else { "echo" },
         match (&args.client_ca, args.require_client_cert) {
             (None, _) => "not requested",
@@ -281,6 +285,7 @@ async fn serve(args: ServerArgs, mode: Mode, config: Arc<ServerConfig>) -> CliRe
 
     let shared = Arc::new(Shared {
         acceptor: TlsAcceptor::new(config),
+        versions,
         mode,
         trace: args.trace,
         handshakes: Semaphore::new(args.max_handshakes as usize),
@@ -390,7 +395,10 @@ async fn connection(
     };
     let failure = match handshaken {
         Ok(Ok(tls)) => Ok(tls),
-        Ok(Err(e)) => Err(format!("error: {}", explain_io(&e, Role::Server))),
+        Ok(Err(e)) => Err(format!(
+            "error: {}",
+            explain_io(&e, Role::Server, &shared.versions)
+        )),
         Err(HandshakeEnd::Stopped) => Err("closed: server stopping".to_string()),
         Err(HandshakeEnd::TimedOut) => {
             let secs = shared.handshake_timeout.as_secs_f64();
@@ -437,7 +445,7 @@ async fn connection(
                 Mode::Echo => echo(&mut tls, &shared, &prefix).await,
                 Mode::Http => http(&mut tls, &shared, &prefix).await,
             };
-            served.unwrap_or_else(|e| Ending::Failed(explain_io(&e, Role::Server)))
+            served.unwrap_or_else(|e| Ending::Failed(explain_io(&e, Role::Server, &shared.versions)))
         } => ending,
         // A request still running when the grace period ends is cut short.
         () = shared.grace_over() => Ending::Stopped,
