@@ -1292,3 +1292,180 @@ fn chromium_negotiates_tls13_with_x25519mlkem768_with_tlsm_server() {
     let lines = connection_lines(&log);
     assert!(lines.iter().all(|l| l.contains("version=TLSv1.3")), "{log}");
 }
+
+// Resumption and 0-RTT from the command line: `--resume`, `--sess-out`/`--sess-in`,
+// `--early-data`, against `tlsm server` and OpenSSL.
+
+/// Waits (bounded) until `server` has logged `n` connections that settled a version;
+/// returns those lines, in order.
+fn wait_for_connection_lines(server: &Peer, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let log = server.output();
+        let lines = connection_lines(&log);
+        if lines.len() >= n {
+            return lines.into_iter().map(String::from).collect();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "fewer than {n} connections:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The values of the client's `resumed:` lines, one per handshake.
+fn resumed_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("resumed: "))
+        .collect()
+}
+
+/// `tlsm client --resume 2` against `tlsm server` in TLS 1.3: the first handshake is full,
+/// each one after it resumes with a ticket an earlier connection received after its
+/// handshake, with a fresh key exchange (psk_dhe_ke), and the server's log agrees. Against
+/// a server that issues no tickets the reconnection is full, and the client says why.
+#[test]
+fn tlsm_client_resumes_tls13_with_tickets_and_says_why_not() {
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(&pki, &["--echo"]);
+    let (ok, stdout, stderr) = client_roundtrip(&pki, port, &["--resume", "2"]);
+    assert!(ok, "{stderr}\nserver:\n{}", server.output());
+    assert_eq!(stdout, "ping\n");
+    assert_eq!(stderr.matches("protocol: TLSv1.3").count(), 3, "{stderr}");
+    assert_eq!(
+        resumed_lines(&stderr),
+        ["no", "yes (psk_dhe_ke)", "yes (psk_dhe_ke)"],
+        "{stderr}"
+    );
+    let lines = wait_for_connection_lines(&server, 3);
+    assert!(lines[0].contains("resumed=no"), "{lines:?}");
+    for line in &lines[1..] {
+        assert!(line.contains("version=TLSv1.3"), "{line}");
+        assert!(line.contains("resumed=yes"), "{line}");
+    }
+
+    let (server, port) = start_server(&pki, &["--echo", "--no-resumption"]);
+    for (version, why) in [
+        ("1.3", "no (no ticket received)"),
+        ("1.2", "no (no session received)"),
+    ] {
+        let (ok, _, stderr) = client_roundtrip(&pki, port, &["--tls", version, "--resume", "1"]);
+        assert!(ok, "{stderr}\nserver:\n{}", server.output());
+        assert_eq!(resumed_lines(&stderr), ["no", why], "{stderr}");
+    }
+}
+
+/// `--sess-out` in one process and `--sess-in` in the next resume the session, in TLS 1.3
+/// and in TLS 1.2, and the server logs the resumption. A server that never issued the
+/// ticket declines it, and the client says so; a file that is no saved session, or one
+/// saved for another server name, is a one-line error before any connection.
+#[test]
+fn sess_out_then_sess_in_resumes_in_a_second_process() {
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(&pki, &["--echo"]);
+    let sess13 = pki.dir().join("tls13.session").display().to_string();
+    let sess12 = pki.dir().join("tls12.session").display().to_string();
+    let mut logged = 0;
+    for (version, sess, resumed) in [
+        ("1.3", &sess13, "yes (psk_dhe_ke)"),
+        ("1.2", &sess12, "yes"),
+    ] {
+        let (ok, _, stderr) = client_roundtrip(&pki, port, &["--tls", version, "--sess-out", sess]);
+        assert!(ok, "{stderr}\nserver:\n{}", server.output());
+        assert_eq!(resumed_lines(&stderr), ["no"], "{stderr}");
+        assert!(
+            std::fs::metadata(sess).is_ok_and(|m| m.len() > 0),
+            "no session saved"
+        );
+
+        let (ok, stdout, stderr) =
+            client_roundtrip(&pki, port, &["--tls", version, "--sess-in", sess]);
+        assert!(ok, "{stderr}\nserver:\n{}", server.output());
+        assert_eq!(stdout, "ping\n");
+        assert_eq!(resumed_lines(&stderr), [resumed], "{stderr}");
+        logged += 2;
+        let lines = wait_for_connection_lines(&server, logged);
+        let line = &lines[logged - 1];
+        assert!(line.contains(&format!("version=TLSv{version}")), "{line}");
+        assert!(line.contains("resumed=yes"), "{line}");
+    }
+
+    let (restarted, port) = start_server(&pki, &["--echo"]);
+    let (ok, _, stderr) = client_roundtrip(&pki, port, &["--sess-in", &sess13]);
+    assert!(ok, "{stderr}\nserver:\n{}", restarted.output());
+    assert_eq!(
+        resumed_lines(&stderr),
+        ["no (server declined the ticket)"],
+        "{stderr}"
+    );
+
+    let junk = pki.dir().join("junk.session").display().to_string();
+    std::fs::write(&junk, b"this is not a session\n").unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let ca = pki.path("ca.pem");
+    let base = ["client", &addr, "--ca", &ca];
+    for (extra, error) in [
+        (
+            vec!["--servername", "localhost", "--sess-in", &junk],
+            "not a tlsmachine session",
+        ),
+        // Without --servername the name is the address, not the session's.
+        (
+            vec!["--sess-in", &sess13],
+            "the session is for 'localhost', not '127.0.0.1'",
+        ),
+        (
+            vec![
+                "--servername",
+                "localhost",
+                "--tls",
+                "1.2",
+                "--sess-in",
+                &sess13,
+            ],
+            "the session is TLSv1.3, but we offer TLSv1.2",
+        ),
+    ] {
+        let args: Vec<&str> = base.iter().copied().chain(extra).collect();
+        let (ok, _, stderr) = run_tlsm(&args);
+        assert!(!ok, "{stderr}");
+        assert_clean_error(&stderr, error);
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    }
+    // Those were refused before connecting: the restarted server saw one connection.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(connection_lines(&restarted.output()).len(), 1);
+}
+
+/// `openssl s_client -tls1_3 -sess_out` then `-sess_in` against `tlsm server`: OpenSSL
+/// resumes with one of our TLS 1.3 tickets (`Reused, TLSv1.3`) and the server logs it.
+#[test]
+fn openssl_s_client_resumes_tls13_with_a_tlsm_server_ticket() {
+    if !peer_available("openssl") {
+        return;
+    }
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(&pki, &["--echo"]);
+    let sess = pki.dir().join("s_client.session").display().to_string();
+    let s_client = |sess_flag: &str| {
+        let mut cmd = Command::new("openssl");
+        cmd.args(["s_client", "-tls1_3", "-connect"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-servername", "localhost", "-CAfile", &pki.path("ca.pem")])
+            .args([sess_flag, &sess]);
+        cmd
+    };
+    // The echo comes after our tickets, so s_client has saved one when it returns.
+    let first = tlsmachine_tests::s_client_echo(s_client("-sess_out"), "first");
+    assert!(first.contains("New, TLSv1.3"), "{first}");
+    let second = tlsmachine_tests::s_client_echo(s_client("-sess_in"), "second");
+    assert!(second.contains("Reused, TLSv1.3"), "{second}");
+    let lines = wait_for_connection_lines(&server, 2);
+    assert!(lines[0].contains("resumed=no"), "{lines:?}");
+    assert!(
+        lines[1].contains("version=TLSv1.3") && lines[1].contains("resumed=yes"),
+        "{lines:?}"
+    );
+}

@@ -1,6 +1,7 @@
 //! `tlsm client`: connect, print what was negotiated, send standard input, print what the
 //! server sends, close with close_notify; `--resume N` reconnects N times with the session
-//! cache the first connection filled. Runs on a single-threaded tokio runtime: one task
+//! cache the first connection filled, `--sess-in`/`--sess-out` carry a session between
+//! runs. Runs on a single-threaded tokio runtime: one task
 //! turns standard input into chunks, the connection's task moves them to the server and the
 //! server's data to standard output, waiting on whichever comes first.
 
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
+use tlsmachine::session::ClientSessionCache;
 use tlsmachine::verify::TrustStore;
 use tlsmachine::{ClientConfig, Connection, Error, ServerVerification, Version};
 use tlsmachine_tokio::{TlsConnector, TlsStream};
@@ -26,6 +28,7 @@ use crate::common::{
     parse_suites, peer_issuer, print_trace, tls_error, versions, CliError, CliResult, Role,
     TlsVersion,
 };
+use crate::resume::{load_session, resumed_text, save_session, unix_now};
 
 /// Arguments of `tlsm client`.
 #[derive(Debug, clap::Args)]
@@ -35,6 +38,8 @@ Examples:
   printf 'GET / HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' \\
       | tlsm client 127.0.0.1:4433 --servername localhost --ca certs/ca.pem
   tlsm client 127.0.0.1:4433 --ca certs/ca.pem --resume 2 --trace < /dev/null
+  tlsm client localhost:4433 --ca certs/ca.pem --sess-out sess < /dev/null
+  tlsm client localhost:4433 --ca certs/ca.pem --sess-in sess < /dev/null
   tlsm client 127.0.0.1:4433 --insecure --cert certs/client.pem --key certs/client.key
 
 The negotiated parameters of each handshake go to standard error; what the server sends
@@ -76,6 +81,13 @@ pub struct ClientArgs {
     /// After the first connection, make N more that resume its session.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub resume: u32,
+    /// Resume the session saved in FILE (by --sess-out) on the first connection.
+    #[arg(long, value_name = "FILE")]
+    pub sess_in: Option<PathBuf>,
+    /// At the end, save the newest session to FILE, for a later --sess-in. It holds the
+    /// session's secret: keep it like a private key.
+    #[arg(long, value_name = "FILE")]
+    pub sess_out: Option<PathBuf>,
     /// Print every message, skipped message, alert and state transition to standard error.
     #[arg(long)]
     pub trace: bool,
@@ -101,10 +113,16 @@ type Tls = TlsStream<TcpStream>;
 pub fn run(args: ClientArgs) -> CliResult<()> {
     let (host, _) = split_host_port(&args.addr)?;
     let server_name = args.servername.clone().unwrap_or(host);
-    let config = Arc::new(build_config(&args)?);
+    // One server per run: its sessions are all the cache holds, under its name (the key
+    // `TlsConnector` gives them).
+    let cache = Arc::new(ClientSessionCache::new(1));
+    let config = Arc::new(build_config(&args, cache.clone())?);
     // Checked here, so a bad name is reported as the flag's fault before any connection.
     Connection::client(config.clone(), &server_name)
         .map_err(|e| CliError(format!("--servername: {e}")))?;
+    if let Some(path) = &args.sess_in {
+        load_session(&cache, &server_name, path, &config.enabled_versions())?;
+    }
     let linger = Duration::try_from_secs_f64(args.linger)
         .map_err(|_| CliError(format!("--linger: expected seconds, got {}", args.linger)))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -112,22 +130,35 @@ pub fn run(args: ClientArgs) -> CliResult<()> {
         .enable_time()
         .build()
         .map_err(|e| CliError(format!("starting the runtime: {e}")))?;
-    let result = runtime.block_on(session(&args, config, &server_name, linger));
+    let result = runtime.block_on(session(&args, config, &cache, &server_name, linger));
     // The standard input task may still wait in a blocking read nobody needs any more.
     runtime.shutdown_background();
-    result
+    result?;
+    match &args.sess_out {
+        Some(path) => save_session(&cache, &server_name, path),
+        None => Ok(()),
+    }
 }
 
+/// The connections of one run: the first exchanges standard input, each of the `--resume`
+/// ones resumes a session the ones before it received. In TLS 1.3 the tickets come after
+/// the handshake, ahead of anything else the server sends; every connection reads until the
+/// server's close_notify (bounded by --timeout), so its tickets are in `cache` before the
+/// next one starts.
 async fn session(
     args: &ClientArgs,
     config: Arc<ClientConfig>,
+    cache: &ClientSessionCache,
     server_name: &str,
     linger: Duration,
 ) -> CliResult<()> {
     let timeout = Duration::from_secs(args.timeout.max(1));
     let offered = config.enabled_versions();
     let connector = TlsConnector::new(config);
+    let mut previous = None;
     for round in 0..=args.resume {
+        // What the connection will offer: the newest session, as the library picks it.
+        let to_resume = cache.get(server_name);
         let tcp = connect(&args.addr, timeout).await?;
         let started = Instant::now();
         let mut handshake = connector.connect(server_name, tcp);
@@ -158,8 +189,11 @@ async fn session(
         if args.trace {
             print_trace(tls.connection_mut(), "client");
         }
-        eprint!("{}", negotiated_block(tls.connection().negotiated()));
+        let negotiated = tls.connection().negotiated();
+        let resumed = resumed_text(negotiated, to_resume.as_ref(), previous, unix_now());
+        eprint!("{}", negotiated_block(negotiated, &resumed));
         eprintln!("handshake: {:.1} ms", elapsed.as_secs_f64() * 1000.0);
+        previous = negotiated.version;
 
         if round == 0 {
             exchange(&mut tls, args.trace, timeout, linger, &offered).await?;
@@ -182,7 +216,7 @@ async fn session(
     Ok(())
 }
 
-fn build_config(args: &ClientArgs) -> CliResult<ClientConfig> {
+fn build_config(args: &ClientArgs, cache: Arc<ClientSessionCache>) -> CliResult<ClientConfig> {
     let mut config = if args.insecure {
         eprintln!("tlsm: warning: --insecure: the server's certificate is not checked");
         ClientConfig::with_verification(ServerVerification::DangerousAcceptAnyCertificate)
@@ -204,6 +238,7 @@ fn build_config(args: &ClientArgs) -> CliResult<ClientConfig> {
         config.alpn_protocols = parse_alpn(list)?;
     }
     config.require_extended_master_secret = !args.allow_no_ems;
+    config.session_cache = Some(cache);
     config.trace = args.trace;
     config.key_log = open_key_log(args.keylog.as_ref())?;
     Ok(config)

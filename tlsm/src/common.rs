@@ -237,8 +237,9 @@ pub fn peer_issuer(n: &Negotiated) -> Option<String> {
     Some(cert.issuer().to_string())
 }
 
-/// The block `tlsm client` prints after each handshake (issue 3's format).
-pub fn negotiated_block(n: &Negotiated) -> String {
+/// The block `tlsm client` prints after each handshake (issue 3's format); `resumed` is the
+/// value of its `resumed:` line.
+pub fn negotiated_block(n: &Negotiated, resumed: &str) -> String {
     let session_id = if n.session_id.is_empty() {
         "none".to_string()
     } else {
@@ -250,10 +251,9 @@ pub fn negotiated_block(n: &Negotiated) -> String {
         .map_or("none".into(), |p| String::from_utf8_lossy(p).into_owned());
     let group = n.group.map_or("none".into(), |g| g.to_string());
     format!(
-        "protocol: {}\ncipher: {}\ngroup: {group}\nresumed: {}\nsession_id: {session_id}\nalpn: {alpn}\npeer: {}\n",
+        "protocol: {}\ncipher: {}\ngroup: {group}\nresumed: {resumed}\nsession_id: {session_id}\nalpn: {alpn}\npeer: {}\n",
         version_name(n.version),
         suite_name(n),
-        yes_no(n.resumed),
         peer_subject(n),
     )
 }
