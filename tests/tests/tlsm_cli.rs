@@ -1469,3 +1469,203 @@ fn openssl_s_client_resumes_tls13_with_a_tlsm_server_ticket() {
         "{lines:?}"
     );
 }
+
+/// Runs `tlsm client` against `port` (as `client_roundtrip`) and saves its session to a
+/// new file in `pki`'s folder; returns the file's path.
+fn saved_session(pki: &PkiDir, port: u16, name: &str) -> String {
+    let sess = pki.dir().join(name).display().to_string();
+    let (ok, _, stderr) = client_roundtrip(pki, port, &["--sess-out", &sess]);
+    assert!(ok, "{stderr}");
+    sess
+}
+
+/// `tlsm client --early-data FILE` with a session that allows 0-RTT: FILE goes with the
+/// ClientHello, `tlsm server --early-data 16384` accepts it and echoes it before what the
+/// client sends after the handshake, and its log and trace say it came as early data. With
+/// `--resume 1` the first connection has nothing to resume, sends FILE after its handshake
+/// and says why; the second sends it as 0-RTT.
+#[test]
+fn tlsm_client_early_data_is_accepted_by_tlsm_server() {
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(&pki, &["--echo", "--early-data", "16384", "--trace"]);
+    let early = pki.dir().join("early.txt").display().to_string();
+    std::fs::write(&early, b"early hello\n").unwrap();
+    let sess = saved_session(&pki, port, "tls13.session");
+
+    let (ok, stdout, stderr) =
+        client_roundtrip(&pki, port, &["--sess-in", &sess, "--early-data", &early]);
+    assert!(ok, "{stderr}\nserver:\n{}", server.output());
+    assert_eq!(stdout, "early hello\nping\n", "{stderr}");
+    assert!(stderr.contains("resumed: yes (psk_dhe_ke)"), "{stderr}");
+    assert!(
+        stderr.contains("early data: accepted (12 bytes)"),
+        "{stderr}"
+    );
+    let lines = wait_for_connection_lines(&server, 2);
+    assert!(lines[1].contains("resumed=yes early_data=12 "), "{lines:?}");
+    assert!(
+        server
+            .output()
+            .contains("<- ApplicationData    12 bytes of 0-RTT early data, accepted"),
+        "{}",
+        server.output()
+    );
+
+    let (ok, stdout, stderr) =
+        client_roundtrip(&pki, port, &["--resume", "1", "--early-data", &early]);
+    assert!(ok, "{stderr}\nserver:\n{}", server.output());
+    assert_eq!(stdout, "early hello\nping\nearly hello\n", "{stderr}");
+    let outcomes: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("early data: "))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "not sent (no session to resume; 12 bytes sent after the handshake)",
+            "accepted (12 bytes)"
+        ],
+        "{stderr}"
+    );
+    let lines = wait_for_connection_lines(&server, 4);
+    assert!(!lines[2].contains("early_data="), "{lines:?}");
+    assert!(lines[3].contains("early_data=12 "), "{lines:?}");
+}
+
+/// A server with 0-RTT off (here: another server, which also does not know the ticket)
+/// rejects the early data; the client says so and sends it again after the handshake, so
+/// the server still gets it, as ordinary data. Where 0-RTT cannot exist (TLS 1.2 only),
+/// both flags are refused in one line.
+#[test]
+fn early_data_rejected_by_a_server_without_0rtt_arrives_as_ordinary_data() {
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (with_0rtt, port) = start_server(&pki, &["--echo", "--early-data", "16384"]);
+    let sess = saved_session(&pki, port, "tls13.session");
+    drop(with_0rtt);
+    let early = pki.dir().join("early.txt").display().to_string();
+    std::fs::write(&early, b"early hello\n").unwrap();
+
+    let (server, port) = start_server(&pki, &["--echo", "--trace"]);
+    let (ok, stdout, stderr) =
+        client_roundtrip(&pki, port, &["--sess-in", &sess, "--early-data", &early]);
+    assert!(ok, "{stderr}\nserver:\n{}", server.output());
+    assert_eq!(stdout, "early hello\nping\n", "{stderr}");
+    assert!(
+        stderr.contains("early data: rejected (12 bytes sent again after the handshake)"),
+        "{stderr}"
+    );
+    let lines = wait_for_connection_lines(&server, 1);
+    assert!(lines[0].contains("early_data=rejected"), "{lines:?}");
+    assert!(
+        server
+            .output()
+            .contains("(0-RTT early data rejected: skipped unread)"),
+        "{}",
+        server.output()
+    );
+
+    let addr = format!("127.0.0.1:{port}");
+    let (ok, _, stderr) = run_tlsm(&[
+        "client",
+        &addr,
+        "--insecure",
+        "--tls",
+        "1.2",
+        "--early-data",
+        &early,
+    ]);
+    assert!(!ok);
+    assert_clean_error(&stderr, "--early-data: 0-RTT exists only in TLS 1.3");
+    let (cert, key) = (pki.path("server.pem"), pki.path("server.key"));
+    let (ok, _, stderr) = run_tlsm(&[
+        "server",
+        "--listen",
+        "127.0.0.1:0",
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "--tls",
+        "1.2",
+        "--early-data",
+        "1024",
+    ]);
+    assert!(!ok);
+    assert_clean_error(&stderr, "--early-data: 0-RTT exists only in TLS 1.3");
+}
+
+/// `tlsm server --http --early-data`: a request that arrives as 0-RTT data is served, and
+/// the log line counts it as early.
+#[test]
+fn tlsm_server_http_serves_a_request_sent_as_early_data() {
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(&pki, &["--http", "--early-data", "16384"]);
+    let request = pki.dir().join("request.txt").display().to_string();
+    std::fs::write(
+        &request,
+        b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let ca = pki.path("ca.pem");
+    let mut client = Split::spawn(tlsm_cmd(&[
+        "client",
+        &addr,
+        "--servername",
+        "localhost",
+        "--ca",
+        &ca,
+        "--resume",
+        "1",
+        "--early-data",
+        &request,
+    ]));
+    client.close_stdin();
+    assert!(client.wait_exit(), "{}", client.stderr());
+    let stdout = client.stdout();
+    assert_eq!(stdout.matches("HTTP/1.1 200 OK").count(), 2, "{stdout}");
+    assert!(
+        client.stderr().contains("early data: accepted"),
+        "{}",
+        client.stderr()
+    );
+    let lines = wait_for_connection_lines(&server, 2);
+    assert!(!lines[0].contains("early_requests="), "{lines:?}");
+    assert!(
+        lines[1].contains("resumed=yes early_data=") && lines[1].contains(" early_requests=1 "),
+        "{lines:?}"
+    );
+}
+
+/// `openssl s_client -sess_in -early_data FILE` against `tlsm server --early-data`: OpenSSL
+/// reports `Early data was accepted`, the echo comes back, and the server logs early data.
+#[test]
+fn openssl_s_client_early_data_accepted_by_tlsm_server() {
+    if !peer_available("openssl") {
+        return;
+    }
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(&pki, &["--echo", "--early-data", "16384"]);
+    let sess = pki.dir().join("s_client.session").display().to_string();
+    let early = pki.dir().join("early.txt").display().to_string();
+    std::fs::write(&early, b"early from openssl\n").unwrap();
+    let s_client = |extra: &[&str]| {
+        let mut cmd = Command::new("openssl");
+        cmd.args(["s_client", "-tls1_3", "-connect"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-servername", "localhost", "-CAfile", &pki.path("ca.pem")])
+            .args(extra);
+        cmd
+    };
+    let first = tlsmachine_tests::s_client_echo(s_client(&["-sess_out", &sess]), "first");
+    assert!(first.contains("Max Early Data: 16384"), "{first}");
+
+    let mut second = Peer::spawn(s_client(&["-sess_in", &sess, "-early_data", &early]));
+    let out = second.wait_for_output("early from openssl");
+    assert!(out.contains("Reused, TLSv1.3"), "{out}");
+    assert!(out.contains("Early data was accepted"), "{out}");
+    second.close_stdin();
+    assert!(second.wait_exit(), "{}", second.output());
+    let lines = wait_for_connection_lines(&server, 2);
+    assert!(lines[1].contains("resumed=yes early_data=19 "), "{lines:?}");
+}

@@ -1,7 +1,7 @@
 //! What `tlsm client` does with sessions beyond one connection: `--sess-in` and
 //! `--sess-out` files (the client session cache's export format, like `openssl s_client
-//! -sess_in/-sess_out`), and the `resumed:` line that says how a handshake resumed or why
-//! it did not.
+//! -sess_in/-sess_out`), the `resumed:` line that says how a handshake resumed or why it
+//! did not, and the `early data:` line that says what became of 0-RTT data.
 
 use std::fs::{OpenOptions, Permissions};
 use std::io::Write;
@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tlsmachine::codec::enums::ProtocolVersion;
+use tlsmachine::negotiated::EarlyData;
 use tlsmachine::session::{ClientSession, ClientSessionCache};
 use tlsmachine::{Negotiated, Version};
 
@@ -100,6 +101,41 @@ pub fn resumed_text(
         (Some(_), _) => "server declined the session".to_string(),
     };
     format!("no ({why})")
+}
+
+/// The value of the `early data:` line: what became of the `total` bytes of --early-data,
+/// `sent` of which went as 0-RTT data, and why none did when none did. `offered` is the
+/// session the connection offered; `now` Unix seconds.
+pub fn early_data_text(
+    outcome: EarlyData,
+    sent: usize,
+    total: usize,
+    offered: Option<&ClientSession>,
+    now: u64,
+) -> String {
+    match outcome {
+        EarlyData::Accepted if sent == total => format!("accepted ({sent} bytes)"),
+        EarlyData::Accepted => format!(
+            "accepted ({sent} of {total} bytes, as many as the ticket allows; the rest sent \
+             after the handshake)"
+        ),
+        EarlyData::Rejected => {
+            format!("rejected ({total} bytes sent again after the handshake)")
+        }
+        // Not offered: nothing went before the handshake.
+        _ => {
+            let why = match offered {
+                None => "no session to resume",
+                Some(s) if s.version != ProtocolVersion::TLS1_3 => "0-RTT needs a TLS 1.3 session",
+                Some(s) if s.max_early_data == 0 => "the ticket allows no 0-RTT",
+                Some(s) if ticket_expired(s, now) => "the ticket had expired",
+                // The library offers 0-RTT only under the ALPN and suite of the ticket's
+                // own connection (RFC 8446 §4.2.10).
+                Some(_) => "the ticket's ALPN or cipher suite is not what we offer",
+            };
+            format!("not sent ({why}; {total} bytes sent after the handshake)")
+        }
+    }
 }
 
 /// A TLS 1.3 ticket past the lifetime the server gave it, which the client no longer
@@ -198,6 +234,32 @@ mod tests {
             resumed_text(&full12, Some(&t12), Some(tls12), NOW),
             "no (server declined the session)"
         );
+    }
+
+    #[test]
+    fn early_data_says_what_became_of_it() {
+        let mut t13 = ticket(ProtocolVersion::TLS1_3);
+        let text = |outcome, sent, offered: Option<&ClientSession>| {
+            early_data_text(outcome, sent, 24, offered, NOW)
+        };
+        assert_eq!(text(EarlyData::Accepted, 24, None), "accepted (24 bytes)");
+        assert!(text(EarlyData::Accepted, 16, None).starts_with("accepted (16 of 24 bytes"));
+        assert_eq!(
+            text(EarlyData::Rejected, 24, None),
+            "rejected (24 bytes sent again after the handshake)"
+        );
+        let not_sent = |offered: Option<&ClientSession>| text(EarlyData::NotOffered, 0, offered);
+        assert_eq!(
+            not_sent(None),
+            "not sent (no session to resume; 24 bytes sent after the handshake)"
+        );
+        assert!(not_sent(Some(&t13)).contains("the ticket allows no 0-RTT"));
+        t13.max_early_data = 16384;
+        assert!(not_sent(Some(&t13)).contains("ALPN or cipher suite"));
+        t13.created = NOW - 3600;
+        assert!(not_sent(Some(&t13)).contains("the ticket had expired"));
+        let t12 = ticket(ProtocolVersion::TLS1_2);
+        assert!(not_sent(Some(&t12)).contains("0-RTT needs a TLS 1.3 session"));
     }
 
     /// A temporary file holding `bytes`, removed when dropped.
