@@ -210,16 +210,146 @@ fn start_server(pki: &PkiDir, extra: &[&str]) -> (Peer, u16) {
     (server, port)
 }
 
+/// The demo's rounds, each its title line and what follows it (the last one also holds the
+/// closing `done:` line), split at the numbered titles (`1. TLS 1.2 full handshake`).
+fn demo_rounds(stdout: &str) -> Vec<(String, String)> {
+    let mut rounds: Vec<(String, String)> = Vec::new();
+    for line in stdout.lines() {
+        let numbered = line
+            .split_once(". ")
+            .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+        if numbered {
+            rounds.push((line.to_string(), String::new()));
+        } else if let Some((_, body)) = rounds.last_mut() {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    rounds
+}
+
+/// `tlsm demo` runs its eight handshakes in order, TLS 1.2 then TLS 1.3, and each shows what
+/// its title says: the version negotiated, whether it resumed (and how), the
+/// HelloRetryRequest, the client certificate, the 0-RTT data accepted; the optional
+/// messages of each flight are accounted for, and every named state appears.
 #[test]
-fn demo_exits_zero_and_names_every_state() {
+fn demo_shows_tls12_and_tls13_rounds() {
+    let started = Instant::now();
     let (ok, stdout, stderr) = run_tlsm(&["demo"]);
     assert!(ok, "tlsm demo failed:\n{stdout}\n{stderr}");
+    // A few seconds at most even in a debug build on a loaded machine; it takes well under
+    // one in release.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let rounds = demo_rounds(&stdout);
+    let titles: Vec<&str> = rounds.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "1. TLS 1.2 full handshake",
+            "2. TLS 1.2 resumed handshake (same client session cache)",
+            "3. TLS 1.2 mutual TLS (server requires a client certificate)",
+            "4. TLS 1.3 full handshake (hybrid post-quantum key exchange)",
+            "5. TLS 1.3 HelloRetryRequest (the client sends an x25519 key share, the server \
+             takes only X25519MLKEM768)",
+            "6. TLS 1.3 mutual TLS (server requires a client certificate)",
+            "7. TLS 1.3 resumed handshake (PSK from a ticket of handshake 4)",
+            "8. TLS 1.3 0-RTT (the message goes as early data with the ClientHello)",
+        ],
+        "{stdout}"
+    );
+    let negotiated = |round: usize| -> &str {
+        let body = &rounds[round - 1].1;
+        body.lines()
+            .find_map(|l| l.trim().strip_prefix("negotiated: "))
+            .unwrap_or_else(|| panic!("round {round} has no negotiated line:\n{body}"))
+    };
+    for round in 1..=3 {
+        assert!(negotiated(round).starts_with("TLSv1.2, "), "{stdout}");
+    }
+    for round in 4..=8 {
+        assert!(
+            negotiated(round).starts_with("TLSv1.3, TLS_AES_128_GCM_SHA256, X25519MLKEM768"),
+            "{stdout}"
+        );
+    }
+    for (round, resumed) in [
+        (1, "resumed: no"),
+        (2, "resumed: yes"),
+        (3, "resumed: no"),
+        (4, "resumed: no"),
+        (5, "after a HelloRetryRequest, resumed: no"),
+        (6, "resumed: no"),
+        (7, "resumed: yes (psk_dhe_ke)"),
+        (8, "resumed: yes (psk_dhe_ke), 0-RTT early data accepted"),
+    ] {
+        assert!(
+            negotiated(round).ends_with(resumed),
+            "round {round}:\n{stdout}"
+        );
+    }
+    let body = |round: usize| rounds[round - 1].1.as_str();
+    for round in [1, 4] {
+        assert!(
+            body(round).contains("CertificateRequest   skipped: no client authentication"),
+            "{stdout}"
+        );
+    }
+    for round in [3, 6] {
+        assert!(
+            body(round).contains("CertificateRequest   sent"),
+            "{stdout}"
+        );
+        assert!(
+            body(round).contains("CertificateVerify    sent"),
+            "{stdout}"
+        );
+        assert!(
+            body(round).contains("client certificate: CN=tlsmachine client"),
+            "{stdout}"
+        );
+    }
+    // The retry is a WAIT_1 -> WAIT_1 row for the client and IDLE -> IDLE for the server.
+    assert!(
+        body(5).contains("2       server  HelloRetryRequest    sent"),
+        "{stdout}"
+    );
+    assert!(body(5).contains("WAIT_1 -> WAIT_1"), "{stdout}");
+    assert!(body(5).contains("IDLE -> IDLE"), "{stdout}");
+    // A PSK handshake: no certificates, the server goes through WAIT_RESUME.
+    for round in [7, 8] {
+        assert!(
+            !body(round).contains("Certificate          sent"),
+            "{stdout}"
+        );
+        assert!(
+            body(round).contains("CHECK_SESSION_CACHE -> WAIT_RESUME"),
+            "{stdout}"
+        );
+    }
+    assert!(
+        body(7).contains("EndOfEarlyData       skipped: no early data accepted"),
+        "{stdout}"
+    );
+    assert!(
+        body(8).contains("ApplicationData      sent  24 bytes of 0-RTT early data"),
+        "{stdout}"
+    );
+    assert!(body(8).contains("EndOfEarlyData       sent"), "{stdout}");
+    assert!(
+        body(8).contains("the server read 24 bytes of it before the client's Finished"),
+        "{stdout}"
+    );
     for state in [
         "IDLE",
         "WAIT_1",
         "WAIT_2",
         "CHECK_SESSION_CACHE",
         "WAIT ",
+        "WAIT_RESUME",
         "APP_DATA",
         "HOST_INITIATED_CLOSING",
         "SHUTDOWN",
@@ -229,12 +359,11 @@ fn demo_exits_zero_and_names_every_state() {
             "demo output lacks {state}:\n{stdout}"
         );
     }
-    // The optional messages are accounted for: skipped in the plain handshake, sent with
-    // mutual TLS.
-    assert!(stdout.contains("CertificateRequest  skipped"), "{stdout}");
-    assert!(stdout.contains("CertificateRequest  sent"), "{stdout}");
-    assert!(stdout.contains("CertificateVerify   sent"), "{stdout}");
-    assert!(stdout.contains("time: handshake"), "{stdout}");
+    assert_eq!(stdout.matches("time: handshake").count(), 8, "{stdout}");
+    assert!(
+        stdout.contains("\ndone: every handshake completed"),
+        "{stdout}"
+    );
 }
 
 #[test]

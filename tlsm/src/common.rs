@@ -210,6 +210,15 @@ pub fn print_trace(conn: &mut Connection, prefix: &str) {
     }
 }
 
+/// Server: the 0-RTT data the handshake received. The connection keeps it apart from
+/// ordinary data, because it came before the client's Finished and may be a replay.
+pub fn take_early_data(conn: &mut Connection) -> Vec<u8> {
+    let mut data = vec![0u8; conn.early_data_available()];
+    let n = conn.read_early_data(&mut data);
+    data.truncate(n);
+    data
+}
+
 /// `TLSv1.2`, the IANA suite name, and so on: the names people search for.
 pub fn version_name(v: Option<ProtocolVersion>) -> String {
     v.map_or("none".into(), |v| v.to_string())

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use tlsmachine::negotiated::EarlyData;
 use tlsmachine::verify::TrustStore;
-use tlsmachine::{ClientAuth, Connection, Error, Negotiated, Phase, ServerConfig, Version};
+use tlsmachine::{ClientAuth, Error, Negotiated, Phase, ServerConfig, Version};
 use tlsmachine_tokio::{TlsAcceptor, TlsStream};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -23,8 +23,8 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::common::{
     add_ca_file, explain_io, load_certified_key, open_key_log, parse_alpn, parse_suites,
-    print_trace, suite_name, tls_error, version_name, versions, versions_text, yes_no, CliError,
-    CliResult, Role, TlsVersion,
+    print_trace, suite_name, take_early_data, tls_error, version_name, versions, versions_text,
+    yes_no, CliError, CliResult, Role, TlsVersion,
 };
 
 /// Arguments of `tlsm server`.
@@ -460,6 +460,7 @@ async fn connection(
     if shared.trace {
         print_trace(tls.connection_mut(), &prefix);
     }
+    // Served first, as the client sent it first.
     let early_data = take_early_data(tls.connection_mut());
     let mut early = EarlyLog {
         bytes: early_data.len(),
@@ -518,16 +519,6 @@ struct EarlyLog {
     bytes: usize,
     /// HTTP requests that arrived whole in it, and were served: replayable ones.
     requests: usize,
-}
-
-/// The 0-RTT data the handshake received. The connection keeps it apart from ordinary
-/// data, because it came before the client's Finished and may be a replay; we serve it
-/// first, as the client sent it first.
-fn take_early_data(conn: &mut Connection) -> Vec<u8> {
-    let mut data = vec![0u8; conn.early_data_available()];
-    let n = conn.read_early_data(&mut data);
-    data.truncate(n);
-    data
 }
 
 /// The trace line for 0-RTT data, which the library's trace does not show.
