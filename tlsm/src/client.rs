@@ -40,7 +40,7 @@ Examples:
       | tlsm client 127.0.0.1:4433 --servername localhost --ca certs/ca.pem
   tlsm client 127.0.0.1:4433 --ca certs/ca.pem --resume 2 --trace < /dev/null
   tlsm client localhost:4433 --ca certs/ca.pem --sess-out sess < /dev/null
-  tlsm client localhost:4433 --ca certs/ca.pem --sess-in sess < /dev/null
+  tlsm client localhost:4433 --ca certs/ca.pem --sess-in sess --early-data request.txt
   tlsm client 127.0.0.1:4433 --insecure --cert certs/client.pem --key certs/client.key
 
 The negotiated parameters of each handshake go to standard error; what the server sends

@@ -37,6 +37,7 @@ Examples:
       curl --cacert certs/ca.pem https://localhost:8443/
   tlsm server --cert certs/server.pem --key certs/server.key \\
       --client-ca certs/ca.pem --require-client-cert --trace
+  tlsm server --cert certs/server.pem --key certs/server.key --early-data 16384 --trace
   tlsm server --cert certs/server.pem --key certs/server.key --http --threads 2 \\
       --max-connections 20000 --idle-timeout 5m
 
