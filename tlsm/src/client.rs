@@ -358,7 +358,8 @@ impl Run<'_> {
                         }
                         // A server may hang up right after our close_notify instead of
                         // answering it.
-                        if closing_since.is_some() && matches!(tls_error(&e), Some(Error::Truncated)) {
+                        let closing = closing_since.is_some();
+                        if closing && matches!(tls_error(&e), Some(Error::Truncated)) {
                             return Ok(());
                         }
                         return Err(CliError(explain_io(&e, Role::Client, &self.offered)));
@@ -368,7 +369,9 @@ impl Run<'_> {
                     if quiet_until.is_some() && may_close => {
                     let closed = tokio::time::timeout(timeout, tls.shutdown()).await;
                     match closed {
-                        Ok(result) => result.map_err(|e| CliError(explain_io(&e, Role::Client, &self.offered)))?,
+                        Ok(result) => result.map_err(|e| {
+                            CliError(explain_io(&e, Role::Client, &self.offered))
+                        })?,
                         Err(_) => return Err(no_answer_to_close(timeout)),
                     }
                     closing_since = Some(Instant::now());

@@ -479,7 +479,9 @@ async fn connection(
                     http(&mut tls, &shared, &prefix, early_data, &mut early.requests).await
                 }
             };
-            served.unwrap_or_else(|e| Ending::Failed(explain_io(&e, Role::Server, &shared.versions)))
+            served.unwrap_or_else(|e| {
+                Ending::Failed(explain_io(&e, Role::Server, &shared.versions))
+            })
         } => ending,
         // A request still running when the grace period ends is cut short.
         () = shared.grace_over() => Ending::Stopped,
