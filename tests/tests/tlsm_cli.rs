@@ -210,16 +210,146 @@ fn start_server(pki: &PkiDir, extra: &[&str]) -> (Peer, u16) {
     (server, port)
 }
 
+/// The demo's rounds, each its title line and what follows it (the last one also holds the
+/// closing `done:` line), split at the numbered titles (`1. TLS 1.2 full handshake`).
+fn demo_rounds(stdout: &str) -> Vec<(String, String)> {
+    let mut rounds: Vec<(String, String)> = Vec::new();
+    for line in stdout.lines() {
+        let numbered = line
+            .split_once(". ")
+            .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+        if numbered {
+            rounds.push((line.to_string(), String::new()));
+        } else if let Some((_, body)) = rounds.last_mut() {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    rounds
+}
+
+/// `tlsm demo` runs its eight handshakes in order, TLS 1.2 then TLS 1.3, and each shows what
+/// its title says: the version negotiated, whether it resumed (and how), the
+/// HelloRetryRequest, the client certificate, the 0-RTT data accepted; the optional
+/// messages of each flight are accounted for, and every named state appears.
 #[test]
-fn demo_exits_zero_and_names_every_state() {
+fn demo_shows_tls12_and_tls13_rounds() {
+    let started = Instant::now();
     let (ok, stdout, stderr) = run_tlsm(&["demo"]);
     assert!(ok, "tlsm demo failed:\n{stdout}\n{stderr}");
+    // A few seconds at most even in a debug build on a loaded machine; it takes well under
+    // one in release.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let rounds = demo_rounds(&stdout);
+    let titles: Vec<&str> = rounds.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "1. TLS 1.2 full handshake",
+            "2. TLS 1.2 resumed handshake (same client session cache)",
+            "3. TLS 1.2 mutual TLS (server requires a client certificate)",
+            "4. TLS 1.3 full handshake (hybrid post-quantum key exchange)",
+            "5. TLS 1.3 HelloRetryRequest (the client sends an x25519 key share, the server \
+             takes only X25519MLKEM768)",
+            "6. TLS 1.3 mutual TLS (server requires a client certificate)",
+            "7. TLS 1.3 resumed handshake (PSK from a ticket of handshake 4)",
+            "8. TLS 1.3 0-RTT (the message goes as early data with the ClientHello)",
+        ],
+        "{stdout}"
+    );
+    let negotiated = |round: usize| -> &str {
+        let body = &rounds[round - 1].1;
+        body.lines()
+            .find_map(|l| l.trim().strip_prefix("negotiated: "))
+            .unwrap_or_else(|| panic!("round {round} has no negotiated line:\n{body}"))
+    };
+    for round in 1..=3 {
+        assert!(negotiated(round).starts_with("TLSv1.2, "), "{stdout}");
+    }
+    for round in 4..=8 {
+        assert!(
+            negotiated(round).starts_with("TLSv1.3, TLS_AES_128_GCM_SHA256, X25519MLKEM768"),
+            "{stdout}"
+        );
+    }
+    for (round, resumed) in [
+        (1, "resumed: no"),
+        (2, "resumed: yes"),
+        (3, "resumed: no"),
+        (4, "resumed: no"),
+        (5, "after a HelloRetryRequest, resumed: no"),
+        (6, "resumed: no"),
+        (7, "resumed: yes (psk_dhe_ke)"),
+        (8, "resumed: yes (psk_dhe_ke), 0-RTT early data accepted"),
+    ] {
+        assert!(
+            negotiated(round).ends_with(resumed),
+            "round {round}:\n{stdout}"
+        );
+    }
+    let body = |round: usize| rounds[round - 1].1.as_str();
+    for round in [1, 4] {
+        assert!(
+            body(round).contains("CertificateRequest   skipped: no client authentication"),
+            "{stdout}"
+        );
+    }
+    for round in [3, 6] {
+        assert!(
+            body(round).contains("CertificateRequest   sent"),
+            "{stdout}"
+        );
+        assert!(
+            body(round).contains("CertificateVerify    sent"),
+            "{stdout}"
+        );
+        assert!(
+            body(round).contains("client certificate: CN=tlsmachine client"),
+            "{stdout}"
+        );
+    }
+    // The retry is a WAIT_1 -> WAIT_1 row for the client and IDLE -> IDLE for the server.
+    assert!(
+        body(5).contains("2       server  HelloRetryRequest    sent"),
+        "{stdout}"
+    );
+    assert!(body(5).contains("WAIT_1 -> WAIT_1"), "{stdout}");
+    assert!(body(5).contains("IDLE -> IDLE"), "{stdout}");
+    // A PSK handshake: no certificates, the server goes through WAIT_RESUME.
+    for round in [7, 8] {
+        assert!(
+            !body(round).contains("Certificate          sent"),
+            "{stdout}"
+        );
+        assert!(
+            body(round).contains("CHECK_SESSION_CACHE -> WAIT_RESUME"),
+            "{stdout}"
+        );
+    }
+    assert!(
+        body(7).contains("EndOfEarlyData       skipped: no early data accepted"),
+        "{stdout}"
+    );
+    assert!(
+        body(8).contains("ApplicationData      sent  24 bytes of 0-RTT early data"),
+        "{stdout}"
+    );
+    assert!(body(8).contains("EndOfEarlyData       sent"), "{stdout}");
+    assert!(
+        body(8).contains("the server read 24 bytes of it before the client's Finished"),
+        "{stdout}"
+    );
     for state in [
         "IDLE",
         "WAIT_1",
         "WAIT_2",
         "CHECK_SESSION_CACHE",
         "WAIT ",
+        "WAIT_RESUME",
         "APP_DATA",
         "HOST_INITIATED_CLOSING",
         "SHUTDOWN",
@@ -229,12 +359,11 @@ fn demo_exits_zero_and_names_every_state() {
             "demo output lacks {state}:\n{stdout}"
         );
     }
-    // The optional messages are accounted for: skipped in the plain handshake, sent with
-    // mutual TLS.
-    assert!(stdout.contains("CertificateRequest  skipped"), "{stdout}");
-    assert!(stdout.contains("CertificateRequest  sent"), "{stdout}");
-    assert!(stdout.contains("CertificateVerify   sent"), "{stdout}");
-    assert!(stdout.contains("time: handshake"), "{stdout}");
+    assert_eq!(stdout.matches("time: handshake").count(), 8, "{stdout}");
+    assert!(
+        stdout.contains("\ndone: every handshake completed"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -679,9 +808,10 @@ fn server_log_names_what_the_client_offered_and_answers_close_notify() {
         .args(["-servername", "localhost"]);
     let mut client = Peer::spawn(cmd);
     assert!(!client.wait_exit(), "a TLS 1.3-only s_client got in");
-    let log = server.wait_for_output("result=error");
+    // Not the probe of `wait_for_port`, which also ends in an error.
+    let log = server.wait_for_output("peer offers only");
     assert!(log.contains("peer offers only TLSv1.3,"), "{log}");
-    assert!(!log.contains("TLSv1.2,"), "{log}");
+    assert!(!log.contains("only TLSv1.2"), "{log}");
 
     let config = tlsmachine::ClientConfig::new(pki.pki.trust_store().unwrap());
     let mut conn = tlsmachine::Connection::client(Arc::new(config), "localhost").unwrap();
@@ -1212,7 +1342,26 @@ fn tlsm_client_and_server_negotiate_tls13_with_x25519mlkem768_unless_told_tls12(
     let (ok, _, stderr) = client_roundtrip(&pki, port12, &["--tls", "1.3"]);
     assert!(!ok, "a TLS 1.3-only client got into a TLS 1.2-only server");
     assert_clean_error(&stderr, "protocol_version");
+    // The hint names what this client offered, not a fixed version.
+    assert_clean_error(
+        &stderr,
+        "the server accepts none of the versions we offered: TLSv1.3 (--tls chooses)",
+    );
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+
+    // Each banner names the versions that server accepts.
+    assert!(
+        server
+            .output()
+            .contains("(TLSv1.3 and TLSv1.2, echo, client certificates not requested)"),
+        "{}",
+        server.output()
+    );
+    let log = server12.wait_for_output("we accept TLSv1.2 (--tls chooses)");
+    assert!(
+        log.contains("(TLSv1.2, echo, client certificates not requested)"),
+        "{log}"
+    );
 }
 
 /// `curl --tlsv1.3` fetches a page from `tlsm server --http`; curl's `-v` names the version
@@ -1271,4 +1420,381 @@ fn chromium_negotiates_tls13_with_x25519mlkem768_with_tlsm_server() {
     assert!(!log.contains("HelloRetryRequest"), "{log}");
     let lines = connection_lines(&log);
     assert!(lines.iter().all(|l| l.contains("version=TLSv1.3")), "{log}");
+}
+
+// Resumption and 0-RTT from the command line: `--resume`, `--sess-out`/`--sess-in`,
+// `--early-data`, against `tlsm server` and OpenSSL.
+
+/// Waits (bounded) until `server` has logged `n` connections that settled a version;
+/// returns those lines, in order.
+fn wait_for_connection_lines(server: &Peer, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let log = server.output();
+        let lines = connection_lines(&log);
+        if lines.len() >= n {
+            return lines.into_iter().map(String::from).collect();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "fewer than {n} connections:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The values of the client's `resumed:` lines, one per handshake.
+fn resumed_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("resumed: "))
+        .collect()
+}
+
+/// `tlsm client --resume 2` against `tlsm server` in TLS 1.3: the first handshake is full,
+/// each one after it resumes with a ticket an earlier connection received after its
+/// handshake, with a fresh key exchange (psk_dhe_ke), and the server's log agrees. Against
+/// a server that issues no tickets the reconnection is full, and the client says why.
+#[test]
+fn tlsm_client_resumes_tls13_with_tickets_and_says_why_not() {
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(&pki, &["--echo"]);
+    let (ok, stdout, stderr) = client_roundtrip(&pki, port, &["--resume", "2"]);
+    assert!(ok, "{stderr}\nserver:\n{}", server.output());
+    assert_eq!(stdout, "ping\n");
+    assert_eq!(stderr.matches("protocol: TLSv1.3").count(), 3, "{stderr}");
+    assert_eq!(
+        resumed_lines(&stderr),
+        ["no", "yes (psk_dhe_ke)", "yes (psk_dhe_ke)"],
+        "{stderr}"
+    );
+    let lines = wait_for_connection_lines(&server, 3);
+    assert!(lines[0].contains("resumed=no"), "{lines:?}");
+    for line in &lines[1..] {
+        assert!(line.contains("version=TLSv1.3"), "{line}");
+        assert!(line.contains("resumed=yes"), "{line}");
+    }
+
+    let (server, port) = start_server(&pki, &["--echo", "--no-resumption"]);
+    for (version, why) in [
+        ("1.3", "no (no ticket received)"),
+        ("1.2", "no (no session received)"),
+    ] {
+        let (ok, _, stderr) = client_roundtrip(&pki, port, &["--tls", version, "--resume", "1"]);
+        assert!(ok, "{stderr}\nserver:\n{}", server.output());
+        assert_eq!(resumed_lines(&stderr), ["no", why], "{stderr}");
+    }
+}
+
+/// `--sess-out` in one process and `--sess-in` in the next resume the session, in TLS 1.3
+/// and in TLS 1.2, and the server logs the resumption. A server that never issued the
+/// ticket declines it, and the client says so; a file that is no saved session, or one
+/// saved for another server name, is a one-line error before any connection.
+#[test]
+fn sess_out_then_sess_in_resumes_in_a_second_process() {
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(&pki, &["--echo"]);
+    let sess13 = pki.dir().join("tls13.session").display().to_string();
+    let sess12 = pki.dir().join("tls12.session").display().to_string();
+    let mut logged = 0;
+    for (version, sess, resumed) in [
+        ("1.3", &sess13, "yes (psk_dhe_ke)"),
+        ("1.2", &sess12, "yes"),
+    ] {
+        let (ok, _, stderr) = client_roundtrip(&pki, port, &["--tls", version, "--sess-out", sess]);
+        assert!(ok, "{stderr}\nserver:\n{}", server.output());
+        assert_eq!(resumed_lines(&stderr), ["no"], "{stderr}");
+        assert!(
+            std::fs::metadata(sess).is_ok_and(|m| m.len() > 0),
+            "no session saved"
+        );
+
+        let (ok, stdout, stderr) =
+            client_roundtrip(&pki, port, &["--tls", version, "--sess-in", sess]);
+        assert!(ok, "{stderr}\nserver:\n{}", server.output());
+        assert_eq!(stdout, "ping\n");
+        assert_eq!(resumed_lines(&stderr), [resumed], "{stderr}");
+        logged += 2;
+        let lines = wait_for_connection_lines(&server, logged);
+        let line = &lines[logged - 1];
+        assert!(line.contains(&format!("version=TLSv{version}")), "{line}");
+        assert!(line.contains("resumed=yes"), "{line}");
+    }
+
+    let (restarted, port) = start_server(&pki, &["--echo"]);
+    let (ok, _, stderr) = client_roundtrip(&pki, port, &["--sess-in", &sess13]);
+    assert!(ok, "{stderr}\nserver:\n{}", restarted.output());
+    assert_eq!(
+        resumed_lines(&stderr),
+        ["no (server declined the ticket)"],
+        "{stderr}"
+    );
+
+    let junk = pki.dir().join("junk.session").display().to_string();
+    std::fs::write(&junk, b"this is not a session\n").unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let ca = pki.path("ca.pem");
+    let base = ["client", &addr, "--ca", &ca];
+    for (extra, error) in [
+        (
+            vec!["--servername", "localhost", "--sess-in", &junk],
+            "not a tlsmachine session",
+        ),
+        // Without --servername the name is the address, not the session's.
+        (
+            vec!["--sess-in", &sess13],
+            "the session is for 'localhost', not '127.0.0.1'",
+        ),
+        (
+            vec![
+                "--servername",
+                "localhost",
+                "--tls",
+                "1.2",
+                "--sess-in",
+                &sess13,
+            ],
+            "the session is TLSv1.3, but we offer TLSv1.2",
+        ),
+    ] {
+        let args: Vec<&str> = base.iter().copied().chain(extra).collect();
+        let (ok, _, stderr) = run_tlsm(&args);
+        assert!(!ok, "{stderr}");
+        assert_clean_error(&stderr, error);
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    }
+    // Those were refused before connecting: the restarted server saw one connection.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(connection_lines(&restarted.output()).len(), 1);
+}
+
+/// `openssl s_client -tls1_3 -sess_out` then `-sess_in` against `tlsm server`: OpenSSL
+/// resumes with one of our TLS 1.3 tickets (`Reused, TLSv1.3`) and the server logs it.
+#[test]
+fn openssl_s_client_resumes_tls13_with_a_tlsm_server_ticket() {
+    if !peer_available("openssl") {
+        return;
+    }
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(&pki, &["--echo"]);
+    let sess = pki.dir().join("s_client.session").display().to_string();
+    let s_client = |sess_flag: &str| {
+        let mut cmd = Command::new("openssl");
+        cmd.args(["s_client", "-tls1_3", "-connect"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-servername", "localhost", "-CAfile", &pki.path("ca.pem")])
+            .args([sess_flag, &sess]);
+        cmd
+    };
+    // The echo comes after our tickets, so s_client has saved one when it returns.
+    let first = tlsmachine_tests::s_client_echo(s_client("-sess_out"), "first");
+    assert!(first.contains("New, TLSv1.3"), "{first}");
+    let second = tlsmachine_tests::s_client_echo(s_client("-sess_in"), "second");
+    assert!(second.contains("Reused, TLSv1.3"), "{second}");
+    let lines = wait_for_connection_lines(&server, 2);
+    assert!(lines[0].contains("resumed=no"), "{lines:?}");
+    assert!(
+        lines[1].contains("version=TLSv1.3") && lines[1].contains("resumed=yes"),
+        "{lines:?}"
+    );
+}
+
+/// Runs `tlsm client` against `port` (as `client_roundtrip`) and saves its session to a
+/// new file in `pki`'s folder; returns the file's path.
+fn saved_session(pki: &PkiDir, port: u16, name: &str) -> String {
+    let sess = pki.dir().join(name).display().to_string();
+    let (ok, _, stderr) = client_roundtrip(pki, port, &["--sess-out", &sess]);
+    assert!(ok, "{stderr}");
+    sess
+}
+
+/// `tlsm client --early-data FILE` with a session that allows 0-RTT: FILE goes with the
+/// ClientHello, `tlsm server --early-data 16384` accepts it and echoes it before what the
+/// client sends after the handshake, and its log and trace say it came as early data. With
+/// `--resume 1` the first connection has nothing to resume, sends FILE after its handshake
+/// and says why; the second sends it as 0-RTT.
+#[test]
+fn tlsm_client_early_data_is_accepted_by_tlsm_server() {
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(&pki, &["--echo", "--early-data", "16384", "--trace"]);
+    let early = pki.dir().join("early.txt").display().to_string();
+    std::fs::write(&early, b"early hello\n").unwrap();
+    let sess = saved_session(&pki, port, "tls13.session");
+
+    let (ok, stdout, stderr) =
+        client_roundtrip(&pki, port, &["--sess-in", &sess, "--early-data", &early]);
+    assert!(ok, "{stderr}\nserver:\n{}", server.output());
+    assert_eq!(stdout, "early hello\nping\n", "{stderr}");
+    assert!(stderr.contains("resumed: yes (psk_dhe_ke)"), "{stderr}");
+    assert!(
+        stderr.contains("early data: accepted (12 bytes)"),
+        "{stderr}"
+    );
+    let lines = wait_for_connection_lines(&server, 2);
+    assert!(lines[1].contains("resumed=yes early_data=12 "), "{lines:?}");
+    assert!(
+        server
+            .output()
+            .contains("<- ApplicationData    12 bytes of 0-RTT early data, accepted"),
+        "{}",
+        server.output()
+    );
+
+    let (ok, stdout, stderr) =
+        client_roundtrip(&pki, port, &["--resume", "1", "--early-data", &early]);
+    assert!(ok, "{stderr}\nserver:\n{}", server.output());
+    assert_eq!(stdout, "early hello\nping\nearly hello\n", "{stderr}");
+    let outcomes: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("early data: "))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "not sent (no session to resume; 12 bytes sent after the handshake)",
+            "accepted (12 bytes)"
+        ],
+        "{stderr}"
+    );
+    let lines = wait_for_connection_lines(&server, 4);
+    assert!(!lines[2].contains("early_data="), "{lines:?}");
+    assert!(lines[3].contains("early_data=12 "), "{lines:?}");
+}
+
+/// A server with 0-RTT off (here: another server, which also does not know the ticket)
+/// rejects the early data; the client says so and sends it again after the handshake, so
+/// the server still gets it, as ordinary data. Where 0-RTT cannot exist (TLS 1.2 only),
+/// both flags are refused in one line.
+#[test]
+fn early_data_rejected_by_a_server_without_0rtt_arrives_as_ordinary_data() {
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (with_0rtt, port) = start_server(&pki, &["--echo", "--early-data", "16384"]);
+    let sess = saved_session(&pki, port, "tls13.session");
+    drop(with_0rtt);
+    let early = pki.dir().join("early.txt").display().to_string();
+    std::fs::write(&early, b"early hello\n").unwrap();
+
+    let (server, port) = start_server(&pki, &["--echo", "--trace"]);
+    let (ok, stdout, stderr) =
+        client_roundtrip(&pki, port, &["--sess-in", &sess, "--early-data", &early]);
+    assert!(ok, "{stderr}\nserver:\n{}", server.output());
+    assert_eq!(stdout, "early hello\nping\n", "{stderr}");
+    assert!(
+        stderr.contains("early data: rejected (12 bytes sent again after the handshake)"),
+        "{stderr}"
+    );
+    let lines = wait_for_connection_lines(&server, 1);
+    assert!(lines[0].contains("early_data=rejected"), "{lines:?}");
+    assert!(
+        server
+            .output()
+            .contains("(0-RTT early data rejected: skipped unread)"),
+        "{}",
+        server.output()
+    );
+
+    let addr = format!("127.0.0.1:{port}");
+    let (ok, _, stderr) = run_tlsm(&[
+        "client",
+        &addr,
+        "--insecure",
+        "--tls",
+        "1.2",
+        "--early-data",
+        &early,
+    ]);
+    assert!(!ok);
+    assert_clean_error(&stderr, "--early-data: 0-RTT exists only in TLS 1.3");
+    let (cert, key) = (pki.path("server.pem"), pki.path("server.key"));
+    let (ok, _, stderr) = run_tlsm(&[
+        "server",
+        "--listen",
+        "127.0.0.1:0",
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "--tls",
+        "1.2",
+        "--early-data",
+        "1024",
+    ]);
+    assert!(!ok);
+    assert_clean_error(&stderr, "--early-data: 0-RTT exists only in TLS 1.3");
+}
+
+/// `tlsm server --http --early-data`: a request that arrives as 0-RTT data is served, and
+/// the log line counts it as early.
+#[test]
+fn tlsm_server_http_serves_a_request_sent_as_early_data() {
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(&pki, &["--http", "--early-data", "16384"]);
+    let request = pki.dir().join("request.txt").display().to_string();
+    std::fs::write(
+        &request,
+        b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let ca = pki.path("ca.pem");
+    let mut client = Split::spawn(tlsm_cmd(&[
+        "client",
+        &addr,
+        "--servername",
+        "localhost",
+        "--ca",
+        &ca,
+        "--resume",
+        "1",
+        "--early-data",
+        &request,
+    ]));
+    client.close_stdin();
+    assert!(client.wait_exit(), "{}", client.stderr());
+    let stdout = client.stdout();
+    assert_eq!(stdout.matches("HTTP/1.1 200 OK").count(), 2, "{stdout}");
+    assert!(
+        client.stderr().contains("early data: accepted"),
+        "{}",
+        client.stderr()
+    );
+    let lines = wait_for_connection_lines(&server, 2);
+    assert!(!lines[0].contains("early_requests="), "{lines:?}");
+    assert!(
+        lines[1].contains("resumed=yes early_data=") && lines[1].contains(" early_requests=1 "),
+        "{lines:?}"
+    );
+}
+
+/// `openssl s_client -sess_in -early_data FILE` against `tlsm server --early-data`: OpenSSL
+/// reports `Early data was accepted`, the echo comes back, and the server logs early data.
+#[test]
+fn openssl_s_client_early_data_accepted_by_tlsm_server() {
+    if !peer_available("openssl") {
+        return;
+    }
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let (server, port) = start_server(&pki, &["--echo", "--early-data", "16384"]);
+    let sess = pki.dir().join("s_client.session").display().to_string();
+    let early = pki.dir().join("early.txt").display().to_string();
+    std::fs::write(&early, b"early from openssl\n").unwrap();
+    let s_client = |extra: &[&str]| {
+        let mut cmd = Command::new("openssl");
+        cmd.args(["s_client", "-tls1_3", "-connect"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-servername", "localhost", "-CAfile", &pki.path("ca.pem")])
+            .args(extra);
+        cmd
+    };
+    let first = tlsmachine_tests::s_client_echo(s_client(&["-sess_out", &sess]), "first");
+    assert!(first.contains("Max Early Data: 16384"), "{first}");
+
+    let mut second = Peer::spawn(s_client(&["-sess_in", &sess, "-early_data", &early]));
+    let out = second.wait_for_output("early from openssl");
+    assert!(out.contains("Reused, TLSv1.3"), "{out}");
+    assert!(out.contains("Early data was accepted"), "{out}");
+    second.close_stdin();
+    assert!(second.wait_exit(), "{}", second.output());
+    let lines = wait_for_connection_lines(&server, 2);
+    assert!(lines[1].contains("resumed=yes early_data=19 "), "{lines:?}");
 }

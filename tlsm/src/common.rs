@@ -2,6 +2,7 @@
 //! (suites, ALPN, version), the key log, the trace printer, the negotiated-parameters block
 //! and the hints that turn a library error into something a person can act on.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -54,6 +55,16 @@ pub fn versions(version: Option<TlsVersion>) -> Vec<Version> {
         Some(TlsVersion::V12) => vec![Version::Tls12],
         Some(TlsVersion::V13) => vec![Version::Tls13],
         None => tlsmachine::config::DEFAULT_VERSIONS.to_vec(),
+    }
+}
+
+/// `TLSv1.3 and TLSv1.2`, or the one version: what a side enabled, for banners and hints.
+pub fn versions_text(versions: &[Version]) -> String {
+    let names: Vec<&str> = versions.iter().map(|v| v.name()).collect();
+    match names.split_last() {
+        None => "no version".to_string(),
+        Some((last, [])) => (*last).to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
     }
 }
 
@@ -199,6 +210,15 @@ pub fn print_trace(conn: &mut Connection, prefix: &str) {
     }
 }
 
+/// Server: the 0-RTT data the handshake received. The connection keeps it apart from
+/// ordinary data, because it came before the client's Finished and may be a replay.
+pub fn take_early_data(conn: &mut Connection) -> Vec<u8> {
+    let mut data = vec![0u8; conn.early_data_available()];
+    let n = conn.read_early_data(&mut data);
+    data.truncate(n);
+    data
+}
+
 /// `TLSv1.2`, the IANA suite name, and so on: the names people search for.
 pub fn version_name(v: Option<ProtocolVersion>) -> String {
     v.map_or("none".into(), |v| v.to_string())
@@ -226,8 +246,9 @@ pub fn peer_issuer(n: &Negotiated) -> Option<String> {
     Some(cert.issuer().to_string())
 }
 
-/// The block `tlsm client` prints after each handshake (issue 3's format).
-pub fn negotiated_block(n: &Negotiated) -> String {
+/// The block `tlsm client` prints after each handshake (issue 3's format); `resumed` is the
+/// value of its `resumed:` line.
+pub fn negotiated_block(n: &Negotiated, resumed: &str) -> String {
     let session_id = if n.session_id.is_empty() {
         "none".to_string()
     } else {
@@ -239,10 +260,9 @@ pub fn negotiated_block(n: &Negotiated) -> String {
         .map_or("none".into(), |p| String::from_utf8_lossy(p).into_owned());
     let group = n.group.map_or("none".into(), |g| g.to_string());
     format!(
-        "protocol: {}\ncipher: {}\ngroup: {group}\nresumed: {}\nsession_id: {session_id}\nalpn: {alpn}\npeer: {}\n",
+        "protocol: {}\ncipher: {}\ngroup: {group}\nresumed: {resumed}\nsession_id: {session_id}\nalpn: {alpn}\npeer: {}\n",
         version_name(n.version),
         suite_name(n),
-        yes_no(n.resumed),
         peer_subject(n),
     )
 }
@@ -261,10 +281,11 @@ pub fn tls_error(e: &std::io::Error) -> Option<&Error> {
 }
 
 /// One line for an I/O error from a TLS stream: the library's own message plus a hint, or
-/// the I/O error said plainly.
-pub fn explain_io(e: &std::io::Error, role: Role) -> String {
+/// the I/O error said plainly. `versions` are the ones this side enabled, which the hints
+/// about a version mismatch name.
+pub fn explain_io(e: &std::io::Error, role: Role, versions: &[Version]) -> String {
     if let Some(tls) = tls_error(e) {
-        return explain(tls, role);
+        return explain(tls, role, versions);
     }
     match e.kind() {
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
@@ -275,9 +296,9 @@ pub fn explain_io(e: &std::io::Error, role: Role) -> String {
 }
 
 /// The library's one-line error, followed by what to try when we can tell.
-pub fn explain(e: &Error, role: Role) -> String {
+pub fn explain(e: &Error, role: Role, versions: &[Version]) -> String {
     let root = root_cause(e);
-    match hint(root, role) {
+    match hint(root, role, versions) {
         Some(h) => format!("{root}; {h}"),
         None => root.to_string(),
     }
@@ -290,7 +311,38 @@ fn root_cause(mut e: &Error) -> &Error {
     e
 }
 
-fn hint(e: &Error, role: Role) -> Option<&'static str> {
+fn hint(e: &Error, role: Role, versions: &[Version]) -> Option<Cow<'static, str>> {
+    if let Some(hint) = version_hint(e, role, versions) {
+        return Some(hint.into());
+    }
+    fixed_hint(e, role).map(Cow::Borrowed)
+}
+
+/// A version mismatch, either way: says which versions this side had enabled, since that
+/// is what `--tls` changes.
+fn version_hint(e: &Error, role: Role, versions: &[Version]) -> Option<String> {
+    let ours = versions_text(versions);
+    match e {
+        Error::Protocol {
+            error: ProtocolError::Incompatible(PeerIncompatible::UnsupportedVersion(_)),
+            ..
+        } => {
+            let verb = match role {
+                Role::Client => "offered",
+                Role::Server => "accept",
+            };
+            Some(format!("we {verb} {ours} (--tls chooses)"))
+        }
+        Error::AlertReceived {
+            alert: AlertDescription::PROTOCOL_VERSION,
+        } if role == Role::Client => Some(format!(
+            "the server accepts none of the versions we offered: {ours} (--tls chooses)"
+        )),
+        _ => None,
+    }
+}
+
+fn fixed_hint(e: &Error, role: Role) -> Option<&'static str> {
     use AlertDescription as A;
     match (e, role) {
         (
@@ -336,9 +388,6 @@ fn hint(e: &Error, role: Role) -> Option<&'static str> {
                 "the peer lacks RFC 7627 extended master secret, which tlsm requires unless \
                  given --allow-no-ems",
             ),
-            PeerIncompatible::UnsupportedVersion(_) => {
-                Some("tlsm speaks TLS 1.2 and 1.3 (--tls chooses one)")
-            }
             PeerIncompatible::ClientCertificateRequired => {
                 Some("the client must pass --cert FILE --key FILE")
             }
@@ -349,7 +398,6 @@ fn hint(e: &Error, role: Role) -> Option<&'static str> {
                 "the server accepted nothing we offered; check --ciphers, or whether it wants a \
                  client certificate (--cert FILE --key FILE)",
             ),
-            A::PROTOCOL_VERSION => Some("the server does not speak TLS 1.2"),
             A::CERTIFICATE_REQUIRED | A::BAD_CERTIFICATE | A::UNKNOWN_CA => Some(
                 "the server refused our client certificate or wants one; pass --cert FILE \
                  --key FILE issued by a CA it trusts",
@@ -365,7 +413,7 @@ fn hint(e: &Error, role: Role) -> Option<&'static str> {
             Role::Server,
         ) => Some("the client does not trust our certificate (it needs our CA)"),
         (Error::Truncated, Role::Client) => {
-            Some("the server hung up; is it a TLS 1.2 server on this port?")
+            Some("the server hung up; is it a TLS server on this port?")
         }
         _ => None,
     }

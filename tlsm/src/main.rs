@@ -6,6 +6,7 @@ mod cert;
 mod client;
 mod common;
 mod demo;
+mod resume;
 mod server;
 mod states;
 
@@ -20,10 +21,10 @@ use common::TlsVersion;
 #[command(
     name = "tlsm",
     version,
-    about = "TLS 1.2 client, server, demo and state diagrams, built on tlsmachine",
+    about = "TLS 1.3 and 1.2 client, server, demo and state diagrams, built on tlsmachine",
     after_help = "\
 Examples:
-  tlsm demo                                   a full, resumed and mutual-TLS handshake, traced
+  tlsm demo                                   TLS 1.2 and 1.3 handshakes, 0-RTT included, traced
   tlsm cert generate --out certs              a CA plus server and client certificates
   tlsm server --cert certs/server.pem --key certs/server.key --http
   tlsm client localhost:4433 --ca certs/ca.pem --trace < /dev/null
@@ -44,17 +45,18 @@ Examples:
   tlsm demo
   tlsm demo --key-type rsa-2048
 
-Needs no files and no network beyond 127.0.0.1. Prints, for a full, a resumed and a
-mutual-TLS handshake: the flights (who sent what; optional messages sent or skipped, and
-why), both sides' state transitions, an echo, the orderly close and the timing.")]
+Needs no files and no network beyond 127.0.0.1. Prints, for TLS 1.2 (full, resumed, mutual
+TLS) and TLS 1.3 (full, HelloRetryRequest, mutual TLS, resumed with a PSK, 0-RTT): the
+flights (who sent what; optional messages sent or skipped, and why), both sides' state
+transitions, an echo, the orderly close and the timing.")]
     Demo {
         /// Key type of the generated certificates.
         #[arg(long, value_name = "TYPE", default_value = "ecdsa-p256")]
         key_type: String,
     },
-    /// Serve TLS 1.2: echo or a minimal HTTP/1.1 responder.
+    /// Serve TLS 1.3 and 1.2: echo or a minimal HTTP/1.1 responder.
     Server(server::ServerArgs),
-    /// Connect to a TLS 1.2 server, send standard input, print what comes back.
+    /// Connect to a TLS server, send standard input, print what comes back.
     Client(client::ClientArgs),
     /// Make certificates for local testing.
     Cert {

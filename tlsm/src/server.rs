@@ -1,4 +1,4 @@
-//! `tlsm server`: a TLS 1.2 server for debugging and load tests, on a multi-threaded tokio
+//! `tlsm server`: a TLS 1.3 and 1.2 server for debugging and load tests, on a multi-threaded tokio
 //! runtime. A task per connection; a bounded number of connections and of handshakes in
 //! progress; a handshake timeout and an idle timeout; one log line per connection; and a
 //! graceful stop on SIGINT or SIGTERM.
@@ -12,8 +12,9 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use tlsmachine::negotiated::EarlyData;
 use tlsmachine::verify::TrustStore;
-use tlsmachine::{ClientAuth, Error, Negotiated, Phase, ServerConfig};
+use tlsmachine::{ClientAuth, Error, Negotiated, Phase, ServerConfig, Version};
 use tlsmachine_tokio::{TlsAcceptor, TlsStream};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -22,8 +23,8 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::common::{
     add_ca_file, explain_io, load_certified_key, open_key_log, parse_alpn, parse_suites,
-    print_trace, suite_name, tls_error, version_name, versions, yes_no, CliError, CliResult, Role,
-    TlsVersion,
+    print_trace, suite_name, take_early_data, tls_error, version_name, versions, versions_text,
+    yes_no, CliError, CliResult, Role, TlsVersion,
 };
 
 /// Arguments of `tlsm server`.
@@ -36,6 +37,7 @@ Examples:
       curl --cacert certs/ca.pem https://localhost:8443/
   tlsm server --cert certs/server.pem --key certs/server.key \\
       --client-ca certs/ca.pem --require-client-cert --trace
+  tlsm server --cert certs/server.pem --key certs/server.key --early-data 16384 --trace
   tlsm server --cert certs/server.pem --key certs/server.key --http --threads 2 \\
       --max-connections 20000 --idle-timeout 5m
 
@@ -67,7 +69,7 @@ pub struct ServerArgs {
     /// Refuse clients without a valid certificate (needs --client-ca).
     #[arg(long, requires = "client_ca")]
     pub require_client_cert: bool,
-    /// Protocol version; only 1.2 is implemented so far.
+    /// The one protocol version to accept (default: both, TLS 1.3 preferred).
     #[arg(long, value_name = "VERSION")]
     pub tls: Option<TlsVersion>,
     /// Cipher suites to accept, IANA names separated by commas, most preferred first.
@@ -81,8 +83,14 @@ pub struct ServerArgs {
     #[arg(long)]
     pub allow_no_ems: bool,
     /// Keep no sessions and issue no tickets: every handshake is a full one.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "early_data")]
     pub no_resumption: bool,
+    /// Accept up to BYTES of TLS 1.3 0-RTT early data per connection; 0 refuses 0-RTT.
+    /// A ClientHello seen before is refused 0-RTT, yet early data can still be replayed
+    /// (to another server, say): with --http a request that came as early data is served,
+    /// and the log line counts it (early_requests=).
+    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    pub early_data: u32,
     /// Send back whatever the client sends (the default).
     #[arg(long, conflicts_with = "http")]
     pub echo: bool,
@@ -142,6 +150,8 @@ const ECHO_CHUNK: usize = 16 * 1024;
 /// What every connection's task shares.
 struct Shared {
     acceptor: TlsAcceptor,
+    /// The versions we accept, which the hint for a client offering none of them names.
+    versions: Vec<Version>,
     mode: Mode,
     trace: bool,
     handshakes: Semaphore,
@@ -231,6 +241,10 @@ fn build_config(args: &ServerArgs, mode: Mode) -> CliResult<ServerConfig> {
         config.session_store = None;
         config.ticketer = None;
     }
+    config.max_early_data_size = args.early_data;
+    if args.early_data > 0 && !config.enabled_versions().contains(&Version::Tls13) {
+        return Err("--early-data: 0-RTT exists only in TLS 1.3, which we do not accept".into());
+    }
     config.trace = args.trace;
     config.key_log = open_key_log(args.keylog.as_ref())?;
     Ok(config)
@@ -269,8 +283,14 @@ async fn serve(args: ServerArgs, mode: Mode, config: Arc<ServerConfig>) -> CliRe
     let local = listener
         .local_addr()
         .map_err(|e| CliError(format!("listening on {}: {e}", args.listen)))?;
+    let versions = config.enabled_versions();
+    let early_data = match config.max_early_data_size {
+        0 => String::new(),
+        bytes => format!(", 0-RTT up to {bytes} bytes"),
+    };
     eprintln!(
-        "tlsm server: listening on {local} (TLS 1.2, {}, client certificates {})",
+        "tlsm server: listening on {local} ({}, {}, client certificates {}{early_data})",
+        versions_text(&versions),
         if mode == Mode::Http { "http" } else { "echo" },
         match (&args.client_ca, args.require_client_cert) {
             (None, _) => "not requested",
@@ -281,6 +301,7 @@ async fn serve(args: ServerArgs, mode: Mode, config: Arc<ServerConfig>) -> CliRe
 
     let shared = Arc::new(Shared {
         acceptor: TlsAcceptor::new(config),
+        versions,
         mode,
         trace: args.trace,
         handshakes: Semaphore::new(args.max_handshakes as usize),
@@ -390,7 +411,10 @@ async fn connection(
     };
     let failure = match handshaken {
         Ok(Ok(tls)) => Ok(tls),
-        Ok(Err(e)) => Err(format!("error: {}", explain_io(&e, Role::Server))),
+        Ok(Err(e)) => Err(format!(
+            "error: {}",
+            explain_io(&e, Role::Server, &shared.versions)
+        )),
         Err(HandshakeEnd::Stopped) => Err("closed: server stopping".to_string()),
         Err(HandshakeEnd::TimedOut) => {
             let secs = shared.handshake_timeout.as_secs_f64();
@@ -423,21 +447,41 @@ async fn connection(
                 }
                 None => Negotiated::default(),
             };
-            log_line(id, peer, &negotiated, started, &result);
+            log_line(
+                id,
+                peer,
+                &negotiated,
+                started,
+                &result,
+                &EarlyLog::default(),
+            );
             return;
         }
     };
     if shared.trace {
         print_trace(tls.connection_mut(), &prefix);
     }
+    // Served first, as the client sent it first.
+    let early_data = take_early_data(tls.connection_mut());
+    let mut early = EarlyLog {
+        bytes: early_data.len(),
+        requests: 0,
+    };
+    if shared.trace {
+        trace_early_data(&prefix, tls.connection().negotiated(), early.bytes);
+    }
 
     let ending = tokio::select! {
         ending = async {
             let served = match shared.mode {
-                Mode::Echo => echo(&mut tls, &shared, &prefix).await,
-                Mode::Http => http(&mut tls, &shared, &prefix).await,
+                Mode::Echo => echo(&mut tls, &shared, &prefix, early_data).await,
+                Mode::Http => {
+                    http(&mut tls, &shared, &prefix, early_data, &mut early.requests).await
+                }
             };
-            served.unwrap_or_else(|e| Ending::Failed(explain_io(&e, Role::Server)))
+            served.unwrap_or_else(|e| {
+                Ending::Failed(explain_io(&e, Role::Server, &shared.versions))
+            })
         } => ending,
         // A request still running when the grace period ends is cut short.
         () = shared.grace_over() => Ending::Stopped,
@@ -462,12 +506,56 @@ async fn connection(
         Ending::Stopped => "closed: server stopping".to_string(),
         Ending::Failed(e) => format!("error: {e}"),
     };
-    log_line(id, peer, tls.connection().negotiated(), started, &result);
+    log_line(
+        id,
+        peer,
+        tls.connection().negotiated(),
+        started,
+        &result,
+        &early,
+    );
 }
 
-fn log_line(id: u64, peer: SocketAddr, n: &Negotiated, started: Instant, result: &str) {
+/// What came as TLS 1.3 0-RTT early data, for the log line.
+#[derive(Default)]
+struct EarlyLog {
+    bytes: usize,
+    /// HTTP requests that arrived whole in it, and were served: replayable ones.
+    requests: usize,
+}
+
+/// The trace line for 0-RTT data, which the library's trace does not show.
+fn trace_early_data(prefix: &str, n: &Negotiated, bytes: usize) {
+    match n.early_data {
+        EarlyData::Accepted => eprintln!(
+            "{prefix}: <- {:<18} {bytes} bytes of 0-RTT early data, accepted",
+            "ApplicationData"
+        ),
+        EarlyData::Rejected => {
+            eprintln!("{prefix}:    (0-RTT early data rejected: skipped unread)")
+        }
+        _ => {}
+    }
+}
+
+fn log_line(
+    id: u64,
+    peer: SocketAddr,
+    n: &Negotiated,
+    started: Instant,
+    result: &str,
+    early: &EarlyLog,
+) {
+    let early_data = match (n.early_data, early.requests) {
+        (EarlyData::Accepted, 0) => format!(" early_data={}", early.bytes),
+        (EarlyData::Accepted, requests) => {
+            format!(" early_data={} early_requests={requests}", early.bytes)
+        }
+        (EarlyData::Rejected, _) => " early_data=rejected".to_string(),
+        _ => String::new(),
+    };
     eprintln!(
-        "conn={id} peer={peer} version={} suite={} resumed={} client_cert={} duration={:.1}ms result={result}",
+        "conn={id} peer={peer} version={} suite={} resumed={}{early_data} client_cert={} duration={:.1}ms result={result}",
         version_name(n.version),
         suite_name(n),
         yes_no(n.resumed),
@@ -564,9 +652,20 @@ async fn send(tls: &mut Tls, data: &[u8], shared: &Shared) -> std::io::Result<Op
     }
 }
 
-/// Echoes until the client's close_notify; our answering close_notify is queued by the
-/// connection as the table prescribes (APP_DATA -> SHUTDOWN).
-async fn echo(tls: &mut Tls, shared: &Shared, prefix: &str) -> std::io::Result<Ending> {
+/// Echoes `early` (0-RTT data), then everything else until the client's close_notify; our
+/// answering close_notify is queued by the connection as the table prescribes (APP_DATA ->
+/// SHUTDOWN).
+async fn echo(
+    tls: &mut Tls,
+    shared: &Shared,
+    prefix: &str,
+    early: Vec<u8>,
+) -> std::io::Result<Ending> {
+    if !early.is_empty() {
+        if let Some(ending) = send(tls, &early, shared).await? {
+            return Ok(ending);
+        }
+    }
     let mut data = Vec::new();
     loop {
         data.clear();
@@ -610,9 +709,19 @@ enum Parsed {
 
 /// Answers every request with 200 and a short body, honouring keep-alive, until the client
 /// closes or asks to close. On a stop, a connection between requests closes at once; one
-/// in the middle of a request gets its answer, with `Connection: close`.
-async fn http(tls: &mut Tls, shared: &Shared, prefix: &str) -> std::io::Result<Ending> {
-    let mut pending: Vec<u8> = Vec::new();
+/// in the middle of a request gets its answer, with `Connection: close`. Requests begin
+/// with `early` (0-RTT data); `early_requests` counts those that lay whole in it.
+async fn http(
+    tls: &mut Tls,
+    shared: &Shared,
+    prefix: &str,
+    early: Vec<u8>,
+    early_requests: &mut usize,
+) -> std::io::Result<Ending> {
+    // Serving a request that came as early data is this server's choice (RFC 8446 §8: it
+    // may be a replay); the log line says how many did.
+    let mut early_left = early.len();
+    let mut pending = early;
     let n = tls.connection().negotiated();
     let body = format!(
         "hello from tlsm ({} {})\n",
@@ -662,7 +771,12 @@ async fn http(tls: &mut Tls, shared: &Shared, prefix: &str) -> std::io::Result<E
                 Got::Stopping => return Ok(Ending::Stopped),
             }
         }
-        pending.drain(..request.head_len + request.body_len);
+        let consumed = request.head_len + request.body_len;
+        if consumed <= early_left {
+            *early_requests += 1;
+        }
+        early_left = early_left.saturating_sub(consumed);
+        pending.drain(..consumed);
         if pending.is_empty() && pending.capacity() > MAX_HEADER {
             // A large body is over: an idle connection keeps no large buffer.
             pending = Vec::new();
