@@ -127,6 +127,25 @@ impl TlsConnector {
             self.hooks.clone(),
         )
     }
+
+    /// Like [`TlsConnector::connect`], for the server at `server_name` and `port`: sessions
+    /// are kept per name and port ([`Connection::client_to`]), so two services on one host
+    /// never share tickets.
+    ///
+    /// To send 0-RTT data, write it with [`Connection::write_early_data`] through
+    /// [`Handshake::connection_mut`] before the future is first polled.
+    pub fn connect_to<IO>(&self, server_name: &str, port: u16, io: IO) -> Handshake<IO>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        let small_reads = small_reads_fit(self.config.max_buffered_receive);
+        Handshake::new(
+            Connection::client_to(self.config.clone(), server_name, port),
+            io,
+            small_reads,
+            self.hooks.clone(),
+        )
+    }
 }
 
 impl From<Arc<ClientConfig>> for TlsConnector {

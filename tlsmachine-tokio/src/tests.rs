@@ -710,3 +710,48 @@ fn send_and_sync() {
     assert_send_sync::<TlsConnector>();
     assert_send_sync::<TlsAcceptor>();
 }
+
+/// `connect_to` keeps the session under the name and port, so another port of the same
+/// host does not resume it; early data written before the first poll goes out as 0-RTT.
+#[tokio::test]
+async fn connect_to_keeps_sessions_per_port_and_takes_early_data() {
+    let pki = pki();
+    let mut client = client_config(&pki);
+    client.enable_early_data = true;
+    let connector = TlsConnector::new(Arc::new(client));
+    let mut server = server_config(&pki);
+    server.max_early_data_size = 1024;
+    let acceptor = TlsAcceptor::new(Arc::new(server));
+    let round = |early: bool| {
+        let (connector, acceptor) = (connector.clone(), acceptor.clone());
+        async move {
+            let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+            let mut connect = connector.connect_to("localhost", 8443, client_io);
+            if early {
+                let conn = connect.connection_mut().expect("running");
+                assert_eq!(conn.write_early_data(b"early").unwrap(), 5);
+            }
+            let (client, server) = tokio::join!(connect, acceptor.accept(server_io));
+            let (mut client, mut server) = (client.unwrap(), server.unwrap());
+            // The ticket comes after the handshake: read it with the answer.
+            server.write_all(b"ok").await.unwrap();
+            server.flush().await.unwrap();
+            let mut buf = [0u8; 2];
+            client.read_exact(&mut buf).await.unwrap();
+            (client, server)
+        }
+    };
+    tokio::time::timeout(LIMIT, async {
+        round(false).await;
+        let cache = connector.config().session_cache.clone().unwrap();
+        assert!(cache.get("localhost:8443").is_some());
+        assert!(cache.get("localhost").is_none(), "kept per port");
+        let (client, mut server) = round(true).await;
+        assert!(client.connection().negotiated().resumed);
+        let mut early = [0u8; 8];
+        let n = server.connection_mut().read_early_data(&mut early);
+        assert_eq!(&early[..n], b"early");
+    })
+    .await
+    .expect("bounded");
+}

@@ -402,3 +402,30 @@ fn the_ticket_age_sent_is_never_more_than_the_least_time_passed() {
         );
     }
 }
+
+/// A server that refuses our ClientHello with a fatal alert: its tickets are not offered
+/// again (RFC 8446 §C.4).
+#[test]
+fn a_fatal_alert_to_the_client_hello_drops_the_servers_tickets() {
+    let setup = Setup::new(0);
+    full(&setup);
+    let cache = setup.client.session_cache.clone().unwrap();
+    assert!(cache.get("localhost").is_some());
+    let mut refusing = (*setup.server).clone();
+    refusing.alpn_protocols = vec![b"h2".to_vec()];
+    let mut client = (*setup.client).clone();
+    client.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let (mut c, mut s) = connect(&Arc::new(client), &Arc::new(refusing));
+    assert!(handshake(&mut c, &mut s).is_err(), "the server refuses");
+    assert!(
+        transfer(&mut s, &mut c).is_err(),
+        "its alert reaches the client"
+    );
+    assert!(matches!(
+        c.error(),
+        Some(Error::AlertReceived {
+            alert: crate::codec::enums::AlertDescription::NO_APPLICATION_PROTOCOL
+        })
+    ));
+    assert!(cache.get("localhost").is_none(), "tickets dropped");
+}

@@ -315,10 +315,11 @@ impl Handshake {
     /// The connection died of a fatal error: forget its session.
     pub(crate) fn on_fatal(&mut self) {
         match self {
+            Handshake::ClientStart(h) => h.on_fatal(),
             Handshake::Client12(h) => h.on_fatal(),
             Handshake::Server12(h) => h.on_fatal(),
             Handshake::Client13(h) => h.on_fatal(),
-            _ => {}
+            Handshake::ServerStart(_) | Handshake::Server13(_) => {}
         }
     }
 }

@@ -114,6 +114,14 @@ impl ClientStart {
         })
     }
 
+    /// A fatal error before the server chose a version (it refused our ClientHello): none
+    /// of this server's sessions is offered again (RFC 5246 §7.2, RFC 8446 §C.4).
+    pub(crate) fn on_fatal(&mut self) {
+        if let Some(cache) = &self.config.session_cache {
+            cache.remove(&self.cache_key);
+        }
+    }
+
     /// The newest TLS 1.3 ticket for this server that is still worth offering: one of our
     /// suites' hash, not expired, for the same name. Tickets are used once, so those found
     /// unusable on the way are dropped.

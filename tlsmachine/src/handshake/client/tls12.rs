@@ -634,7 +634,13 @@ impl ClientHs12 {
         Some((self.suite?, self.master_secret.as_ref()?))
     }
 
-    pub(crate) fn on_fatal(&mut self) {}
+    /// A fatal error: the session is not to be resumed (RFC 5246 §7.2), this server's TLS
+    /// 1.3 tickets aside.
+    pub(crate) fn on_fatal(&mut self) {
+        if let Some(cache) = &self.config.session_cache {
+            cache.remove_tls12(&self.cache_key);
+        }
+    }
 }
 
 /// RFC 8422 §5.1.2 and RFC 5246 §7.4.1.4.1: an ECDSA suite is signed with ECDSA or EdDSA,
