@@ -2,7 +2,7 @@
 //! client's by what the server's CertificateRequest asks for.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::codec::enums::{CipherSuite, NamedGroup, SignatureScheme};
 use crate::config::CertifiedKey;
@@ -170,6 +170,35 @@ impl ResolvesClientCert for ClientCertList {
     }
 }
 
+/// A resolver that can be replaced while the server runs (a renewed certificate, without a
+/// restart): each handshake asks the one installed when it chooses its certificate; open
+/// connections keep the certificate they were given.
+#[derive(Debug)]
+pub struct SwappableResolver(RwLock<Arc<dyn ResolvesServerCert>>);
+
+impl SwappableResolver {
+    pub fn new(inner: Arc<dyn ResolvesServerCert>) -> Self {
+        Self(RwLock::new(inner))
+    }
+
+    /// From now on, handshakes choose with `inner`.
+    pub fn replace(&self, inner: Arc<dyn ResolvesServerCert>) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = inner;
+    }
+
+    /// The resolver handshakes use now.
+    pub fn current(&self) -> Arc<dyn ResolvesServerCert> {
+        // Replacing is one assignment: a poisoned lock still holds a whole resolver.
+        self.0.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+impl ResolvesServerCert for SwappableResolver {
+    fn resolve(&self, hello: &ClientHelloInfo<'_>) -> Option<Arc<CertifiedKey>> {
+        self.current().resolve(hello)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +230,17 @@ mod tests {
         CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
         CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
     ];
+
+    #[test]
+    fn a_swapped_resolver_answers_from_the_next_handshake_on() {
+        let old = key(KeyType::EcdsaP256, "old.example");
+        let new = key(KeyType::EcdsaP256, "new.example");
+        let swappable = SwappableResolver::new(Arc::new(SingleCert(old.clone())));
+        let info = hello(None, ALL_SCHEMES, ALL_SUITES);
+        assert!(Arc::ptr_eq(&swappable.resolve(&info).unwrap(), &old));
+        swappable.replace(Arc::new(SingleCert(new.clone())));
+        assert!(Arc::ptr_eq(&swappable.resolve(&info).unwrap(), &new));
+    }
 
     #[test]
     fn exact_then_wildcard_then_default() {

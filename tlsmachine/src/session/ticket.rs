@@ -6,6 +6,10 @@
 //! still opens tickets, so a ticket stays usable for at least one full period. Older keys are
 //! dropped. Periods are derived from the `now` each call receives; this module never reads a
 //! clock.
+//!
+//! A fleet of servers shares its keys instead ([`Ticketer::shared`]): something outside (the
+//! fleet's store) hands each server the same [`TicketKey`]s with [`Ticketer::set_keys`], so
+//! a ticket sealed by one server opens on all of them.
 
 use core::fmt;
 use core::time::Duration;
@@ -29,8 +33,9 @@ pub const MAX_ROTATION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 pub const MAX_TICKET_LEN: usize = 0xffff;
 
 /// Identifies the key that sealed a ticket, so old and new keys can coexist.
-const KEY_NAME_LEN: usize = 16;
-const KEY_LEN: usize = 32;
+pub const KEY_NAME_LEN: usize = 16;
+/// Bytes of an AES-256-GCM ticket key.
+pub const KEY_LEN: usize = 32;
 const TAG_LEN: usize = 16;
 const OVERHEAD: usize = KEY_NAME_LEN + NONCE_LEN + TAG_LEN;
 
@@ -50,25 +55,72 @@ pub struct Ticketer {
     rotation_secs: u64,
     rng: SystemRandom,
     keys: Mutex<Keys>,
+    /// Keys come from [`Ticketer::set_keys`], not from our own rotation.
+    shared: bool,
 }
 
-/// The live keys: `current` seals and opens, `previous` only opens.
+/// The live keys: `current` seals and opens, the others only open.
 #[derive(Default)]
 struct Keys {
-    current: Option<TicketKey>,
-    previous: Option<TicketKey>,
+    current: Option<LiveKey>,
+    previous: Option<LiveKey>,
+    /// A shared ticketer's key for the coming period, which servers whose clocks run
+    /// ahead may already seal with.
+    next: Option<LiveKey>,
+    /// A shared ticketer seals with `current` until then only: keys that stopped coming
+    /// (the store is down) must not seal forever.
+    seal_until: Option<UnixTime>,
+}
+
+/// A ticket key as servers share it: the public name every ticket carries, and the secret.
+pub struct TicketKey {
+    pub name: [u8; KEY_NAME_LEN],
+    pub secret: Zeroizing<[u8; KEY_LEN]>,
+}
+
+impl TicketKey {
+    /// A fresh random key.
+    pub fn generate() -> Result<Self, LocalError> {
+        let rng = SystemRandom::new();
+        let mut name = [0u8; KEY_NAME_LEN];
+        rng.fill(&mut name)
+            .map_err(|_| LocalError::Crypto("random ticket key name"))?;
+        let mut secret = Zeroizing::new([0u8; KEY_LEN]);
+        rng.fill(&mut secret[..])
+            .map_err(|_| LocalError::Crypto("random ticket key"))?;
+        Ok(Self { name, secret })
+    }
+}
+
+impl fmt::Debug for TicketKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TicketKey").finish_non_exhaustive()
+    }
 }
 
 /// One ticket key. The raw key bytes live only in a `Zeroizing` buffer while the AEAD key
 /// is built; aws-lc keeps its own copy in memory it allocates with `OPENSSL_malloc`, and
 /// `OPENSSL_free` cleanses that when the `LessSafeKey` is dropped, which happens when the
 /// key is retired or the `Ticketer` is dropped.
-struct TicketKey {
+struct LiveKey {
     name: [u8; KEY_NAME_LEN],
     aead: LessSafeKey,
-    /// The period (`now / rotation`) this key was made for.
+    /// The period (`now / rotation`) this key was made for; unused by a shared ticketer.
     period: u64,
     seals: u64,
+}
+
+impl LiveKey {
+    fn new(name: [u8; KEY_NAME_LEN], secret: &[u8], period: u64) -> Result<Self, LocalError> {
+        let unbound = UnboundKey::new(&AES_256_GCM, secret)
+            .map_err(|_| LocalError::Crypto("ticket key setup"))?;
+        Ok(Self {
+            name,
+            aead: LessSafeKey::new(unbound),
+            period,
+            seals: 0,
+        })
+    }
 }
 
 impl Ticketer {
@@ -87,7 +139,52 @@ impl Ticketer {
             rotation_secs,
             rng: SystemRandom::new(),
             keys: Mutex::new(Keys::default()),
+            shared: false,
         })
+    }
+
+    /// A ticketer for a fleet: its keys come only from [`Ticketer::set_keys`], whoever
+    /// rotates them every `rotation` (which sets the lifetime hint, as for
+    /// [`Ticketer::new`]). It seals nothing before the first keys arrive.
+    pub fn shared(rotation: Duration) -> Result<Self, LocalError> {
+        Ok(Self {
+            shared: true,
+            ..Self::new(rotation)?
+        })
+    }
+
+    /// Installs a shared ticketer's keys: `current` seals until `seal_until` and opens;
+    /// `previous` and `next` only open (tickets of the period before, and of servers whose
+    /// clocks are ahead). Replaces the keys given before.
+    pub fn set_keys(
+        &self,
+        current: &TicketKey,
+        previous: Option<&TicketKey>,
+        next: Option<&TicketKey>,
+        seal_until: UnixTime,
+    ) -> Result<(), LocalError> {
+        if !self.shared {
+            return Err(LocalError::Config(
+                "this ticketer rotates its own keys; make it with Ticketer::shared".into(),
+            ));
+        }
+        let live = |key: &TicketKey| LiveKey::new(key.name, &key.secret[..], 0);
+        let mut keys = self.lock();
+        // The seal count goes on for a key that stays current: the nonce limit is the key's.
+        let seals = keys
+            .current
+            .as_ref()
+            .filter(|k| k.name == current.name)
+            .map_or(0, |k| k.seals);
+        let mut current = live(current)?;
+        current.seals = seals;
+        *keys = Keys {
+            current: Some(current),
+            previous: previous.map(live).transpose()?,
+            next: next.map(live).transpose()?,
+            seal_until: Some(seal_until),
+        };
+        Ok(())
     }
 
     /// How long a ticket sealed now stays openable at least, in seconds: one rotation
@@ -113,6 +210,9 @@ impl Ticketer {
 
         let mut keys = self.lock();
         self.rotate(&mut keys, now)?;
+        if keys.seal_until.is_some_and(|until| now > until) {
+            return Err(LocalError::Crypto("shared ticket key expired"));
+        }
         let Some(key) = keys.current.as_mut() else {
             return Err(LocalError::Crypto("no ticket key"));
         };
@@ -156,7 +256,7 @@ impl Ticketer {
         self.rotate(&mut keys, now).ok()?;
         // Key names are random and public (they travel in every ticket), so an ordinary
         // comparison leaks nothing.
-        let key = [keys.current.as_ref(), keys.previous.as_ref()]
+        let key = [keys.current.as_ref(), keys.previous.as_ref(), keys.next.as_ref()]
             .into_iter()
             .flatten()
             .find(|k| k.name == name)?;
@@ -174,6 +274,9 @@ impl Ticketer {
     /// Brings the keys up to the period of `now`: a new period makes the current key the
     /// previous one and generates a fresh current key; a key two periods old is dropped.
     fn rotate(&self, keys: &mut Keys, now: UnixTime) -> Result<(), LocalError> {
+        if self.shared {
+            return Ok(());
+        }
         let period = now.as_secs() / self.rotation_secs;
         let current_period = keys.current.as_ref().map(|k| k.period);
         // A clock that steps back keeps the keys it has: tickets go on opening, and the
@@ -187,7 +290,7 @@ impl Ticketer {
         Ok(())
     }
 
-    fn new_key(&self, period: u64) -> Result<TicketKey, LocalError> {
+    fn new_key(&self, period: u64) -> Result<LiveKey, LocalError> {
         let mut name = [0u8; KEY_NAME_LEN];
         self.rng
             .fill(&mut name)
@@ -196,14 +299,7 @@ impl Ticketer {
         self.rng
             .fill(&mut secret[..])
             .map_err(|_| LocalError::Crypto("random ticket key"))?;
-        let unbound = UnboundKey::new(&AES_256_GCM, &secret[..])
-            .map_err(|_| LocalError::Crypto("ticket key setup"))?;
-        Ok(TicketKey {
-            name,
-            aead: LessSafeKey::new(unbound),
-            period,
-            seals: 0,
-        })
+        LiveKey::new(name, &secret[..], period)
     }
 
     // Rotation state is replaced in one assignment each, and the only code that runs with
@@ -219,6 +315,7 @@ impl fmt::Debug for Ticketer {
         let keys = self.lock();
         f.debug_struct("Ticketer")
             .field("rotation_secs", &self.rotation_secs)
+            .field("shared", &self.shared)
             .field("current_period", &keys.current.as_ref().map(|k| k.period))
             .field("has_previous_key", &keys.previous.is_some())
             .finish_non_exhaustive()
@@ -357,6 +454,35 @@ mod tests {
             t.seal(&vec![0u8; MAX_TICKET_PLAINTEXT + 1], now),
             Err(LocalError::BufferFull { .. })
         ));
+    }
+
+    #[test]
+    fn shared_keys_open_across_ticketers_and_bound_sealing() {
+        let (a, b) = (
+            Ticketer::shared(Duration::from_secs(HOUR)).unwrap(),
+            Ticketer::shared(Duration::from_secs(HOUR)).unwrap(),
+        );
+        let now = at(N * HOUR);
+        assert!(a.seal(b"state", now).is_err(), "no key before set_keys");
+        let (k1, k2, k3) = (
+            TicketKey::generate().unwrap(),
+            TicketKey::generate().unwrap(),
+            TicketKey::generate().unwrap(),
+        );
+        let until = at(N * HOUR + HOUR);
+        a.set_keys(&k2, Some(&k1), Some(&k3), until).unwrap();
+        // `b` runs a period ahead: k3 seals there, k2 is its previous key.
+        b.set_keys(&k3, Some(&k2), None, at(N * HOUR + 2 * HOUR))
+            .unwrap();
+        let from_a = a.seal(b"from a", now).unwrap();
+        let from_b = b.seal(b"from b", now).unwrap();
+        assert_eq!(&b.open(&from_a, now).unwrap()[..], b"from a");
+        assert_eq!(&a.open(&from_b, now).unwrap()[..], b"from b", "next key");
+        assert!(a.seal(b"late", at(N * HOUR + HOUR + 1)).is_err());
+        assert!(a.open(&from_a, at(N * HOUR + HOUR + 1)).is_some());
+        // A self-rotating ticketer does not take outside keys.
+        assert!(hourly().set_keys(&k1, None, None, until).is_err());
+        assert_eq!(format!("{k1:?}"), "TicketKey { .. }");
     }
 
     #[test]
