@@ -189,7 +189,10 @@ impl SwappableResolver {
     /// The resolver handshakes use now.
     pub fn current(&self) -> Arc<dyn ResolvesServerCert> {
         // Replacing is one assignment: a poisoned lock still holds a whole resolver.
-        self.0.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 

@@ -429,3 +429,19 @@ fn a_fatal_alert_to_the_client_hello_drops_the_servers_tickets() {
     ));
     assert!(cache.get("localhost").is_none(), "tickets dropped");
 }
+
+/// A stateless ticket opens only while its key lives (two rotation periods at least one):
+/// the lifetime we announce is no longer than one period.
+#[test]
+fn ticket_lifetime_is_capped_by_the_ticket_key_rotation() {
+    let setup = Setup::new(0);
+    let mut server = (*setup.server).clone();
+    server.ticketer = Some(Arc::new(
+        crate::session::Ticketer::new(core::time::Duration::from_secs(3600)).unwrap(),
+    ));
+    let (mut c, mut s) = connect(&setup.client, &Arc::new(server));
+    handshake(&mut c, &mut s).unwrap();
+    let cache = setup.client.session_cache.as_ref().unwrap();
+    let ticket = cache.take_tls13("localhost").unwrap();
+    assert_eq!(ticket.ticket_lifetime_hint, 3600);
+}

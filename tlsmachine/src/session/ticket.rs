@@ -256,10 +256,14 @@ impl Ticketer {
         self.rotate(&mut keys, now).ok()?;
         // Key names are random and public (they travel in every ticket), so an ordinary
         // comparison leaks nothing.
-        let key = [keys.current.as_ref(), keys.previous.as_ref(), keys.next.as_ref()]
-            .into_iter()
-            .flatten()
-            .find(|k| k.name == name)?;
+        let key = [
+            keys.current.as_ref(),
+            keys.previous.as_ref(),
+            keys.next.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|k| k.name == name)?;
 
         let mut body = Zeroizing::new(sealed.to_vec());
         let len = key

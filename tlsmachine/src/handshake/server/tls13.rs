@@ -1006,7 +1006,12 @@ impl ServerHs13 {
             "tickets before the resumption secret",
         ))?;
         let now = config.provider.time.now();
-        let lifetime = (config.session_lifetime.as_secs() as u32).min(MAX_TLS13_TICKET_LIFETIME);
+        let mut lifetime =
+            (config.session_lifetime.as_secs() as u32).min(MAX_TLS13_TICKET_LIFETIME);
+        // A sealed ticket opens only while its key lives: promise no longer than that.
+        if let (false, Some(ticketer)) = (config.stateful_tickets, &config.ticketer) {
+            lifetime = lifetime.min(ticketer.lifetime_hint_secs());
+        }
         let mut random = [0u8; 36];
         for i in 0..config.tls13_tickets.min(usize::from(u8::MAX)) {
             config
