@@ -28,7 +28,7 @@ use crate::handshake::driver::{Ctx, Driver, Received};
 use crate::handshake::table::{self, Event as TableEvent};
 use crate::handshake::{ExportSecrets, Handshake, Phase, Version};
 use crate::pause::{Answer, Pause};
-use crate::record::{Deframer, RecordWriter};
+use crate::record::{Deframer, Outgoing, RecordWriter};
 use crate::trace::TraceEvent;
 
 pub use crate::event::Event;
@@ -40,10 +40,7 @@ pub struct Connection {
     hs: Handshake,
     writer: RecordWriter,
     deframer: Deframer,
-    out: Vec<u8>,
-    /// How many bytes at the front of `out` carry the handshake proper, as opposed to what
-    /// follows it (TLS 1.3 tickets, KeyUpdate): until they leave, the peer cannot finish.
-    handshake_out: usize,
+    out: Outgoing,
     negotiated: Negotiated,
     events: VecDeque<Event>,
     tracing: bool,
@@ -119,8 +116,7 @@ impl Connection {
             hs,
             writer: RecordWriter::new(),
             deframer: Deframer::new(max_buffered, max_handshake_message),
-            out: Vec::new(),
-            handshake_out: 0,
+            out: Outgoing::default(),
             negotiated: Negotiated::default(),
             events: VecDeque::new(),
             tracing,
@@ -210,19 +206,18 @@ impl Connection {
 
     /// Bytes waiting to be sent to the peer.
     pub fn outgoing(&self) -> &[u8] {
-        &self.out
+        self.out.pending()
     }
 
-    /// Takes everything waiting to be sent.
+    /// Takes everything waiting to be sent, with the buffer that held it: the next output
+    /// starts in a new one. [`Connection::write_tls`] keeps and reuses ours instead.
     pub fn take_outgoing(&mut self) -> Vec<u8> {
-        self.handshake_out = 0;
-        std::mem::take(&mut self.out)
+        self.out.take()
     }
 
     /// Marks `n` bytes of [`Connection::outgoing`] as sent.
     pub fn consume_outgoing(&mut self, n: usize) {
-        self.out.drain(..n.min(self.out.len()));
-        self.handshake_out = self.handshake_out.saturating_sub(n);
+        self.out.consume(n);
     }
 
     pub fn wants_write(&self) -> bool {
@@ -234,18 +229,22 @@ impl Connection {
     /// can wait for the next write, so an adapter can call its handshake done without
     /// waiting on a peer that reads nothing until then.
     pub fn handshake_output_pending(&self) -> bool {
-        self.handshake_out > 0
+        self.out.handshake_pending()
     }
 
-    /// Writes pending output to a transport, keeping the buffer's capacity for reuse.
+    /// Gives back the memory of the receive and send buffers when they hold nothing: an
+    /// idle connection then keeps only its keys and state. The next read or write makes
+    /// them again (at the cost of clearing fresh memory), so call this when a connection
+    /// goes quiet, not between writes.
+    pub fn release_buffers(&mut self) {
+        self.out.release();
+        self.deframer.release();
+    }
+
+    /// Writes pending output to a transport, keeping the buffer for reuse.
     pub fn write_tls(&mut self, wr: &mut dyn std::io::Write) -> std::io::Result<usize> {
-        let n = wr.write(&self.out)?;
-        self.handshake_out = self.handshake_out.saturating_sub(n);
-        if n == self.out.len() {
-            self.out.clear();
-        } else {
-            self.out.drain(..n);
-        }
+        let n = wr.write(self.out.pending())?;
+        self.out.consume(n);
         Ok(n)
     }
 
@@ -267,12 +266,13 @@ impl Connection {
     pub fn write_data_to(&mut self, data: &[u8], transport: &mut Vec<u8>) -> Result<(), Error> {
         self.check_writable("write_data_to")?;
         self.update_worn_out_keys(data.len().div_ceil(MAX_PLAINTEXT))?;
-        transport.append(&mut self.out);
-        self.handshake_out = 0;
-        for chunk in data.chunks(MAX_PLAINTEXT) {
+        self.out.move_to(transport);
+        let start = transport.len();
+        transport.resize(start + self.writer.sealed_len(data.len()), 0);
+        let written =
             self.writer
-                .write(ContentType::APPLICATION_DATA, chunk, transport)?;
-        }
+                .write_into(ContentType::APPLICATION_DATA, data, &mut transport[start..])?;
+        transport.truncate(start + written);
         Ok(())
     }
 
@@ -290,9 +290,8 @@ impl Connection {
             }
             .into());
         }
-        transport[..queued].copy_from_slice(&self.out);
-        self.out.clear();
-        self.handshake_out = 0;
+        transport[..queued].copy_from_slice(self.out.pending());
+        self.out.consume(queued);
         let written = self.writer.write_into(
             ContentType::APPLICATION_DATA,
             data,
@@ -567,7 +566,6 @@ impl Connection {
             writer: &mut self.writer,
             reader: &mut self.deframer,
             out: &mut self.out,
-            handshake_out: &mut self.handshake_out,
             negotiated: &mut self.negotiated,
             events: &mut self.events,
             tracing: self.tracing,

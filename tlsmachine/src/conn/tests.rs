@@ -2222,3 +2222,38 @@ fn an_external_signer_signs_the_handshake() {
         );
     }
 }
+
+/// An idle connection gives its buffers back and makes them again for the next data.
+#[test]
+fn released_buffers_come_back_for_the_next_records() {
+    let fx = Fixture::new(KeyType::EcdsaP256);
+    for client in [fx.client_config(), fx.client_config13()] {
+        let (mut c, mut s) = pair(client, fx.server_config());
+        handshake(&mut c, &mut s).unwrap();
+        exchange_data(&mut c, &mut s);
+        assert!(s.deframer.capacity() > 0 && c.deframer.capacity() > 0);
+        for conn in [&mut c, &mut s] {
+            conn.release_buffers();
+            assert_eq!(conn.deframer.capacity(), 0);
+            assert_eq!(conn.out.capacity(), 0);
+        }
+        exchange_data(&mut c, &mut s);
+    }
+}
+
+/// A buffer with a partial record keeps it: releasing must lose nothing received.
+#[test]
+fn a_partial_record_is_kept_through_a_release() {
+    let fx = Fixture::new(KeyType::EcdsaP256);
+    let (mut c, mut s) = pair(fx.client_config13(), fx.server_config());
+    handshake(&mut c, &mut s).unwrap();
+    c.write_data(b"split across a release").unwrap();
+    let wire = c.take_outgoing();
+    s.receive_data(&wire[..10]).unwrap();
+    s.release_buffers();
+    assert!(s.deframer.capacity() > 0);
+    s.receive_data(&wire[10..]).unwrap();
+    let mut buf = [0u8; 64];
+    let n = s.read_data(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"split across a release");
+}

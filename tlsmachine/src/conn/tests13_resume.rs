@@ -267,11 +267,10 @@ fn early_data_beyond_the_allowance_is_refused() {
     let mut flight = c2.take_outgoing();
     let extra = {
         // One more early record, sealed like the others by the same client.
-        let mut more = Vec::new();
         c2.writer
-            .write(ContentType::APPLICATION_DATA, &[2; 10], &mut more)
+            .write(ContentType::APPLICATION_DATA, &[2; 10], &mut c2.out)
             .unwrap();
-        more
+        c2.take_outgoing()
     };
     flight.extend_from_slice(&extra);
     let err = s.receive_data(&flight).unwrap_err();

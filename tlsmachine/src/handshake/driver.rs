@@ -24,7 +24,7 @@ use crate::handshake::table::{
 use crate::handshake::transcript::Transcript;
 use crate::handshake::Handshake;
 use crate::negotiated::Negotiated;
-use crate::record::{Deframer, Opener, RecordWriter, Sealer};
+use crate::record::{Deframer, Opener, Outgoing, RecordWriter, Sealer};
 use crate::trace::{Side, TraceEvent};
 
 /// A message from the peer as the record layer delivers it: not parsed yet, because the
@@ -63,9 +63,7 @@ impl Received {
 pub(crate) struct Ctx<'a> {
     pub(crate) writer: &'a mut RecordWriter,
     pub(crate) reader: &'a mut Deframer,
-    pub(crate) out: &'a mut Vec<u8>,
-    /// The length of `out` up to the end of our last handshake flight.
-    pub(crate) handshake_out: &'a mut usize,
+    pub(crate) out: &'a mut Outgoing,
     pub(crate) negotiated: &'a mut Negotiated,
     pub(crate) events: &'a mut VecDeque<ConnEvent>,
     pub(crate) tracing: bool,
@@ -448,7 +446,7 @@ impl Driver {
         hs.send_flight(ctx, flight.name)?;
         ctx.flush_handshake()?;
         if !flight.name.is_post_handshake() {
-            *ctx.handshake_out = ctx.out.len();
+            ctx.out.mark_handshake();
         }
         let steps = flight.steps;
         let cond = |c: Cond| hs.cond(c);
@@ -753,15 +751,13 @@ mod tests {
     ) -> Result<(), ProtocolError> {
         let mut writer = crate::record::RecordWriter::new();
         let mut reader = crate::record::Deframer::new(1 << 16, 1 << 16);
-        let mut out = Vec::new();
-        let mut handshake_out = 0;
+        let mut out = Outgoing::default();
         let mut negotiated = Negotiated::default();
         let mut events = VecDeque::new();
         let mut ctx = Ctx {
             writer: &mut writer,
             reader: &mut reader,
             out: &mut out,
-            handshake_out: &mut handshake_out,
             negotiated: &mut negotiated,
             events: &mut events,
             tracing: false,

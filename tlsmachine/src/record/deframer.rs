@@ -113,6 +113,27 @@ impl Deframer {
         &mut self.buf[self.filled..end]
     }
 
+    /// Gives the buffer's memory back when it holds nothing: no partial record, no
+    /// unread data, no partial handshake message.
+    pub(crate) fn release(&mut self) {
+        let idle = self.processed == self.filled
+            && self.plaintext.is_empty()
+            && self.early.is_empty()
+            && self.handshake.is_empty();
+        if idle {
+            self.buf = Vec::new();
+            self.filled = 0;
+            self.processed = 0;
+            self.handshake = Vec::new();
+        }
+    }
+
+    /// Bytes of memory the buffers hold.
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.capacity() + self.handshake.capacity()
+    }
+
     /// Reads from a transport straight into the buffer, sparing a copy.
     pub(crate) fn read_from(&mut self, rd: &mut dyn std::io::Read) -> std::io::Result<usize> {
         let room = self.free_space().min(MAX_CIPHERTEXT + RECORD_HEADER_LEN);

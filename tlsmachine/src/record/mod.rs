@@ -7,9 +7,11 @@
 //! application-data path allocates nothing per record.
 
 mod deframer;
+mod outgoing;
 mod protect;
 mod writer;
 
 pub(crate) use deframer::{Deframer, Record, SkipEarlyData};
+pub(crate) use outgoing::Outgoing;
 pub(crate) use protect::{Opener, Sealer};
 pub(crate) use writer::RecordWriter;

@@ -4,6 +4,7 @@ use crate::codec::enums::{ContentType, ProtocolVersion};
 use crate::codec::limits::{MAX_PLAINTEXT, RECORD_HEADER_LEN};
 use crate::error::LocalError;
 use crate::names::Version;
+use crate::record::outgoing::Outgoing;
 use crate::record::protect::Sealer;
 
 /// The sending half of the record layer.
@@ -72,7 +73,7 @@ impl RecordWriter {
         &mut self,
         typ: ContentType,
         payload: &[u8],
-        out: &mut Vec<u8>,
+        out: &mut Outgoing,
     ) -> Result<(), LocalError> {
         if payload.is_empty() {
             return self.write_fragment(typ, &[], out);
@@ -85,13 +86,15 @@ impl RecordWriter {
 
     /// Appends one record in the clear whatever keys are installed: TLS 1.3's compatibility
     /// ChangeCipherSpec (RFC 8446 §D.4) is never protected.
-    pub(crate) fn write_plaintext(&self, typ: ContentType, payload: &[u8], out: &mut Vec<u8>) {
-        out.reserve(RECORD_HEADER_LEN + payload.len());
-        out.push(typ.0);
-        out.extend_from_slice(&self.plaintext_version.0.to_be_bytes());
-        // Callers write a byte or two (ChangeCipherSpec), far below a record's limit.
-        out.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-        out.extend_from_slice(payload);
+    pub(crate) fn write_plaintext(&self, typ: ContentType, payload: &[u8], out: &mut Outgoing) {
+        let len = RECORD_HEADER_LEN + payload.len();
+        let record = out.room(len);
+        record[0] = typ.0;
+        record[1..3].copy_from_slice(&self.plaintext_version.0.to_be_bytes());
+        // Fragments are at most 2^14 bytes, far inside u16.
+        record[3..5].copy_from_slice(&(payload.len() as u16).to_be_bytes());
+        record[RECORD_HEADER_LEN..].copy_from_slice(payload);
+        out.commit(len);
     }
 
     /// Bytes [`RecordWriter::write_into`] produces for `len` bytes of payload.
@@ -134,14 +137,18 @@ impl RecordWriter {
         &mut self,
         typ: ContentType,
         chunk: &[u8],
-        out: &mut Vec<u8>,
+        out: &mut Outgoing,
     ) -> Result<(), LocalError> {
         match &self.sealer {
             None => self.write_plaintext(typ, chunk, out),
             Some(sealer) => {
-                let start = out.len();
-                out.resize(start + sealer.record_len(chunk.len()), 0);
-                sealer.seal_into(self.seq, typ, chunk, &mut out[start..])?;
+                let len = sealer.seal_into(
+                    self.seq,
+                    typ,
+                    chunk,
+                    out.room(sealer.record_len(chunk.len())),
+                )?;
+                out.commit(len);
                 self.seq = self.next_seq()?;
             }
         }
