@@ -1,5 +1,5 @@
 //! RFC 8448's example handshakes replayed byte for byte, in both roles: §3 (a full 1-RTT
-//! handshake) and §5 (HelloRetryRequest).
+//! handshake), §5 (HelloRetryRequest) and §4 (resuming §3's ticket, with 0-RTT data).
 //!
 //! Our side is made to be the RFC's: its randoms and ephemeral private keys come from a
 //! scripted random source in the order we draw them, its clock stands still, and our
@@ -24,6 +24,7 @@ use zeroize::Zeroizing;
 use super::tests::CaptureKeys;
 use super::*;
 use crate::codec::enums::{ExtensionType, HandshakeType, NamedGroup, SignatureScheme};
+use crate::codec::extensions::ClientExtension;
 use crate::codec::handshake::{read_handshake, HandshakePayload};
 use crate::config::{ClientConfig, ServerConfig, ServerVerification};
 use crate::crypto::fixed::FixedTime;
@@ -34,10 +35,12 @@ use crate::crypto::suites::{
     TLS13_CHACHA20_POLY1305_SHA256,
 };
 use crate::crypto::{Provider, SecureRandom, DEFAULT_GROUPS};
+use crate::negotiated::EarlyData;
 use crate::replay::Replay;
 use crate::session::{ClientSessionCache, SessionStore, StoredSession};
 
-/// The clock of every replay: January 2019, when RFC 8448 was published. It stands still.
+/// The clock of every replay: January 2019, when RFC 8448 was published. It stands still,
+/// so the §4 ticket is used in the second the §3 handshake made it.
 const NOW: u64 = 1_548_000_000;
 
 /// The name the RFC's client asks for.
@@ -65,6 +68,10 @@ struct Trace(HashMap<&'static str, Vec<u8>>);
 impl Trace {
     fn section3() -> Self {
         Self::parse(include_str!("../../tests/data/rfc8448/section3.txt"))
+    }
+
+    fn section4() -> Self {
+        Self::parse(include_str!("../../tests/data/rfc8448/section4.txt"))
     }
 
     fn section5() -> Self {
@@ -259,6 +266,22 @@ impl Replay for Rfc8448 {
         match (message, &rfc) {
             (HandshakePayload::ClientHello(ours), HandshakePayload::ClientHello(rfc)) => {
                 ours.extensions = reshape(&ours.extensions, &rfc.extensions, &theirs, |e| e.typ());
+                // The ticket we offer is ours (the one the §3 handshake gave us) but its age
+                // is the RFC's: its client measured 6 ms, our clock counts whole seconds.
+                if let (Some(ClientExtension::PreSharedKey(ours)), Some(rfc)) =
+                    (ours.extensions.last_mut(), rfc.offered_psks())
+                {
+                    let (ours, rfc) = (&mut ours.identities[0], &rfc.identities[0]);
+                    assert_bytes("offered ticket", &ours.identity, &rfc.identity);
+                    let ms = rfc
+                        .obfuscated_ticket_age
+                        .wrapping_sub(ours.obfuscated_ticket_age);
+                    assert!(
+                        ms < 1000,
+                        "our ticket age differs by {ms} ms, not a fraction"
+                    );
+                    ours.obfuscated_ticket_age = rfc.obfuscated_ticket_age;
+                }
             }
             (HandshakePayload::ServerHello(ours), HandshakePayload::ServerHello(rfc)) => {
                 ours.extensions = reshape(&ours.extensions, &rfc.extensions, &theirs, |e| e.typ());
@@ -499,7 +522,7 @@ fn rfc_ticket(t: &Trace) -> crate::codec::handshake::NewSessionTicket13 {
     }
 }
 
-/// §3 in the server role; leaves the ticket's session in `store`.
+/// §3 in the server role; leaves the ticket's session in `store` for §4.
 fn replay_section3_server(store: Arc<dyn SessionStore>) {
     let t = Trace::section3();
     let keys = Arc::new(CaptureKeys::default());
@@ -582,7 +605,7 @@ fn client_hello_shape(t: &Trace, name: &str) -> Shape {
     Shape { rfc, theirs }
 }
 
-/// §3 in the client role; leaves the RFC's ticket in `cache`.
+/// §3 in the client role; leaves the RFC's ticket in `cache` for §4.
 fn replay_section3_client(cache: Arc<ClientSessionCache>) {
     let t = Trace::section3();
     let keys = Arc::new(CaptureKeys::default());
@@ -805,6 +828,150 @@ fn rfc8448_section5_client() {
     assert_eq!(c.state(), Phase::Shutdown);
 
     assert_secrets(&t, &keys, HANDSHAKE_SECRETS);
+    script.assert_all_drawn();
+    replay.assert_all_shaped();
+}
+
+/// §4's secrets: those of §3's list, and the early traffic secret of the 0-RTT data.
+const RESUMED_SECRETS: &[(&str, &str)] = &[
+    ("CLIENT_EARLY_TRAFFIC_SECRET", "c_e_traffic"),
+    ("CLIENT_HANDSHAKE_TRAFFIC_SECRET", "c_hs_traffic"),
+    ("SERVER_HANDSHAKE_TRAFFIC_SECRET", "s_hs_traffic"),
+    ("CLIENT_TRAFFIC_SECRET_0", "c_ap_traffic"),
+    ("SERVER_TRAFFIC_SECRET_0", "s_ap_traffic"),
+    ("EXPORTER_SECRET", "exp_master"),
+];
+
+/// §4 in the server role: §3's ticket, as our §3 server stored it, resumed with 0-RTT data.
+#[test]
+fn rfc8448_section4_server() {
+    let store = Arc::new(TicketStore::default());
+    replay_section3_server(store.clone());
+
+    let t = Trace::section4();
+    let keys = Arc::new(CaptureKeys::default());
+    // The ServerHello in the RFC's order; EncryptedExtensions as in §3, plus the RFC
+    // server's server_name acknowledgement, which we never send when resuming (RFC 6066
+    // §3). Our early_data acknowledgement is kept.
+    let replay = Rfc8448::new(
+        vec![
+            Shape {
+                rfc: t.message("server_hello"),
+                theirs: vec![],
+            },
+            Shape {
+                rfc: t.message("encrypted_extensions"),
+                theirs: vec![
+                    ExtensionType::SUPPORTED_GROUPS,
+                    ExtensionType::RECORD_SIZE_LIMIT,
+                    ExtensionType::SERVER_NAME,
+                ],
+            },
+        ],
+        None,
+    );
+    let random = vec![t.get("server_random"), t.get("server_x25519_private")];
+    // The §3 certificate, which a resumed handshake does not send: the signer is never asked.
+    let key = rfc_server_key(&Trace::section3(), Vec::new());
+    let (mut config, script) = server_config(key, random, replay.clone(), keys.clone(), store);
+    config.max_early_data_size = rfc_ticket(&Trace::section3()).max_early_data().unwrap();
+    let mut s = Connection::server(Arc::new(config)).unwrap();
+
+    s.receive_data(&t.concat(&["client_hello_record", "client_early_app_data_record"]))
+        .unwrap();
+    assert_bytes(
+        "server flight",
+        &s.take_outgoing(),
+        &t.concat(&["server_hello_record", "server_handshake_record"]),
+    );
+    assert_eq!(s.negotiated().early_data, EarlyData::Accepted);
+    let mut early = vec![0u8; 64];
+    let n = s.read_early_data(&mut early);
+    assert_eq!(&early[..n], t.get("client_early_app_data_record_payload"));
+    s.receive_data(&t.concat(&["end_of_early_data_record", "client_finished_record"]))
+        .unwrap();
+    assert_eq!(s.state(), Phase::AppData);
+    assert!(s.negotiated().resumed);
+    assert!(s.take_outgoing().is_empty());
+
+    s.receive_data(&t.get("client_app_data_record")).unwrap();
+    assert_eq!(read_all(&mut s), t.get("client_app_data_record_payload"));
+    s.write_data(&t.get("server_app_data_record_payload"))
+        .unwrap();
+    assert_bytes(
+        "application data",
+        &s.take_outgoing(),
+        &t.get("server_app_data_record"),
+    );
+    s.receive_data(&t.get("client_alert_record")).unwrap();
+    assert_bytes(
+        "close_notify",
+        &s.take_outgoing(),
+        &t.get("server_alert_record"),
+    );
+    assert_eq!(s.state(), Phase::Shutdown);
+
+    assert_secrets(&t, &keys, RESUMED_SECRETS);
+    script.assert_all_drawn();
+    replay.assert_all_shaped();
+}
+
+/// §4 in the client role: the ticket our §3 client kept, offered with 0-RTT data.
+#[test]
+fn rfc8448_section4_client() {
+    let cache = Arc::new(ClientSessionCache::new(16));
+    replay_section3_client(cache.clone());
+
+    let t = Trace::section4();
+    let keys = Arc::new(CaptureKeys::default());
+    // §4's `client_hello` stops before the binders; the whole message is the payload.
+    let replay = Rfc8448::new(
+        vec![client_hello_shape(&t, "client_hello_record_payload")],
+        None,
+    );
+    let random = vec![t.get("client_random"), t.get("client_x25519_private")];
+    let (mut config, script) = client_config(random, replay.clone(), keys.clone(), cache);
+    config.enable_early_data = true;
+    let mut c = Connection::client(Arc::new(config), SERVER_NAME).unwrap();
+
+    c.start().unwrap();
+    let early = t.get("client_early_app_data_record_payload");
+    assert_eq!(c.write_early_data(&early).unwrap(), early.len());
+    assert_bytes(
+        "ClientHello and 0-RTT data",
+        &c.take_outgoing(),
+        &t.concat(&["client_hello_record", "client_early_app_data_record"]),
+    );
+    c.receive_data(&t.concat(&["server_hello_record", "server_handshake_record"]))
+        .unwrap();
+    assert_eq!(c.state(), Phase::AppData);
+    assert!(c.negotiated().resumed);
+    assert_eq!(c.negotiated().early_data, EarlyData::Accepted);
+    assert_bytes(
+        "EndOfEarlyData and Finished",
+        &c.take_outgoing(),
+        &t.concat(&["end_of_early_data_record", "client_finished_record"]),
+    );
+
+    c.write_data(&t.get("client_app_data_record_payload"))
+        .unwrap();
+    assert_bytes(
+        "application data",
+        &c.take_outgoing(),
+        &t.get("client_app_data_record"),
+    );
+    c.receive_data(&t.get("server_app_data_record")).unwrap();
+    assert_eq!(read_all(&mut c), t.get("server_app_data_record_payload"));
+    c.close().unwrap();
+    assert_bytes(
+        "close_notify",
+        &c.take_outgoing(),
+        &t.get("client_alert_record"),
+    );
+    c.receive_data(&t.get("server_alert_record")).unwrap();
+    assert_eq!(c.state(), Phase::Shutdown);
+
+    assert_secrets(&t, &keys, RESUMED_SECRETS);
     script.assert_all_drawn();
     replay.assert_all_shaped();
 }
