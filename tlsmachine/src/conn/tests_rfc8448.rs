@@ -1,5 +1,6 @@
-//! RFC 8448's example handshakes replayed byte for byte, in both roles: §3 (a full 1-RTT
-//! handshake), §5 (HelloRetryRequest) and §4 (resuming §3's ticket, with 0-RTT data).
+//! RFC 8448's example handshakes replayed byte for byte: §3 (a full 1-RTT handshake), §5
+//! (HelloRetryRequest), §4 (resuming §3's ticket, with 0-RTT data) and §7 (middlebox
+//! compatibility mode) in both roles, §6 (client authentication) in the client role.
 //!
 //! Our side is made to be the RFC's: its randoms and ephemeral private keys come from a
 //! scripted random source in the order we draw them, its clock stands still, and our
@@ -76,6 +77,14 @@ impl Trace {
 
     fn section5() -> Self {
         Self::parse(include_str!("../../tests/data/rfc8448/section5.txt"))
+    }
+
+    fn section6() -> Self {
+        Self::parse(include_str!("../../tests/data/rfc8448/section6.txt"))
+    }
+
+    fn section7() -> Self {
+        Self::parse(include_str!("../../tests/data/rfc8448/section7.txt"))
     }
 
     fn parse(text: &'static str) -> Self {
@@ -972,6 +981,190 @@ fn rfc8448_section4_client() {
     assert_eq!(c.state(), Phase::Shutdown);
 
     assert_secrets(&t, &keys, RESUMED_SECRETS);
+    script.assert_all_drawn();
+    replay.assert_all_shaped();
+}
+
+/// §7 transcript through the server's Certificate.
+const SECTION7_SIGNED: &[&str] = &[
+    "client_hello",
+    "server_hello",
+    "encrypted_extensions",
+    "certificate",
+];
+
+/// §7 in the server role: middlebox compatibility mode (RFC 8446 §D.4), which a client asks
+/// for with a legacy_session_id; our ChangeCipherSpec follows our ServerHello.
+#[test]
+fn rfc8448_section7_server() {
+    let t = Trace::section7();
+    let keys = Arc::new(CaptureKeys::default());
+    // As in §3: the ServerHello's order, the RFC server's groups and record_size_limit.
+    let replay = Rfc8448::new(
+        vec![
+            Shape {
+                rfc: t.message("server_hello"),
+                theirs: vec![],
+            },
+            Shape {
+                rfc: t.message("encrypted_extensions"),
+                theirs: vec![
+                    ExtensionType::SUPPORTED_GROUPS,
+                    ExtensionType::RECORD_SIZE_LIMIT,
+                ],
+            },
+        ],
+        None,
+    );
+    let random = vec![t.get("server_random"), t.get("server_x25519_private")];
+    let key = rfc_server_key(&t, t.server_signed_content(None, SECTION7_SIGNED));
+    let store = Arc::new(TicketStore::default());
+    let (config, script) = server_config(key, random, replay.clone(), keys.clone(), store);
+    let mut s = Connection::server(Arc::new(config)).unwrap();
+
+    s.receive_data(&t.get("client_hello_record")).unwrap();
+    assert_bytes(
+        "server flight",
+        &s.take_outgoing(),
+        &t.concat(&[
+            "server_hello_record",
+            "server_ccs_record",
+            "server_handshake_record",
+        ]),
+    );
+    s.receive_data(&t.concat(&["client_ccs_record", "client_finished_record"]))
+        .unwrap();
+    assert_eq!(s.state(), Phase::AppData);
+    s.receive_data(&t.get("client_alert_record")).unwrap();
+    assert_bytes(
+        "close_notify",
+        &s.take_outgoing(),
+        &t.get("server_alert_record"),
+    );
+    assert_eq!(s.state(), Phase::Shutdown);
+
+    assert_secrets(&t, &keys, HANDSHAKE_SECRETS);
+    script.assert_all_drawn();
+    replay.assert_all_shaped();
+}
+
+/// §7 in the client role: our legacy_session_id and ChangeCipherSpec in compatibility mode.
+#[test]
+fn rfc8448_section7_client() {
+    let t = Trace::section7();
+    let keys = Arc::new(CaptureKeys::default());
+    let signature = t.signature("certificate_verify", SignatureScheme::RSA_PSS_RSAE_SHA256);
+    let replay = Rfc8448::new(
+        vec![client_hello_shape(&t, "client_hello")],
+        Some((t.server_signed_content(None, SECTION7_SIGNED), signature)),
+    );
+    let random = vec![
+        t.get("client_random"),
+        t.get("client_x25519_private"),
+        t.get("client_legacy_session_id"),
+    ];
+    let cache = Arc::new(ClientSessionCache::new(16));
+    let (mut config, script) = client_config(random, replay.clone(), keys.clone(), cache);
+    config.middlebox_compat = true;
+    let mut c = Connection::client(Arc::new(config), SERVER_NAME).unwrap();
+
+    c.start().unwrap();
+    assert_bytes(
+        "ClientHello",
+        &c.take_outgoing(),
+        &t.get("client_hello_record"),
+    );
+    c.receive_data(&t.concat(&[
+        "server_hello_record",
+        "server_ccs_record",
+        "server_handshake_record",
+    ]))
+    .unwrap();
+    assert_eq!(c.state(), Phase::AppData);
+    assert_bytes(
+        "ChangeCipherSpec and Finished",
+        &c.take_outgoing(),
+        &t.concat(&["client_ccs_record", "client_finished_record"]),
+    );
+    c.close().unwrap();
+    assert_bytes(
+        "close_notify",
+        &c.take_outgoing(),
+        &t.get("client_alert_record"),
+    );
+    c.receive_data(&t.get("server_alert_record")).unwrap();
+    assert_eq!(c.state(), Phase::Shutdown);
+
+    assert_secrets(&t, &keys, HANDSHAKE_SECRETS);
+    script.assert_all_drawn();
+    replay.assert_all_shaped();
+}
+
+/// §6 in the client role: the server asks for a certificate and signs with ECDSA P-256,
+/// which our client verifies itself; our RSA certificate answers with the RFC client's
+/// recorded RSA-PSS signature. (The server role would need the RFC client's 1024-bit RSA
+/// chain validated and its signature verified, which nothing we have can do.)
+#[test]
+fn rfc8448_section6_client() {
+    let t = Trace::section6();
+    let keys = Arc::new(CaptureKeys::default());
+    let replay = Rfc8448::new(vec![client_hello_shape(&t, "client_hello")], None);
+    let scheme = SignatureScheme::RSA_PSS_RSAE_SHA256;
+    let signer = RecordedSigner {
+        kind: KeyKind::Rsa,
+        scheme,
+        content: t.signed_content(
+            "TLS 1.3, client CertificateVerify",
+            None,
+            &[
+                "client_hello",
+                "server_hello",
+                "encrypted_extensions",
+                "certificate_request",
+                "certificate",
+                "certificate_verify",
+                "server_finished",
+                "client_certificate",
+            ],
+        ),
+        signature: t.signature("client_certificate_verify", scheme),
+    };
+    let certificate =
+        CertifiedKey::with_signer(t.chain("client_certificate"), Arc::new(signer)).unwrap();
+    let random = vec![t.get("client_random"), t.get("client_x25519_private")];
+    let cache = Arc::new(ClientSessionCache::new(16));
+    let (mut config, script) = client_config(random, replay.clone(), keys.clone(), cache);
+    config.client_certificate = Some(Arc::new(certificate));
+    let mut c = Connection::client(Arc::new(config), SERVER_NAME).unwrap();
+
+    c.start().unwrap();
+    assert_bytes(
+        "ClientHello",
+        &c.take_outgoing(),
+        &t.get("client_hello_record"),
+    );
+    c.receive_data(&t.concat(&["server_hello_record", "server_handshake_record"]))
+        .unwrap();
+    assert_eq!(c.state(), Phase::AppData);
+    assert_eq!(
+        c.negotiated().signature_scheme,
+        Some(SignatureScheme::ECDSA_SECP256R1_SHA256)
+    );
+    assert_bytes(
+        "Certificate, CertificateVerify and Finished",
+        &c.take_outgoing(),
+        &t.get("client_handshake_record"),
+    );
+    c.close().unwrap();
+    assert_bytes(
+        "close_notify",
+        &c.take_outgoing(),
+        &t.get("client_alert_record"),
+    );
+    c.receive_data(&t.get("server_alert_record")).unwrap();
+    assert_eq!(c.state(), Phase::Shutdown);
+
+    assert_secrets(&t, &keys, HANDSHAKE_SECRETS);
     script.assert_all_drawn();
     replay.assert_all_shaped();
 }
