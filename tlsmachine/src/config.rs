@@ -13,6 +13,8 @@ use crate::crypto::{Provider, DEFAULT_KEY_SHARE_GROUPS};
 use crate::error::LocalError;
 use crate::names::Version;
 use crate::pause::Pauses;
+#[cfg(any(test, feature = "testing"))]
+use crate::replay::Replay;
 #[cfg(doc)]
 use crate::resolve::SniResolver;
 use crate::resolve::{ResolvesClientCert, ResolvesServerCert, SingleCert};
@@ -169,6 +171,10 @@ pub struct ClientConfig {
     pub trace: bool,
     /// Where to log secrets for Wireshark; `None` in production.
     pub key_log: Option<Arc<dyn KeyLog>>,
+    /// Test-only: reshapes what we send to reproduce a recorded trace (see
+    /// [`crate::replay`]); `None` outside replay tests.
+    #[cfg(any(test, feature = "testing"))]
+    pub replay: Option<Arc<dyn Replay>>,
 }
 
 impl ClientConfig {
@@ -200,6 +206,8 @@ impl ClientConfig {
             pauses: Pauses::default(),
             trace: false,
             key_log: None,
+            #[cfg(any(test, feature = "testing"))]
+            replay: None,
         }
     }
 }
@@ -256,6 +264,10 @@ pub struct ServerConfig {
     pub trace: bool,
     /// Where to log secrets for Wireshark; `None` in production.
     pub key_log: Option<Arc<dyn KeyLog>>,
+    /// Test-only: reshapes what we send to reproduce a recorded trace (see
+    /// [`crate::replay`]); `None` outside replay tests.
+    #[cfg(any(test, feature = "testing"))]
+    pub replay: Option<Arc<dyn Replay>>,
 }
 
 impl ServerConfig {
@@ -296,6 +308,8 @@ impl ServerConfig {
             pauses: Pauses::default(),
             trace: false,
             key_log: None,
+            #[cfg(any(test, feature = "testing"))]
+            replay: None,
         }
     }
 }

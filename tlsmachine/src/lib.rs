@@ -62,6 +62,8 @@ pub mod pem;
 #[cfg(any(test, feature = "pki"))]
 pub mod pki;
 mod record;
+#[cfg(any(test, feature = "testing"))]
+pub mod replay;
 pub mod resolve;
 pub mod session;
 pub mod stream;

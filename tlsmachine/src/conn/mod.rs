@@ -794,3 +794,5 @@ mod tests13_resume;
 mod tests13_resume_hostile;
 #[cfg(test)]
 mod tests_pause;
+#[cfg(test)]
+mod tests_rfc8448;

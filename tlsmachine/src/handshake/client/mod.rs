@@ -324,6 +324,8 @@ impl ClientStart {
             compression_methods: vec![CompressionMethod::NULL],
             extensions,
         };
+        #[cfg(any(test, feature = "testing"))]
+        crate::replay::shape_client_hello(config.replay.as_deref(), &mut hello);
         if let Some(ticket) = &self.ticket {
             bind_psk(&mut hello, ticket, None)?;
         }

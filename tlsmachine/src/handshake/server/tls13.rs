@@ -745,9 +745,29 @@ impl ServerHs13 {
                 ServerExtension::Cookie(cookie),
             ],
         )?;
+        #[cfg(any(test, feature = "testing"))]
+        let hrr = self.shaped_retry_request(hrr);
         ctx.send_handshake(&hrr, &mut self.transcript, || describe(&hrr))?;
         ctx.negotiated.hello_retry = true;
         self.send_compat_ccs(ctx)
+    }
+
+    /// Test-only: the replay hook may send another cookie (RFC 8448's is 114 bytes, ours
+    /// 32); the second ClientHello must then echo the one sent.
+    #[cfg(any(test, feature = "testing"))]
+    fn shaped_retry_request(&mut self, hrr: HandshakePayload) -> HandshakePayload {
+        let hrr = crate::replay::shaped(self.config.replay.as_deref(), hrr);
+        let sent = match &hrr {
+            HandshakePayload::ServerHello(hello) => hello.extensions.iter().find_map(|e| match e {
+                ServerExtension::Cookie(c) => Some(c.clone()),
+                _ => None,
+            }),
+            _ => None,
+        };
+        if let (Some(sent), Some((_, cookie))) = (sent, &mut self.retry) {
+            *cookie = sent;
+        }
+        hrr
     }
 
     //= https://www.rfc-editor.org/rfc/rfc8446#appendix-D.4
@@ -821,6 +841,11 @@ impl ServerHs13 {
         }
         let encrypted_extensions =
             HandshakePayload::EncryptedExtensions(EncryptedExtensions { extensions });
+        #[cfg(any(test, feature = "testing"))]
+        let (hello, encrypted_extensions) = (
+            crate::replay::shaped(config.replay.as_deref(), hello),
+            crate::replay::shaped(config.replay.as_deref(), encrypted_extensions),
+        );
         let certificate = match resumed {
             true => None,
             false => Some(self.certificate_parts(&[&hello, &encrypted_extensions])?),
@@ -1019,51 +1044,51 @@ impl ServerHs13 {
                 .random
                 .fill(&mut random)
                 .map_err(|_| ProtocolError::Internal("random source failed"))?;
-            let nonce = vec![i as u8];
-            let age_add = u32::from_be_bytes([random[0], random[1], random[2], random[3]]);
+            let mut extensions = Vec::new();
+            if config.max_early_data_size > 0 {
+                extensions.push(ServerExtension::MaxEarlyData(config.max_early_data_size));
+            }
+            let mut nst = NewSessionTicket13 {
+                lifetime,
+                age_add: u32::from_be_bytes([random[0], random[1], random[2], random[3]]),
+                nonce: vec![i as u8],
+                // A stateful ticket is this random identity; a sealed one replaces it below.
+                ticket: random[4..].to_vec(),
+                extensions,
+            };
+            #[cfg(any(test, feature = "testing"))]
+            crate::replay::shape_ticket(config.replay.as_deref(), &mut nst);
             let state = StoredSession {
                 version: ProtocolVersion::TLS1_3,
                 suite: suite.suite,
-                secret: resumption.psk(&nonce).as_bytes().to_vec(),
+                secret: resumption.psk(&nst.nonce).as_bytes().to_vec(),
                 extended_master_secret: false,
                 server_name: self.server_name.clone(),
                 alpn: self.alpn.clone(),
                 peer_certificates: ctx.negotiated.peer_certificates.clone(),
                 created: now.as_secs(),
-                ticket_lifetime: lifetime,
-                age_add,
+                ticket_lifetime: nst.lifetime,
+                age_add: nst.age_add,
                 max_early_data: config.max_early_data_size,
             }
             .encode()
             .map_err(|_| ProtocolError::Internal("session too large for a ticket"))?;
-            let ticket = if config.stateful_tickets {
-                let id = random[4..].to_vec();
+            if config.stateful_tickets {
                 let store = config
                     .session_store
                     .as_ref()
                     .ok_or(ProtocolError::Internal("stateful tickets without a store"))?;
-                store.put(&id, state, now);
-                id
+                store.put(&nst.ticket, state, now);
             } else {
                 let ticketer = config
                     .ticketer
                     .as_ref()
                     .ok_or(ProtocolError::Internal("tickets without a ticketer"))?;
-                ticketer
+                nst.ticket = ticketer
                     .seal(&state, now)
-                    .map_err(|_| ProtocolError::Internal("sealing a ticket failed"))?
-            };
-            let mut extensions = Vec::new();
-            if config.max_early_data_size > 0 {
-                extensions.push(ServerExtension::MaxEarlyData(config.max_early_data_size));
+                    .map_err(|_| ProtocolError::Internal("sealing a ticket failed"))?;
             }
-            let nst = HandshakePayload::NewSessionTicket13(NewSessionTicket13 {
-                lifetime,
-                age_add,
-                nonce,
-                ticket,
-                extensions,
-            });
+            let nst = HandshakePayload::NewSessionTicket13(nst);
             ctx.send_post_handshake(&nst, || describe(&nst));
         }
         Ok(())
