@@ -29,6 +29,8 @@ pub struct Negotiated {
     /// The scheme the server signed the handshake with (ServerKeyExchange in TLS 1.2,
     /// CertificateVerify in TLS 1.3).
     pub signature_scheme: Option<SignatureScheme>,
+    /// TLS 1.2: the session ID the server gave (empty when it gave none). Empty in TLS 1.3,
+    /// whose legacy_session_id only echoes the client's for middleboxes, on both sides.
     pub session_id: Vec<u8>,
     /// The peer's certificate chain, leaf first; empty when it sent none.
     pub peer_certificates: Vec<CertificateDer<'static>>,

@@ -541,7 +541,6 @@ impl ClientHs13 {
         n.cipher_suite = Some(suite.suite);
         n.group = Some(share.group);
         n.server_random = Some(hello.random.0);
-        n.session_id = hello.session_id.as_slice().to_vec();
         self.suite = Some(suite);
         self.handshake_secret = Some(handshake);
         self.client_hs = Some(client_hs);
