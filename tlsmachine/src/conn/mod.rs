@@ -795,4 +795,6 @@ mod tests13_resume;
 #[cfg(test)]
 mod tests13_resume_hostile;
 #[cfg(test)]
+mod tests_deviant;
+#[cfg(test)]
 mod tests_pause;
