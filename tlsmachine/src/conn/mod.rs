@@ -793,6 +793,8 @@ mod tests13_resume;
 #[cfg(test)]
 mod tests13_resume_hostile;
 #[cfg(test)]
+mod tests_deviant;
+#[cfg(test)]
 mod tests_pause;
 #[cfg(test)]
 mod tests_rfc8448;

@@ -248,9 +248,14 @@ impl CaptureKeys {
 
     /// The secret logged last under `label`.
     pub(crate) fn secret(&self, label: &str) -> Vec<u8> {
+        self.find(label).unwrap()
+    }
+
+    /// The secret logged last under `label`, if the handshake so far has logged one.
+    pub(crate) fn find(&self, label: &str) -> Option<Vec<u8>> {
         let lines = self.0.lock().unwrap();
-        let (_, secret) = lines.iter().rev().find(|(l, _)| l == label).unwrap();
-        secret.clone()
+        let (_, secret) = lines.iter().rev().find(|(l, _)| l == label)?;
+        Some(secret.clone())
     }
 
     /// Forgets every secret, for the next connection.

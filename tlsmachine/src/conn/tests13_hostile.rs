@@ -47,7 +47,10 @@ fn connect(
     (c, s, log)
 }
 
-fn connect_with(cc: &Arc<ClientConfig>, sc: &Arc<ServerConfig>) -> (Connection, Connection) {
+pub(super) fn connect_with(
+    cc: &Arc<ClientConfig>,
+    sc: &Arc<ServerConfig>,
+) -> (Connection, Connection) {
     let mut c = Connection::client(cc.clone(), "localhost").unwrap();
     let s = Connection::server(sc.clone()).unwrap();
     c.start().unwrap();
@@ -56,7 +59,7 @@ fn connect_with(cc: &Arc<ClientConfig>, sc: &Arc<ServerConfig>) -> (Connection, 
 
 /// A client whose only key share (X25519) the server does not take: the server asks for
 /// secp384r1 with a HelloRetryRequest.
-fn retry_configs(fx: &Fixture) -> (ClientConfig, ServerConfig) {
+pub(super) fn retry_configs(fx: &Fixture) -> (ClientConfig, ServerConfig) {
     let mut cc = fx.client_config13();
     cc.key_share_groups = vec![NamedGroup::X25519];
     let mut sc = fx.server_config();
@@ -65,7 +68,7 @@ fn retry_configs(fx: &Fixture) -> (ClientConfig, ServerConfig) {
 }
 
 /// The server requires a client certificate, and the client has one.
-fn client_auth_configs(fx: &Fixture) -> (ClientConfig, ServerConfig) {
+pub(super) fn client_auth_configs(fx: &Fixture) -> (ClientConfig, ServerConfig) {
     let mut cc = fx.client_config13();
     cc.client_certificate = Some(fx.pki.client_key().unwrap());
     let mut sc = fx.server_config();
@@ -108,7 +111,13 @@ impl Keys {
     /// The keys of the secret logged under `label` (an NSS key log label), for the suite
     /// `conn` negotiated.
     pub(super) fn new(conn: &Connection, log: &CaptureKeys, label: &str) -> Self {
-        let suite = crate::crypto::suites::lookup(conn.negotiated().cipher_suite.unwrap())
+        Self::with_suite(conn.negotiated().cipher_suite.unwrap(), log, label)
+    }
+
+    /// The keys of the secret logged under `label`, for `suite`: for a flight taken before
+    /// its connection has settled the suite (a ClientHello with 0-RTT data).
+    pub(super) fn with_suite(suite: CipherSuite, log: &CaptureKeys, label: &str) -> Self {
+        let suite = crate::crypto::suites::lookup(suite)
             .and_then(|s| s.tls13())
             .unwrap();
         let secret = Secret::from_bytes(suite.hash, &log.secret(label)).unwrap();
@@ -126,7 +135,7 @@ impl Keys {
     }
 
     /// The keys after a KeyUpdate.
-    fn next(&self) -> Self {
+    pub(super) fn next(&self) -> Self {
         Self::from_secret(self.aead, self.secret.next())
     }
 
@@ -163,7 +172,7 @@ impl Keys {
 }
 
 /// A record in the clear.
-fn plain_record(typ: u8, version: [u8; 2], content: &[u8]) -> Vec<u8> {
+pub(super) fn plain_record(typ: u8, version: [u8; 2], content: &[u8]) -> Vec<u8> {
     let len = u16::try_from(content.len()).unwrap().to_be_bytes();
     [&[typ, version[0], version[1], len[0], len[1]][..], content].concat()
 }
@@ -234,7 +243,7 @@ impl Flight {
 }
 
 /// The whole handshake messages (header included) of a handshake byte stream.
-fn split_messages(stream: &[u8]) -> Vec<Vec<u8>> {
+pub(super) fn split_messages(stream: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut at = 0;
     while at < stream.len() {

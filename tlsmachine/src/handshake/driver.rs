@@ -39,7 +39,7 @@ impl Received {
     /// The kind the tables know this message by. A HelloRetryRequest travels as a
     /// ServerHello and is told apart by its random (RFC 8446 §4.1.3), at a fixed offset
     /// after the header and legacy_version.
-    fn kind(&self) -> Result<Msg, InvalidMessage> {
+    pub(crate) fn kind(&self) -> Result<Msg, InvalidMessage> {
         match self {
             Received::ChangeCipherSpec => Ok(Msg::ChangeCipherSpec),
             Received::Handshake { typ, raw } => {
@@ -482,20 +482,22 @@ impl Driver {
     }
 }
 
-/// The result of matching a message against a flight from a position.
-struct Advance {
-    next: usize,
+/// The result of matching a message against a flight from a position. The deviant-flight test
+/// (`conn/tests_deviant.rs`) predicts each refusal with the functions from here to
+/// `flight_complete`, so it reads the tables exactly as the driver does.
+pub(crate) struct Advance {
+    pub(crate) next: usize,
     skipped: Vec<Step>,
 }
 
-fn flight_steps(row: &Row) -> &'static [Step] {
+pub(crate) fn flight_steps(row: &Row) -> &'static [Step] {
     match row.input {
         Input::Flight(_, steps) => steps,
         Input::Event(_) => &[],
     }
 }
 
-fn flight_branch(row: &Row) -> Option<Branch> {
+pub(crate) fn flight_branch(row: &Row) -> Option<Branch> {
     match row.input {
         Input::Flight(branch, _) => Some(branch),
         Input::Event(_) => None,
@@ -516,7 +518,12 @@ fn requirement(step: &Step, cond: &dyn Fn(Cond) -> bool) -> (bool, bool) {
 }
 
 /// Finds `got` at or after `pos`, passing only steps that may be absent now.
-fn advance(steps: &[Step], pos: usize, got: Msg, cond: &dyn Fn(Cond) -> bool) -> Option<Advance> {
+pub(crate) fn advance(
+    steps: &[Step],
+    pos: usize,
+    got: Msg,
+    cond: &dyn Fn(Cond) -> bool,
+) -> Option<Advance> {
     let mut skipped = Vec::new();
     for (i, step) in steps.iter().enumerate().skip(pos) {
         let (required, allowed) = requirement(step, cond);
@@ -539,7 +546,7 @@ fn advance(steps: &[Step], pos: usize, got: Msg, cond: &dyn Fn(Cond) -> bool) ->
 
 /// The messages acceptable at `pos`: every allowed step up to and including the first
 /// required one.
-fn expected_at(steps: &[Step], pos: usize, cond: &dyn Fn(Cond) -> bool) -> Vec<Msg> {
+pub(crate) fn expected_at(steps: &[Step], pos: usize, cond: &dyn Fn(Cond) -> bool) -> Vec<Msg> {
     let mut out = Vec::new();
     for step in steps.iter().skip(pos) {
         let (required, allowed) = requirement(step, cond);
@@ -554,7 +561,7 @@ fn expected_at(steps: &[Step], pos: usize, cond: &dyn Fn(Cond) -> bool) -> Vec<M
 }
 
 /// A flight is complete when every remaining step may be absent now.
-fn flight_complete(steps: &[Step], pos: usize, cond: &dyn Fn(Cond) -> bool) -> bool {
+pub(crate) fn flight_complete(steps: &[Step], pos: usize, cond: &dyn Fn(Cond) -> bool) -> bool {
     steps[pos.min(steps.len())..]
         .iter()
         .all(|s| !requirement(s, cond).0)
