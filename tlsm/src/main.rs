@@ -6,6 +6,7 @@ mod cert;
 mod client;
 mod common;
 mod demo;
+mod fleet;
 mod resume;
 mod server;
 mod states;
