@@ -2,7 +2,8 @@
 //! `openssl s_client`: a client resumes on the other server by TLS 1.2 session ID, TLS 1.2
 //! ticket and TLS 1.3 ticket; a 0-RTT ticket carries early data once in the fleet; Redis
 //! killed, restarted, or asleep past the lookup timeout never fails a handshake; a ticket
-//! sealed just before a key rotation opens on the other server after it.
+//! sealed just before a key rotation opens on the other server after it; and SIGHUP swaps
+//! the certificate without dropping connections or sessions.
 //!
 //! Every test starts its own `redis-server` on a free loopback port; every process (Redis,
 //! the servers, OpenSSL) is killed by its PID when dropped, and every wait is bounded.
@@ -516,6 +517,129 @@ fn a_ticket_sealed_just_before_a_rotation_resumes_on_the_other_server_after_it()
         return;
     }
     panic!("every attempt crossed the rotation");
+}
+
+/// SIGHUP with a new certificate (another subject) in the --cert/--key files: new
+/// connections get it; a connection opened before keeps working; sessions from before
+/// resume, TLS 1.3 and TLS 1.2. SIGHUP with a key that does not match, then with no key
+/// file: the certificate stays, one log line each.
+#[test]
+fn sighup_swaps_the_certificate_without_dropping_connections_or_sessions() {
+    if !peer_available("openssl") {
+        return;
+    }
+    let old = PkiDir::new(KeyType::EcdsaP256);
+    let new = PkiDir::with_names(KeyType::EcdsaP256, &["reloaded.test", "localhost"]);
+    let (cert, key) = (old.dir().join("live.pem"), old.dir().join("live.key"));
+    let install = |pki: &PkiDir, key_from: &PkiDir| {
+        std::fs::copy(pki.path("server.pem"), &cert).unwrap();
+        std::fs::copy(key_from.path("server.key"), &key).unwrap();
+    };
+    install(&old, &old);
+    let both_cas = old.dir().join("both-cas.pem").display().to_string();
+    std::fs::write(&both_cas, format!("{}{}", old.pki.ca_pem, new.pki.ca_pem)).unwrap();
+    let port = free_port();
+    let server = Peer::spawn({
+        let mut cmd = Command::new(tlsm());
+        cmd.args(["server", "--echo", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--cert")
+            .arg(&cert)
+            .arg("--key")
+            .arg(&key)
+            .args(["--idle-timeout", "20s"]);
+        cmd
+    });
+    wait_for_port(port);
+    let hangup = || {
+        let status = Command::new("kill")
+            .args(["-HUP", &server.pid().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success());
+    };
+    let sighup_lines = || -> Vec<String> {
+        server
+            .output()
+            .lines()
+            .filter(|l| l.starts_with("tlsm server: SIGHUP"))
+            .map(String::from)
+            .collect()
+    };
+    let session = |name: &str| old.dir().join(name).display().to_string();
+    let (sess13, sess12) = (session("tls13.session"), session("tls12.session"));
+    let resume = |version: &[&str], flag: &str, sess: &str| {
+        let mut args = version.to_vec();
+        args.extend_from_slice(&[flag, sess]);
+        s_client_echo(s_client(port, &both_cas, &args), "resume me")
+    };
+    resume(&["-tls1_3"], "-sess_out", &sess13);
+    resume(&["-tls1_2", "-no_ticket"], "-sess_out", &sess12);
+
+    let mut open = Peer::spawn(s_client(port, &both_cas, &["-tls1_3"]));
+    open.wait_for_output("Verify return code:");
+    open.stdin().write_all(b"before the reload\n").unwrap();
+    open.wait_for_output("before the reload");
+
+    install(&new, &new);
+    hangup();
+    eventually("the reload", || (sighup_lines().len() == 1).then_some(()));
+    assert!(
+        sighup_lines()[0].contains("new connections get CN=reloaded.test"),
+        "{:?}",
+        sighup_lines()
+    );
+    let subject = |output: &str| {
+        output
+            .lines()
+            .find(|l| l.starts_with("subject="))
+            .map(String::from)
+            .unwrap_or_else(|| panic!("no subject in:\n{output}"))
+    };
+    let fresh = s_client_echo(s_client(port, &both_cas, &[]), "new certificate");
+    assert!(fresh.contains("Verify return code: 0 (ok)"), "{fresh}");
+    assert!(subject(&fresh).contains("CN = reloaded.test"), "{fresh}");
+
+    open.stdin().write_all(b"after the reload\n").unwrap();
+    open.wait_for_output("after the reload");
+    open.close_stdin();
+    assert!(open.wait_exit(), "{}", open.output());
+    assert!(
+        subject(&open.output()).contains("CN = localhost"),
+        "{}",
+        open.output()
+    );
+
+    let resumed13 = resume(&["-tls1_3"], "-sess_in", &sess13);
+    assert!(resumed13.contains("Reused, TLSv1.3"), "{resumed13}");
+    let resumed12 = resume(&["-tls1_2", "-no_ticket"], "-sess_in", &sess12);
+    assert!(resumed12.contains("Reused, TLSv1.2"), "{resumed12}");
+
+    install(&new, &old);
+    hangup();
+    eventually("the refusal", || (sighup_lines().len() == 2).then_some(()));
+    std::fs::remove_file(&key).unwrap();
+    hangup();
+    eventually("the refusal", || (sighup_lines().len() == 3).then_some(()));
+    let lines = sighup_lines();
+    assert!(
+        lines[1].starts_with("tlsm server: SIGHUP: kept the current certificate: ")
+            && lines[1].contains("private key does not match the leaf certificate"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[2].starts_with("tlsm server: SIGHUP: kept the current certificate: ")
+            && lines[2].contains("No such file"),
+        "{lines:?}"
+    );
+    let still = s_client_echo(s_client(port, &both_cas, &[]), "still serving");
+    assert!(subject(&still).contains("CN = reloaded.test"), "{still}");
+    // Every line of the server's log is a known kind: nothing else was said about it.
+    for line in server.output().lines() {
+        assert!(
+            line.starts_with("conn=") || line.starts_with("tlsm server: "),
+            "{line}"
+        );
+    }
 }
 
 /// A Redis store without a fleet secret, or with one too short, or a URL that is not

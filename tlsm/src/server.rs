@@ -1,8 +1,8 @@
 //! `tlsm server`: a TLS 1.3 and 1.2 server for debugging and load tests, on a multi-threaded tokio
 //! runtime. A task per connection; a bounded number of connections and of handshakes in
 //! progress; a handshake timeout and an idle timeout; one log line per connection; a
-//! graceful stop on SIGINT or SIGTERM; sessions in memory or, for a fleet of servers, in
-//! Redis.
+//! graceful stop on SIGINT or SIGTERM; the certificate read again on SIGHUP; sessions in
+//! memory or, for a fleet of servers, in Redis.
 
 use std::future::Future;
 use std::mem::MaybeUninit;
@@ -14,6 +14,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tlsmachine::negotiated::EarlyData;
+use tlsmachine::resolve::{SingleCert, SwappableResolver};
 use tlsmachine::verify::TrustStore;
 use tlsmachine::{ClientAuth, Error, Negotiated, Phase, ServerConfig, Version};
 use tlsmachine_tokio::{TlsAcceptor, TlsStream};
@@ -23,9 +24,9 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::common::{
-    add_ca_file, explain_io, load_certified_key, open_key_log, parse_alpn, parse_suites,
-    print_trace, suite_name, take_early_data, tls_error, version_name, versions, versions_text,
-    yes_no, CliError, CliResult, Role, TlsVersion,
+    add_ca_file, certificate_subject, explain_io, load_certified_key, open_key_log, parse_alpn,
+    parse_suites, print_trace, suite_name, take_early_data, tls_error, version_name, versions,
+    versions_text, yes_no, CliError, CliResult, Role, TlsVersion,
 };
 use crate::fleet::{FleetArgs, Sessions};
 
@@ -56,6 +57,11 @@ One line per connection goes to standard error. Ctrl-C (SIGINT) or SIGTERM stops
 server: it stops accepting, closes idle connections with close_notify at once, lets the
 others finish their current request for up to --shutdown-grace, then closes them with
 close_notify too, and exits 0. A second signal exits at once (status 1).
+
+SIGHUP reads --cert and --key again: handshakes from then on get the new certificate, open
+connections keep theirs, and sessions made before still resume. A chain or key that does
+not load, or a key that does not match the certificate, is refused with one log line, and
+the certificate in use stays.
 
 With --session-store, sessions (TLS 1.2 session IDs, and with --early-data the single-use
 TLS 1.3 tickets) and the ticket keys live in Redis, sealed under the fleet secret, so
@@ -230,14 +236,18 @@ pub fn run(args: ServerArgs) -> CliResult<()> {
     result
 }
 
-/// The configuration, and what the server reports while it runs.
+/// The configuration, and what the server changes or reports while it runs.
 struct Server {
     config: Arc<ServerConfig>,
+    /// Holds the certificate; SIGHUP replaces it.
+    certificate: Arc<SwappableResolver>,
     sessions: Sessions,
 }
 
 fn build_config(args: &ServerArgs, mode: Mode) -> CliResult<Server> {
-    let mut config = ServerConfig::new(load_certified_key(&args.cert, &args.key)?);
+    let key = load_certified_key(&args.cert, &args.key)?;
+    let certificate = Arc::new(SwappableResolver::new(Arc::new(SingleCert(key))));
+    let mut config = ServerConfig::with_resolver(certificate.clone());
     config.versions = versions(args.tls);
     if let Some(ca) = &args.client_ca {
         let mut roots = TrustStore::empty();
@@ -272,8 +282,36 @@ fn build_config(args: &ServerArgs, mode: Mode) -> CliResult<Server> {
     config.key_log = open_key_log(args.keylog.as_ref())?;
     Ok(Server {
         config: Arc::new(config),
+        certificate,
         sessions,
     })
+}
+
+/// On every SIGHUP: `cert` and `key` are read again and, if they load and belong together,
+/// serve every handshake from then on. Connections already open keep the certificate
+/// they were given; sessions do not depend on it, so they go on resuming.
+async fn reload_on_hangup(
+    mut hangup: Signal,
+    certificate: Arc<SwappableResolver>,
+    cert: PathBuf,
+    key: PathBuf,
+) {
+    while hangup.recv().await.is_some() {
+        match load_certified_key(&cert, &key) {
+            Ok(loaded) => {
+                let subject = loaded
+                    .chain()
+                    .first()
+                    .map_or("no certificate".into(), |der| certificate_subject(der));
+                certificate.replace(Arc::new(SingleCert(loaded)));
+                eprintln!(
+                    "tlsm server: SIGHUP: new connections get {subject} from {}",
+                    cert.display()
+                );
+            }
+            Err(e) => eprintln!("tlsm server: SIGHUP: kept the current certificate: {e}"),
+        }
+    }
 }
 
 /// SIGINT and SIGTERM, either of them.
@@ -303,6 +341,14 @@ impl Signals {
 
 async fn serve(args: ServerArgs, mode: Mode, server: Server) -> CliResult<()> {
     let mut signals = Signals::install()?;
+    let hangup = signal(SignalKind::hangup())
+        .map_err(|e| CliError(format!("installing the signal handler: {e}")))?;
+    tokio::spawn(reload_on_hangup(
+        hangup,
+        server.certificate,
+        args.cert.clone(),
+        args.key.clone(),
+    ));
     let config = server.config;
     let listener = TcpListener::bind(&args.listen)
         .await
