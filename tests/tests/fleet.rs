@@ -643,7 +643,8 @@ fn sighup_swaps_the_certificate_without_dropping_connections_or_sessions() {
 }
 
 /// A Redis store without a fleet secret, or with one too short, or a URL that is not
-/// redis://, is a one-line error before the server starts.
+/// redis://, is a one-line error before the server starts; a flag of the store without
+/// one is refused too.
 #[test]
 fn fleet_flags_are_checked_before_the_server_starts() {
     let pki = PkiDir::new(KeyType::EcdsaP256);
@@ -688,5 +689,28 @@ fn fleet_flags_are_checked_before_the_server_starts() {
         let output = server.output();
         assert!(output.starts_with(error), "{output}");
         assert_eq!(output.trim_end().lines().count(), 1, "{output}");
+    }
+    // The store's flags mean nothing without a store: clap says which one is missing.
+    for extra in [
+        ["--fleet-prefix", "edge"],
+        ["--store-timeout", "1s"],
+        ["--fleet-secret", "fleet.key"],
+    ] {
+        let mut cmd = Command::new(tlsm());
+        cmd.args(["server", "--listen", "127.0.0.1:0"])
+            .args([
+                "--cert",
+                &pki.path("server.pem"),
+                "--key",
+                &pki.path("server.key"),
+            ])
+            .args(extra);
+        let mut server = Peer::spawn(cmd);
+        assert!(!server.wait_exit(), "{extra:?} started a server");
+        let output = server.output();
+        assert!(
+            output.contains("required arguments were not provided:\n  --session-store <URL>"),
+            "{output}"
+        );
     }
 }

@@ -40,7 +40,8 @@ pub struct FleetArgs {
     #[arg(long, value_name = "NAME", requires = "session_store")]
     pub fleet_prefix: Option<String>,
     /// Longest wait for a session from Redis; past it the handshake goes on as a full one.
-    #[arg(long, value_name = "DURATION", default_value = "50ms", value_parser = parse_store_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "50ms", value_parser = parse_store_timeout,
+          requires = "session_store")]
     pub store_timeout: Duration,
     /// Ticket keys change every DURATION, in whole seconds (default: 12h); a ticket still
     /// opens during the period after its key's. With --session-store the fleet rotates its
