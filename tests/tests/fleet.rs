@@ -2,8 +2,9 @@
 //! `openssl s_client`: a client resumes on the other server by TLS 1.2 session ID, TLS 1.2
 //! ticket and TLS 1.3 ticket; a 0-RTT ticket carries early data once in the fleet; Redis
 //! killed, restarted, or asleep past the lookup timeout never fails a handshake; a ticket
-//! sealed just before a key rotation opens on the other server after it; and SIGHUP swaps
-//! the certificate without dropping connections or sessions.
+//! sealed just before a key rotation opens on the other server after it; SIGHUP swaps
+//! the certificate without dropping connections or sessions; and `tlsm demo --fleet` shows
+//! a client resuming on the other server.
 //!
 //! Every test starts its own `redis-server` on a free loopback port; every process (Redis,
 //! the servers, OpenSSL) is killed by its PID when dropped, and every wait is bounded.
@@ -713,4 +714,49 @@ fn fleet_flags_are_checked_before_the_server_starts() {
             "{output}"
         );
     }
+}
+
+/// `tlsm demo --fleet`: the client resumes on server B by TLS 1.2 session ID and by a
+/// single-use TLS 1.3 ticket whose 0-RTT data B accepts; the same ticket replayed to A is a
+/// full handshake with its early data refused. Without redis-server it says it skipped.
+#[test]
+fn tlsm_demo_fleet_resumes_on_the_other_server() {
+    if !peer_available("redis-server") {
+        return;
+    }
+    let mut demo = Peer::spawn({
+        let mut cmd = Command::new(tlsm());
+        cmd.args(["demo", "--fleet"]);
+        cmd
+    });
+    assert!(demo.wait_exit(), "{}", demo.output());
+    let output = demo.output();
+    let lines: Vec<&str> = output
+        .lines()
+        .filter(|l| l.trim_start().starts_with("A: ") || l.trim_start().starts_with("B: "))
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "A: full handshake",
+            "B: resumed",
+            "A: full handshake",
+            "B: resumed (psk_dhe_ke), 0-RTT data accepted",
+            "A: full handshake, 0-RTT data refused (B took the ticket out of Redis)",
+        ],
+        "{output}"
+    );
+    assert!(output.contains("\ndone: the client resumed"), "{output}");
+
+    let mut without = Peer::spawn({
+        let mut cmd = Command::new(tlsm());
+        cmd.args(["demo", "--fleet"]).env("PATH", "/nonexistent");
+        cmd
+    });
+    assert!(without.wait_exit(), "{}", without.output());
+    assert_eq!(
+        without.output(),
+        "tlsm demo --fleet: skipped: redis-server is not installed\n"
+    );
 }
