@@ -93,23 +93,30 @@ impl Outcome {
 /// Warms both contenders up, then runs `plan.rounds` rounds, alternating which goes first.
 pub fn run(plan: Plan, contenders: &mut Contenders) -> Result<Outcome, Box<dyn Error>> {
     let Contenders { tlsmachine, rustls } = contenders;
-    tlsmachine.round(plan.warmup_budget)?;
-    rustls.round(plan.warmup_budget)?;
-    let mut outcome = Outcome::default();
+    let (tlsmachine, rustls) = alternate(plan, tlsmachine.as_mut(), rustls.as_mut())?;
+    Ok(Outcome { tlsmachine, rustls })
+}
+
+/// Warms `a` and `b` up, then runs `plan.rounds` rounds of each, alternating which goes
+/// first; every round's rate of each, in round order.
+pub fn alternate(
+    plan: Plan,
+    a: &mut dyn Contender,
+    b: &mut dyn Contender,
+) -> Result<(Vec<f64>, Vec<f64>), Box<dyn Error>> {
+    a.round(plan.warmup_budget)?;
+    b.round(plan.warmup_budget)?;
+    let (mut a_rates, mut b_rates) = (Vec::new(), Vec::new());
     for round in 0..plan.rounds {
         if round % 2 == 0 {
-            outcome
-                .tlsmachine
-                .push(tlsmachine.round(plan.round_budget)?.rate());
-            outcome.rustls.push(rustls.round(plan.round_budget)?.rate());
+            a_rates.push(a.round(plan.round_budget)?.rate());
+            b_rates.push(b.round(plan.round_budget)?.rate());
         } else {
-            outcome.rustls.push(rustls.round(plan.round_budget)?.rate());
-            outcome
-                .tlsmachine
-                .push(tlsmachine.round(plan.round_budget)?.rate());
+            b_rates.push(b.round(plan.round_budget)?.rate());
+            a_rates.push(a.round(plan.round_budget)?.rate());
         }
     }
-    Ok(outcome)
+    Ok((a_rates, b_rates))
 }
 
 /// The median rate of one contender on its own, for reference lines.

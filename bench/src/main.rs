@@ -10,8 +10,13 @@
 //! workloads whose name contains it. The footer compares each ratio with the targets of
 //! issue 2 (full handshakes, bulk) and issue 4 (resumed handshakes); a miss is reported,
 //! never turned into a failing exit status.
+//!
+//! After the footer comes one line of tlsmachine alone, `resumed-server-id-redis`: resumed
+//! handshakes with the session in Redis vs in memory (see [`fleet`]); it starts its own
+//! `redis-server` and says `skipped: no redis-server` when there is none.
 
 mod bulk;
+mod fleet;
 mod handshake;
 mod harness;
 mod report;
@@ -161,19 +166,41 @@ fn run() -> Result<(), Box<dyn Error>> {
         .iter()
         .filter(|w| args.filters.is_empty() || args.filters.iter().any(|f| w.name.contains(f)))
         .collect();
-    if selected.is_empty() {
+    let fleet_selected = args.filters.is_empty()
+        || args
+            .filters
+            .iter()
+            .any(|f| fleet::NAME.contains(f.as_str()));
+    if selected.is_empty() && !fleet_selected {
         let names: Vec<&str> = WORKLOADS.iter().map(|w| w.name).collect();
-        return Err(format!("no workload matches; there are: {}", names.join(", ")).into());
+        return Err(format!(
+            "no workload matches; there are: {}, {}",
+            names.join(", "),
+            fleet::NAME
+        )
+        .into());
     }
 
-    println!("{}", report::header(&args.plan));
+    if !selected.is_empty() {
+        compare(args.plan, &selected)?;
+    }
+    if fleet_selected {
+        println!("{}", fleet::lines(args.plan)?);
+    }
+    Ok(())
+}
+
+/// tlsmachine against rustls on each of `selected`: the header, a line per workload as it
+/// finishes, the footer.
+fn compare(plan: Plan, selected: &[&Workload]) -> Result<(), Box<dyn Error>> {
+    println!("{}", report::header(&plan));
     let mut lines = Vec::new();
     for workload in selected {
-        let outcome = harness::run(args.plan, &mut (workload.contenders)()?)?;
+        let outcome = harness::run(plan, &mut (workload.contenders)()?)?;
         let ceiling = match workload.ceiling {
             Some(direction) => {
                 let mut aead = bulk::AeadCeiling::new(direction)?;
-                Some(harness::run_alone(args.plan, &mut aead)?)
+                Some(harness::run_alone(plan, &mut aead)?)
             }
             None => None,
         };
@@ -212,12 +239,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, Box<dyn Er
             "-h" | "--help" => {
                 println!(
                     "usage: tlsmachine-bench [--rounds N (7)] [--round-secs S (0.3)] [FILTER...]\n\
-                     workloads: {}",
+                     workloads: {}, {}",
                     WORKLOADS
                         .iter()
                         .map(|w| w.name)
                         .collect::<Vec<_>>()
-                        .join(", ")
+                        .join(", "),
+                    fleet::NAME
                 );
                 std::process::exit(0);
             }

@@ -46,7 +46,7 @@ impl Line {
 }
 
 /// Whole numbers from 100 up, one decimal below.
-fn value(v: f64) -> String {
+pub fn value(v: f64) -> String {
     if v >= 100.0 {
         format!("{v:.0}")
     } else {

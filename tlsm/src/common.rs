@@ -230,12 +230,16 @@ pub fn suite_name(n: &Negotiated) -> String {
 
 /// The subject of the peer's leaf certificate, like `CN=localhost, O=tlsmachine`.
 pub fn peer_subject(n: &Negotiated) -> String {
-    match n.peer_certificates.first() {
-        None => "none".into(),
-        Some(der) => match x509_parser::parse_x509_certificate(der.as_ref()) {
-            Ok((_, cert)) => cert.subject().to_string(),
-            Err(_) => "unparsable certificate".into(),
-        },
+    n.peer_certificates
+        .first()
+        .map_or("none".into(), |der| certificate_subject(der))
+}
+
+/// The subject of a DER certificate, like `CN=localhost, O=tlsmachine`.
+pub fn certificate_subject(der: &[u8]) -> String {
+    match x509_parser::parse_x509_certificate(der) {
+        Ok((_, cert)) => cert.subject().to_string(),
+        Err(_) => "unparsable certificate".into(),
     }
 }
 

@@ -35,9 +35,9 @@ const MESSAGE: &[u8] = b"hello from the tlsm demo";
 const DETAIL_WIDTH: usize = 64;
 
 /// What one side saw of one connection.
-struct SideReport {
+pub(crate) struct SideReport {
     events: Vec<TraceEvent>,
-    negotiated: Negotiated,
+    pub(crate) negotiated: Negotiated,
     /// The table of the version the connection settled on.
     table: &'static Table,
     /// Bytes of 0-RTT early data sent (client) or received (server).
@@ -194,7 +194,10 @@ fn rounds(pki: &GeneratedPki) -> CliResult<Vec<Round>> {
 
 /// Accepts one connection, echoes what the client sends (0-RTT early data first) until its
 /// close_notify, and returns the server's trace.
-fn serve_one(listener: &TcpListener, config: Arc<ServerConfig>) -> Result<SideReport, String> {
+pub(crate) fn serve_one(
+    listener: &TcpListener,
+    config: Arc<ServerConfig>,
+) -> Result<SideReport, String> {
     let (tcp, _) = listener.accept().map_err(|e| format!("accept: {e}"))?;
     set_timeouts(&tcp)?;
     let versions = config.enabled_versions();
@@ -222,7 +225,7 @@ fn serve_one(listener: &TcpListener, config: Arc<ServerConfig>) -> Result<SideRe
 /// Connects, sends [`MESSAGE`] (as 0-RTT early data with `early_data`, and again after the
 /// handshake if the server did not take it), checks the echo, closes, and returns the
 /// client's trace.
-fn connect_one(
+pub(crate) fn connect_one(
     addr: std::net::SocketAddr,
     config: Arc<ClientConfig>,
     early_data: bool,

@@ -6,6 +6,8 @@ mod cert;
 mod client;
 mod common;
 mod demo;
+mod demo_fleet;
+mod fleet;
 mod resume;
 mod server;
 mod states;
@@ -44,15 +46,24 @@ enum Command {
 Examples:
   tlsm demo
   tlsm demo --key-type rsa-2048
+  tlsm demo --fleet
 
 Needs no files and no network beyond 127.0.0.1. Prints, for TLS 1.2 (full, resumed, mutual
 TLS) and TLS 1.3 (full, HelloRetryRequest, mutual TLS, resumed with a PSK, 0-RTT): the
 flights (who sent what; optional messages sent or skipped, and why), both sides' state
-transitions, an echo, the orderly close and the timing.")]
+transitions, an echo, the orderly close and the timing.
+
+--fleet instead runs two servers sharing sessions and ticket keys through a redis-server
+it starts (skipped when redis-server is not installed): the client resumes on the other
+server by TLS 1.2 session ID and by a single-use TLS 1.3 ticket with 0-RTT data, which the
+first server then refuses to accept again.")]
     Demo {
         /// Key type of the generated certificates.
         #[arg(long, value_name = "TYPE", default_value = "ecdsa-p256")]
         key_type: String,
+        /// Two servers sharing one Redis: the client resumes on the other server.
+        #[arg(long)]
+        fleet: bool,
     },
     /// Serve TLS 1.3 and 1.2: echo or a minimal HTTP/1.1 responder.
     Server(server::ServerArgs),
@@ -111,7 +122,8 @@ the CA key is written next to the certificates.")]
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo { key_type } => demo::run(&key_type),
+        Command::Demo { key_type, fleet } if fleet => demo_fleet::run(&key_type),
+        Command::Demo { key_type, .. } => demo::run(&key_type),
         Command::Server(args) => server::run(args),
         Command::Client(args) => client::run(args),
         Command::Cert {

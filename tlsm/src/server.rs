@@ -1,7 +1,8 @@
 //! `tlsm server`: a TLS 1.3 and 1.2 server for debugging and load tests, on a multi-threaded tokio
 //! runtime. A task per connection; a bounded number of connections and of handshakes in
-//! progress; a handshake timeout and an idle timeout; one log line per connection; and a
-//! graceful stop on SIGINT or SIGTERM.
+//! progress; a handshake timeout and an idle timeout; one log line per connection; a
+//! graceful stop on SIGINT or SIGTERM; the certificate read again on SIGHUP; sessions in
+//! memory or, for a fleet of servers, in Redis.
 
 use std::future::Future;
 use std::mem::MaybeUninit;
@@ -13,6 +14,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tlsmachine::negotiated::EarlyData;
+use tlsmachine::resolve::{SingleCert, SwappableResolver};
 use tlsmachine::verify::TrustStore;
 use tlsmachine::{ClientAuth, Error, Negotiated, Phase, ServerConfig, Version};
 use tlsmachine_tokio::{TlsAcceptor, TlsStream};
@@ -22,10 +24,11 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::common::{
-    add_ca_file, explain_io, load_certified_key, open_key_log, parse_alpn, parse_suites,
-    print_trace, suite_name, take_early_data, tls_error, version_name, versions, versions_text,
-    yes_no, CliError, CliResult, Role, TlsVersion,
+    add_ca_file, certificate_subject, explain_io, load_certified_key, open_key_log, parse_alpn,
+    parse_suites, print_trace, suite_name, take_early_data, tls_error, version_name, versions,
+    versions_text, yes_no, CliError, CliResult, Role, TlsVersion,
 };
+use crate::fleet::{FleetArgs, Sessions};
 
 /// Arguments of `tlsm server`.
 #[derive(Debug, clap::Args)]
@@ -40,6 +43,9 @@ Examples:
   tlsm server --cert certs/server.pem --key certs/server.key --early-data 16384 --trace
   tlsm server --cert certs/server.pem --key certs/server.key --http --threads 2 \\
       --max-connections 20000 --idle-timeout 5m
+  head -c 32 /dev/urandom > fleet.key   # once, then copied to every server of the fleet
+  tlsm server --cert certs/server.pem --key certs/server.key --http \\
+      --session-store redis://10.0.0.9:6379 --fleet-secret fleet.key
 
 Connections are tasks on a multi-threaded tokio runtime. At most --max-connections are
 open at once; further clients wait in the kernel's listen backlog until one closes. Of
@@ -51,6 +57,17 @@ One line per connection goes to standard error. Ctrl-C (SIGINT) or SIGTERM stops
 server: it stops accepting, closes idle connections with close_notify at once, lets the
 others finish their current request for up to --shutdown-grace, then closes them with
 close_notify too, and exits 0. A second signal exits at once (status 1).
+
+SIGHUP reads --cert and --key again: handshakes from then on get the new certificate, open
+connections keep theirs, and sessions made before still resume. A chain or key that does
+not load, or a key that does not match the certificate, is refused with one log line, and
+the certificate in use stays.
+
+With --session-store, sessions (TLS 1.2 session IDs, and with --early-data the single-use
+TLS 1.3 tickets) and the ticket keys live in Redis, sealed under the fleet secret, so
+servers sharing them resume each other's clients. Redis down, slow or holding garbage
+never fails a connection: the handshake is a full one, and each kind of failure is logged
+once a minute at most.
 
 DURATION is a number with a unit, like 500ms, 10s, 5m or 1h; a bare number is seconds.")]
 pub struct ServerArgs {
@@ -83,8 +100,10 @@ pub struct ServerArgs {
     #[arg(long)]
     pub allow_no_ems: bool,
     /// Keep no sessions and issue no tickets: every handshake is a full one.
-    #[arg(long, conflicts_with = "early_data")]
+    #[arg(long, conflicts_with_all = ["early_data", "session_store", "ticket_rotation"])]
     pub no_resumption: bool,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
     /// Accept up to BYTES of TLS 1.3 0-RTT early data per connection; 0 refuses 0-RTT.
     /// A ClientHello seen before is refused 0-RTT, yet early data can still be replayed
     /// (to another server, say): with --http a request that came as early data is served,
@@ -178,7 +197,7 @@ impl Shared {
 }
 
 /// `10s`, `500ms`, `5m`, `1h`, or a bare number of seconds.
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -199,7 +218,8 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 pub fn run(args: ServerArgs) -> CliResult<()> {
     let mode = if args.http { Mode::Http } else { Mode::Echo };
-    let config = Arc::new(build_config(&args, mode)?);
+    // Outside the runtime: connecting the store waits (briefly) for the fleet's ticket keys.
+    let server = build_config(&args, mode)?;
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(threads) = args.threads {
         runtime.worker_threads(usize::from(threads));
@@ -209,15 +229,25 @@ pub fn run(args: ServerArgs) -> CliResult<()> {
         .enable_time()
         .build()
         .map_err(|e| CliError(format!("starting the runtime: {e}")))?;
-    let result = runtime.block_on(serve(args, mode, config));
+    let result = runtime.block_on(serve(args, mode, server));
     // Tasks still running past the grace period are dropped with the runtime, without
     // waiting for them.
     runtime.shutdown_background();
     result
 }
 
-fn build_config(args: &ServerArgs, mode: Mode) -> CliResult<ServerConfig> {
-    let mut config = ServerConfig::new(load_certified_key(&args.cert, &args.key)?);
+/// The configuration, and what the server changes or reports while it runs.
+struct Server {
+    config: Arc<ServerConfig>,
+    /// Holds the certificate; SIGHUP replaces it.
+    certificate: Arc<SwappableResolver>,
+    sessions: Sessions,
+}
+
+fn build_config(args: &ServerArgs, mode: Mode) -> CliResult<Server> {
+    let key = load_certified_key(&args.cert, &args.key)?;
+    let certificate = Arc::new(SwappableResolver::new(Arc::new(SingleCert(key))));
+    let mut config = ServerConfig::with_resolver(certificate.clone());
     config.versions = versions(args.tls);
     if let Some(ca) = &args.client_ca {
         let mut roots = TrustStore::empty();
@@ -237,17 +267,51 @@ fn build_config(args: &ServerArgs, mode: Mode) -> CliResult<ServerConfig> {
         (None, Mode::Echo) => {}
     }
     config.require_extended_master_secret = !args.allow_no_ems;
-    if args.no_resumption {
-        config.session_store = None;
-        config.ticketer = None;
-    }
     config.max_early_data_size = args.early_data;
     if args.early_data > 0 && !config.enabled_versions().contains(&Version::Tls13) {
         return Err("--early-data: 0-RTT exists only in TLS 1.3, which we do not accept".into());
     }
+    let sessions = if args.no_resumption {
+        config.session_store = None;
+        config.ticketer = None;
+        Sessions::none()
+    } else {
+        crate::fleet::configure(&args.fleet, &mut config, args.early_data > 0)?
+    };
     config.trace = args.trace;
     config.key_log = open_key_log(args.keylog.as_ref())?;
-    Ok(config)
+    Ok(Server {
+        config: Arc::new(config),
+        certificate,
+        sessions,
+    })
+}
+
+/// On every SIGHUP: `cert` and `key` are read again and, if they load and belong together,
+/// serve every handshake from then on. Connections already open keep the certificate
+/// they were given; sessions do not depend on it, so they go on resuming.
+async fn reload_on_hangup(
+    mut hangup: Signal,
+    certificate: Arc<SwappableResolver>,
+    cert: PathBuf,
+    key: PathBuf,
+) {
+    while hangup.recv().await.is_some() {
+        match load_certified_key(&cert, &key) {
+            Ok(loaded) => {
+                let subject = loaded
+                    .chain()
+                    .first()
+                    .map_or("no certificate".into(), |der| certificate_subject(der));
+                certificate.replace(Arc::new(SingleCert(loaded)));
+                eprintln!(
+                    "tlsm server: SIGHUP: new connections get {subject} from {}",
+                    cert.display()
+                );
+            }
+            Err(e) => eprintln!("tlsm server: SIGHUP: kept the current certificate: {e}"),
+        }
+    }
 }
 
 /// SIGINT and SIGTERM, either of them.
@@ -275,8 +339,17 @@ impl Signals {
     }
 }
 
-async fn serve(args: ServerArgs, mode: Mode, config: Arc<ServerConfig>) -> CliResult<()> {
+async fn serve(args: ServerArgs, mode: Mode, server: Server) -> CliResult<()> {
     let mut signals = Signals::install()?;
+    let hangup = signal(SignalKind::hangup())
+        .map_err(|e| CliError(format!("installing the signal handler: {e}")))?;
+    tokio::spawn(reload_on_hangup(
+        hangup,
+        server.certificate,
+        args.cert.clone(),
+        args.key.clone(),
+    ));
+    let config = server.config;
     let listener = TcpListener::bind(&args.listen)
         .await
         .map_err(|e| CliError(format!("listening on {}: {e}", args.listen)))?;
@@ -298,9 +371,14 @@ async fn serve(args: ServerArgs, mode: Mode, config: Arc<ServerConfig>) -> CliRe
             (Some(_), true) => "required",
         }
     );
+    eprintln!("tlsm server: {}", server.sessions.description);
+    let mut acceptor = TlsAcceptor::new(config);
+    if let Some(store) = server.sessions.redis {
+        acceptor = acceptor.with_session_store(store);
+    }
 
     let shared = Arc::new(Shared {
-        acceptor: TlsAcceptor::new(config),
+        acceptor,
         versions,
         mode,
         trace: args.trace,
