@@ -2,7 +2,8 @@
 //! keys through Redis, so a client resumes on whichever server it lands on.
 //!
 //! - [`RedisStore`] keeps TLS 1.2 sessions by ID and TLS 1.3 single-use tickets, with a TTL
-//!   (`SET … PX`); a single-use ticket is taken with `GETDEL`, atomic across servers, so
+//!   (`SET … PX`); a single-use ticket is taken with `GETDEL` (Redis 6.2 or later), atomic
+//!   across servers, so
 //!   0-RTT data under it is accepted once in the whole fleet. It is a
 //!   [`SessionStore`](tlsmachine::session::SessionStore) (blocking lookups, for threads)
 //!   and an [`AsyncSessionStore`](tlsmachine_tokio::AsyncSessionStore) (for
@@ -161,8 +162,9 @@ impl RedisStore {
     /// A store for the Redis at `config.url`. Redis need not be up yet: until it is,
     /// lookups find nothing and writes are dropped, and the store keeps trying to connect.
     pub fn connect(config: RedisConfig) -> Result<Arc<Self>, LocalError> {
+        // The URL is not repeated: it may hold a password.
         let client = redis::Client::open(config.url.as_str())
-            .map_err(|e| LocalError::Config(format!("Redis URL '{}': {e}", config.url)))?;
+            .map_err(|e| LocalError::Config(format!("invalid Redis URL: {e}")))?;
         let fleet = Arc::new(Fleet {
             prefix: config.prefix,
             secret: config.fleet_secret,
@@ -184,9 +186,10 @@ impl RedisStore {
     }
 
     /// Keeps `ticketer` (made with [`Ticketer::shared`]) in step with the fleet's ticket
-    /// keys, one per `rotation` period, for as long as the store lives. Waits up to a
+    /// keys, one per `rotation` period, for as long as the store lives. Blocks up to a
     /// second for the first keys, so a server starting with Redis up issues tickets from
-    /// its first connection.
+    /// its first connection: call it before starting an async runtime, or from a blocking
+    /// task.
     pub fn share_ticket_keys(&self, ticketer: Arc<Ticketer>, rotation: Duration) {
         let (first_sync, synced) = std::sync::mpsc::sync_channel(1);
         if self.queue(Work::ShareTicketKeys {
@@ -287,9 +290,16 @@ impl AsyncSessionStore for RedisStore {
 /// The Redis thread: each job runs as its own task on one connection, so a slow lookup
 /// does not hold the others up. Ends when the store is dropped.
 async fn serve(redis: Arc<Redis>, mut queue: mpsc::Receiver<Work>) {
+    // Jobs in flight are bounded too: with Redis stalled, the queue then fills and new
+    // work is turned away (reported) instead of piling up as tasks.
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(QUEUE));
     while let Some(work) = queue.recv().await {
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
         let redis = redis.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             match work {
                 Work::Lookup { key, take, reply } => reply.send(redis.lookup(&key, take).await),
                 Work::Put { key, sealed } => redis.put(&key, &sealed).await,
@@ -429,8 +439,12 @@ impl Redis {
         let rotation = rotation.max(Duration::from_secs(1));
         let refresh = (rotation / 4).clamp(Duration::from_millis(250), Duration::from_secs(30));
         let mut first_sync = Some(first_sync);
+        let mut held = Vec::new();
         loop {
-            if let Err(why) = self.sync_ticket_keys(ticketer, rotation, refresh).await {
+            if let Err(why) = self
+                .sync_ticket_keys(ticketer, rotation, refresh, &mut held)
+                .await
+            {
                 self.fleet.reporter.report(Failure::TicketKeys, why);
             }
             if let Some(first) = first_sync.take() {
@@ -440,11 +454,15 @@ impl Redis {
         }
     }
 
+    /// One refresh. `held` is what this server used so far, by period: a key Redis no
+    /// longer has (it restarted, or was flushed, and a new key was made) still opens the
+    /// tickets sealed under it until its period is over.
     async fn sync_ticket_keys(
         &self,
         ticketer: &Ticketer,
         rotation: Duration,
         refresh: Duration,
+        held: &mut Vec<(u64, TicketKey)>,
     ) -> Result<(), String> {
         let now = UnixTime::now().as_secs();
         let period = now / rotation.as_secs();
@@ -467,17 +485,39 @@ impl Redis {
         let [previous, current, next] = <[Option<TicketKey>; 3]>::try_from(keys)
             .map_err(|_| "three periods, three keys".to_string())?;
         let current = current.ok_or("no key for the current period yet")?;
+        held.retain(|(p, _)| p + 1 >= period);
+        let fleet_keys = [Some(&current), previous.as_ref(), next.as_ref()];
+        let lost = held
+            .iter()
+            .map(|(_, key)| key)
+            .filter(|key| !fleet_keys.iter().flatten().any(|k| k.name == key.name));
+        let open_only: Vec<&TicketKey> = [previous.as_ref(), next.as_ref()]
+            .into_iter()
+            .flatten()
+            .chain(lost)
+            .collect();
         // A key seals a little past its period, until the next refresh brings the next
         // key; every server still opens it as the previous one.
         let seal_until = (period + 1) * rotation.as_secs() + 2 * refresh.as_secs().max(1);
         ticketer
             .set_keys(
                 &current,
-                previous.as_ref(),
-                next.as_ref(),
+                &open_only,
                 UnixTime::since_unix_epoch(Duration::from_secs(seal_until)),
             )
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        for (p, key) in [
+            (period.saturating_sub(1), previous),
+            (period, Some(current)),
+            (period + 1, next),
+        ] {
+            if let Some(key) = key {
+                if !held.iter().any(|(_, k)| k.name == key.name) {
+                    held.push((p, key));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The fleet's key for `period`, if it exists; `Err` when Redis cannot say.

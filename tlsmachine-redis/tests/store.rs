@@ -409,3 +409,40 @@ async fn round(client: &TlsConnector, server: &TlsAcceptor, early: Option<&[u8]>
         early: (n > 0).then_some(early_data),
     }
 }
+
+/// Redis flushed (or restarted empty) mid-period: the fleet makes new keys, and tickets
+/// sealed under the old ones still open on every server that held them.
+#[test]
+fn tickets_survive_redis_losing_the_ticket_keys() {
+    let redis = RedisServer::start();
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let rotation = Duration::from_secs(60);
+    let (a, b) = (store(&redis.url(), &lines), store(&redis.url(), &lines));
+    let ta = Arc::new(Ticketer::shared(rotation).unwrap());
+    let tb = Arc::new(Ticketer::shared(rotation).unwrap());
+    a.share_ticket_keys(ta.clone(), rotation);
+    b.share_ticket_keys(tb.clone(), rotation);
+    let before = eventually(|| ta.seal(b"before", now()).ok());
+    eventually(|| tb.open(&before, now()));
+
+    assert_eq!(redis.command(&["FLUSHALL"]).as_deref(), Some("+OK"));
+    // Both servers pick up the fleet's new key (a refresh is every 15 s at this rotation).
+    let after = eventually_long(|| {
+        let sealed = ta.seal(b"after", now()).ok()?;
+        (sealed[..16] != before[..16] && tb.open(&sealed, now()).is_some()).then_some(sealed)
+    });
+    assert_eq!(&tb.open(&after, now()).unwrap()[..], b"after");
+    assert_eq!(&tb.open(&before, now()).unwrap()[..], b"before", "old key kept");
+    assert_eq!(&ta.open(&before, now()).unwrap()[..], b"before");
+}
+
+fn eventually_long<T>(mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        if let Some(value) = f() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "never happened");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

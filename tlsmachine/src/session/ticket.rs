@@ -64,9 +64,10 @@ pub struct Ticketer {
 struct Keys {
     current: Option<LiveKey>,
     previous: Option<LiveKey>,
-    /// A shared ticketer's key for the coming period, which servers whose clocks run
-    /// ahead may already seal with.
-    next: Option<LiveKey>,
+    /// A shared ticketer's other keys, which only open: the previous period's, the next
+    /// one's (servers whose clocks run ahead may already seal with it), and any the fleet
+    /// replaced while tickets under it may still be out.
+    others: Vec<LiveKey>,
     /// A shared ticketer seals with `current` until then only: keys that stopped coming
     /// (the store is down) must not seal forever.
     seal_until: Option<UnixTime>,
@@ -154,13 +155,12 @@ impl Ticketer {
     }
 
     /// Installs a shared ticketer's keys: `current` seals until `seal_until` and opens;
-    /// `previous` and `next` only open (tickets of the period before, and of servers whose
-    /// clocks are ahead). Replaces the keys given before.
+    /// `open_only` only open (tickets of the period before, of servers whose clocks are
+    /// ahead, of keys the fleet replaced). Replaces the keys given before.
     pub fn set_keys(
         &self,
         current: &TicketKey,
-        previous: Option<&TicketKey>,
-        next: Option<&TicketKey>,
+        open_only: &[&TicketKey],
         seal_until: UnixTime,
     ) -> Result<(), LocalError> {
         if !self.shared {
@@ -180,8 +180,11 @@ impl Ticketer {
         current.seals = seals;
         *keys = Keys {
             current: Some(current),
-            previous: previous.map(live).transpose()?,
-            next: next.map(live).transpose()?,
+            previous: None,
+            others: open_only
+                .iter()
+                .map(|key| live(key))
+                .collect::<Result<_, _>>()?,
             seal_until: Some(seal_until),
         };
         Ok(())
@@ -256,14 +259,11 @@ impl Ticketer {
         self.rotate(&mut keys, now).ok()?;
         // Key names are random and public (they travel in every ticket), so an ordinary
         // comparison leaks nothing.
-        let key = [
-            keys.current.as_ref(),
-            keys.previous.as_ref(),
-            keys.next.as_ref(),
-        ]
-        .into_iter()
-        .flatten()
-        .find(|k| k.name == name)?;
+        let key = [keys.current.as_ref(), keys.previous.as_ref()]
+            .into_iter()
+            .flatten()
+            .chain(keys.others.iter())
+            .find(|k| k.name == name)?;
 
         let mut body = Zeroizing::new(sealed.to_vec());
         let len = key
@@ -474,10 +474,9 @@ mod tests {
             TicketKey::generate().unwrap(),
         );
         let until = at(N * HOUR + HOUR);
-        a.set_keys(&k2, Some(&k1), Some(&k3), until).unwrap();
+        a.set_keys(&k2, &[&k1, &k3], until).unwrap();
         // `b` runs a period ahead: k3 seals there, k2 is its previous key.
-        b.set_keys(&k3, Some(&k2), None, at(N * HOUR + 2 * HOUR))
-            .unwrap();
+        b.set_keys(&k3, &[&k2], at(N * HOUR + 2 * HOUR)).unwrap();
         let from_a = a.seal(b"from a", now).unwrap();
         let from_b = b.seal(b"from b", now).unwrap();
         assert_eq!(&b.open(&from_a, now).unwrap()[..], b"from a");
@@ -485,7 +484,7 @@ mod tests {
         assert!(a.seal(b"late", at(N * HOUR + HOUR + 1)).is_err());
         assert!(a.open(&from_a, at(N * HOUR + HOUR + 1)).is_some());
         // A self-rotating ticketer does not take outside keys.
-        assert!(hourly().set_keys(&k1, None, None, until).is_err());
+        assert!(hourly().set_keys(&k1, &[], until).is_err());
         assert_eq!(format!("{k1:?}"), "TicketKey { .. }");
     }
 
