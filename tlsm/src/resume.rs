@@ -299,7 +299,7 @@ mod tests {
 
         let out = TempFile::new("save", b"");
         save_session(&cache, "localhost", &out.0).unwrap();
-        assert_eq!(std::fs::read(&out.0).unwrap(), saved);
+        assert_eq!(std::fs::read(&out.0).unwrap(), *saved);
         let mode = std::fs::metadata(&out.0).unwrap().permissions().mode();
         assert_eq!(mode & 0o077, 0, "a session file is for its owner only");
         let nothing = save_session(&ClientSessionCache::new(1), "localhost", &out.0);

@@ -478,9 +478,21 @@ async fn connection(
     // How long the connection waited for a handshake slot, once it has one.
     let mut slot_wait = None;
     let attempt = tokio::time::timeout(shared.handshake_timeout, async {
-        // The semaphore is never closed, so acquiring only ever waits.
-        let _slot = shared.handshakes.acquire().await;
-        slot_wait = Some(started.elapsed());
+        // The semaphore is never closed, so acquiring only ever waits. Only a real wait is
+        // timed: under load, time since accept also counts a worker thread that was slow
+        // to get to this task, which is no queue for a slot.
+        let _slot = match shared.handshakes.try_acquire() {
+            Ok(slot) => {
+                slot_wait = Some(Duration::ZERO);
+                Ok(slot)
+            }
+            Err(_) => {
+                let waiting = Instant::now();
+                let slot = shared.handshakes.acquire().await;
+                slot_wait = Some(waiting.elapsed());
+                slot
+            }
+        };
         (&mut handshake).await
     });
     let handshaken = tokio::select! {

@@ -67,6 +67,8 @@ pub mod replay;
 pub mod resolve;
 pub mod session;
 pub mod stream;
+#[cfg(test)]
+mod tests_secrets;
 pub mod trace;
 pub mod verify;
 

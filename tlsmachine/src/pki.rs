@@ -1,12 +1,14 @@
 //! A throwaway PKI made in memory: a CA, a server certificate and a client certificate, for
 //! demos, local testing (`tlsm cert generate`) and the test suites. Never for production.
 
+use core::fmt;
 use std::sync::Arc;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose,
 };
+use zeroize::ZeroizeOnDrop;
 
 use crate::config::CertifiedKey;
 use crate::error::LocalError;
@@ -67,17 +69,31 @@ impl KeyType {
     }
 }
 
-/// A CA with one server and one client certificate, all as PEM.
-#[derive(Clone, Debug)]
+/// A CA with one server and one client certificate, all as PEM. The private keys are
+/// wiped on drop, and `Debug` shows only the certificates.
+#[derive(Clone, ZeroizeOnDrop)]
 pub struct GeneratedPki {
+    #[zeroize(skip)]
     pub ca_pem: String,
     pub ca_key_pem: String,
     /// Server leaf followed by the CA certificate.
+    #[zeroize(skip)]
     pub server_chain_pem: String,
     pub server_key_pem: String,
     /// Client leaf followed by the CA certificate.
+    #[zeroize(skip)]
     pub client_chain_pem: String,
     pub client_key_pem: String,
+}
+
+impl fmt::Debug for GeneratedPki {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GeneratedPki")
+            .field("ca_pem", &self.ca_pem)
+            .field("server_chain_pem", &self.server_chain_pem)
+            .field("client_chain_pem", &self.client_chain_pem)
+            .finish_non_exhaustive()
+    }
 }
 
 impl GeneratedPki {

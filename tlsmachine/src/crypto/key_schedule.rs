@@ -145,7 +145,7 @@ fn expand_label(hash: HashAlg, secret: &[u8], label: &[u8], context: &[u8], out:
 }
 
 /// The first stage: from the PSK (resumption) or from zeros (a full handshake).
-#[derive(Debug)]
+#[derive(Debug, ZeroizeOnDrop)]
 pub struct EarlySecret(Secret);
 
 impl EarlySecret {
@@ -180,7 +180,7 @@ impl EarlySecret {
 }
 
 /// The second stage: handshake traffic secrets.
-#[derive(Debug)]
+#[derive(Debug, ZeroizeOnDrop)]
 pub struct HandshakeSecret(Secret);
 
 impl HandshakeSecret {
@@ -201,7 +201,7 @@ impl HandshakeSecret {
 }
 
 /// The last stage: application traffic, exporter and resumption secrets.
-#[derive(Debug)]
+#[derive(Debug, ZeroizeOnDrop)]
 pub struct MasterSecret(Secret);
 
 impl MasterSecret {
@@ -226,7 +226,7 @@ impl MasterSecret {
 }
 
 /// A traffic secret: record keys, Finished keys and, by KeyUpdate, the next secret.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, ZeroizeOnDrop)]
 pub struct TrafficSecret(Secret);
 
 impl TrafficSecret {
@@ -275,7 +275,7 @@ fn finished_mac(base_key: &Secret, transcript_hash: &[u8]) -> HashOutput {
 }
 
 /// exporter_master_secret (RFC 8446 §7.5).
-#[derive(Debug)]
+#[derive(Debug, ZeroizeOnDrop)]
 pub struct ExporterSecret(Secret);
 
 impl ExporterSecret {
@@ -301,7 +301,7 @@ impl ExporterSecret {
 }
 
 /// resumption_master_secret: tickets' PSKs come from it (RFC 8446 §4.6.1).
-#[derive(Debug)]
+#[derive(Debug, ZeroizeOnDrop)]
 pub struct ResumptionSecret(Secret);
 
 impl ResumptionSecret {

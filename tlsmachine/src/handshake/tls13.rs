@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use zeroize::ZeroizeOnDrop;
+
 use crate::codec::enums::KeyUpdateRequest;
 use crate::codec::handshake::HandshakePayload;
 use crate::config::KeyLog;
@@ -27,8 +29,11 @@ pub(crate) fn opener(suite: &Tls13Suite, secret: &TrafficSecret) -> Result<Opene
 }
 
 /// The application traffic secrets once the handshake has them, and KeyUpdate (RFC 8446
-/// §4.6.3), which both roles handle alike.
+/// §4.6.3), which both roles handle alike. Kept for the connection's life, so wiped on
+/// drop like the secrets it holds.
+#[derive(ZeroizeOnDrop)]
 pub(crate) struct Traffic {
+    #[zeroize(skip)]
     suite: &'static Tls13Suite,
     ours: TrafficSecret,
     theirs: TrafficSecret,

@@ -12,7 +12,7 @@ use core::fmt;
 use core::ops::Range;
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, NONCE_LEN};
-use zeroize::Zeroizing;
+use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 use crate::codec::enums::{ContentType, ProtocolVersion};
 use crate::codec::limits::{MAX_PLAINTEXT, RECORD_HEADER_LEN};
@@ -32,10 +32,17 @@ enum Layout {
     Tls13,
 }
 
-/// Key and IV for one direction.
+/// Key and IV for one direction, wiped on drop.
+#[derive(ZeroizeOnDrop)]
 struct DirectionKey {
+    #[zeroize(skip)]
     alg: AeadAlg,
+    #[zeroize(skip)]
     layout: Layout,
+    /// The AEAD key lives only inside aws-lc, in memory it allocates with `OPENSSL_malloc`;
+    /// `OPENSSL_free` cleanses it when the `LessSafeKey` is dropped (aws-lc
+    /// `crypto/mem.c`). The raw key bytes it was made from are the caller's `Zeroizing`.
+    #[zeroize(skip)]
     key: LessSafeKey,
     // TLS 1.2 GCM uses only the first four bytes (the salt); the rest stay zero.
     iv: Zeroizing<[u8; NONCE_LEN]>,
@@ -124,6 +131,7 @@ fn tls13_aad(ciphertext_len: u16) -> [u8; RECORD_HEADER_LEN] {
 }
 
 /// Encrypts outgoing records for one connection direction.
+#[derive(ZeroizeOnDrop)]
 pub(crate) struct Sealer(DirectionKey);
 
 impl Sealer {
@@ -234,6 +242,7 @@ impl fmt::Debug for Sealer {
 }
 
 /// Decrypts incoming records for one connection direction.
+#[derive(ZeroizeOnDrop)]
 pub(crate) struct Opener(DirectionKey);
 
 /// What [`Opener::open`] found inside a record.

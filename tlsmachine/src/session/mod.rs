@@ -158,7 +158,7 @@ impl StoredSession {
         )?;
         check_certificates(&self.peer_certificates)?;
 
-        let mut out = Zeroizing::new(Vec::with_capacity(128));
+        let mut out = Zeroizing::new(Vec::with_capacity(self.encoded_room()));
         let mut w = Writer::new(&mut out);
         w.u8(STORED_FORMAT);
         w.u16(self.version.0);
@@ -173,6 +173,13 @@ impl StoredSession {
         w.u32(self.age_add);
         w.u32(self.max_early_data);
         Ok(out)
+    }
+
+    /// Room for [`StoredSession::encode`]'s output, see [`encoding_capacity`].
+    fn encoded_room(&self) -> usize {
+        let name = self.server_name.as_ref().map_or(&[][..], String::as_bytes);
+        let alpn = self.alpn.as_deref().unwrap_or_default();
+        encoding_capacity(&[&self.secret, name, alpn], &self.peer_certificates)
     }
 
     /// Parses [`StoredSession::encode`] output. Anything else, including another format
@@ -271,8 +278,9 @@ pub struct ClientSession {
 impl ClientSession {
     /// Serializes the session behind [`CLIENT_SESSION_MAGIC`]. Fails only when a field
     /// exceeds its bound (32-byte session ID, [`MAX_TICKET`], [`MAX_SESSION_SECRET`],
-    /// [`MAX_SERVER_NAME`], [`MAX_ALPN`], 16 certificates, [`MAX_CERTIFICATE_LEN`]).
-    pub fn to_bytes(&self) -> Result<Vec<u8>, LocalError> {
+    /// [`MAX_SERVER_NAME`], [`MAX_ALPN`], 16 certificates, [`MAX_CERTIFICATE_LEN`]). The
+    /// bytes hold the secret, so they are wiped when dropped.
+    pub fn to_bytes(&self) -> Result<Zeroizing<Vec<u8>>, LocalError> {
         check_len("session ID", self.session_id.len(), MAX_SESSION_ID)?;
         check_len("session ticket", self.ticket.len(), MAX_TICKET)?;
         check_len("session secret", self.secret.len(), MAX_SESSION_SECRET)?;
@@ -288,7 +296,7 @@ impl ClientSession {
         )?;
         check_certificates(&self.peer_certificates)?;
 
-        let mut out = Vec::with_capacity(128 + self.ticket.len());
+        let mut out = Zeroizing::new(Vec::with_capacity(self.encoded_room()));
         let mut w = Writer::new(&mut out);
         w.bytes(CLIENT_SESSION_MAGIC);
         w.len_u8(|w| w.bytes(&self.session_id));
@@ -305,6 +313,19 @@ impl ClientSession {
         w.u32(self.age_add);
         w.u32(self.max_early_data);
         Ok(out)
+    }
+
+    /// Room for [`ClientSession::to_bytes`]'s output, see [`encoding_capacity`].
+    fn encoded_room(&self) -> usize {
+        let variable = [
+            CLIENT_SESSION_MAGIC,
+            &self.session_id,
+            &self.ticket,
+            &self.secret,
+            self.server_name.as_bytes(),
+            self.alpn.as_deref().unwrap_or_default(),
+        ];
+        encoding_capacity(&variable, &self.peer_certificates)
     }
 
     /// Parses [`ClientSession::to_bytes`] output; anything else is an error saying what
@@ -438,7 +459,7 @@ impl ClientSessionCache {
 
     /// The newest session under `key` as bytes a program can keep across runs (they
     /// contain the secret: store them as carefully as a private key).
-    pub fn export(&self, key: &str) -> Option<Vec<u8>> {
+    pub fn export(&self, key: &str) -> Option<Zeroizing<Vec<u8>>> {
         self.get(key)?.to_bytes().ok()
     }
 
@@ -509,6 +530,19 @@ fn check_certificates(certs: &[CertificateDer<'_>]) -> Result<(), LocalError> {
         )?;
     }
     Ok(())
+}
+
+/// What the fixed-size fields and the length prefixes of a serialized session take at most
+/// (33 bytes for a [`ClientSession`] besides its magic, 32 for a [`StoredSession`]).
+const FIXED_ENCODING_ROOM: usize = 64;
+
+/// Room for a serialized session whose variable-length fields are `variable`, so that
+/// writing it never grows the buffer: growing frees the old buffer, a copy of the secret,
+/// without wiping it. Each certificate comes with a three-byte length.
+fn encoding_capacity(variable: &[&[u8]], certs: &[CertificateDer<'_>]) -> usize {
+    let fields: usize = variable.iter().map(|v| v.len()).sum();
+    let certs: usize = certs.iter().map(|c| 3 + c.as_ref().len()).sum();
+    FIXED_ENCODING_ROOM + fields + certs
 }
 
 /// A count byte, then each certificate behind a three-byte length. Callers have checked the

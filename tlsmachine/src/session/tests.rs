@@ -256,6 +256,45 @@ fn secrets_are_zeroizable_and_zeroized_on_drop() {
     assert!(c.ticket.is_empty());
 }
 
+/// Serializing a session never grows its buffer, which would free a copy of the secret
+/// without wiping it: the room reserved holds the largest sessions and the smallest.
+#[test]
+fn session_encodings_fit_the_room_reserved_for_them() {
+    let mut big = client();
+    big.session_id = vec![0x01; MAX_SESSION_ID];
+    big.ticket = vec![0x02; MAX_TICKET];
+    big.secret = vec![0x03; MAX_SESSION_SECRET];
+    big.server_name = "a".repeat(MAX_SERVER_NAME);
+    big.alpn = Some(vec![0x04; MAX_ALPN]);
+    big.peer_certificates = vec![CertificateDer::from(vec![0x30; 1000]); MAX_CERTIFICATES];
+    let mut small = client();
+    small.session_id = Vec::new();
+    small.ticket = Vec::new();
+    small.secret = Vec::new();
+    small.server_name = String::new();
+    small.alpn = None;
+    small.peer_certificates = Vec::new();
+    for c in [big, small] {
+        let bytes = c.to_bytes().unwrap();
+        assert!(bytes.len() <= c.encoded_room(), "{} bytes", bytes.len());
+    }
+
+    let mut big = stored();
+    big.secret = vec![0x03; MAX_SESSION_SECRET];
+    big.server_name = Some("a".repeat(MAX_SERVER_NAME));
+    big.alpn = Some(vec![0x04; MAX_ALPN]);
+    big.peer_certificates = vec![CertificateDer::from(vec![0x30; 1000]); MAX_CERTIFICATES];
+    let mut small = stored();
+    small.secret = Vec::new();
+    small.server_name = None;
+    small.alpn = None;
+    small.peer_certificates = Vec::new();
+    for s in [big, small] {
+        let bytes = s.encode().unwrap();
+        assert!(bytes.len() <= s.encoded_room(), "{} bytes", bytes.len());
+    }
+}
+
 #[test]
 fn client_session_round_trip() {
     let c = client();
@@ -328,7 +367,7 @@ fn client_session_from_bytes_survives_truncation_and_mutation() {
     for _ in 0..20_000 {
         let bad = mutate(&mut rng, &good);
         if let Ok(c) = ClientSession::from_bytes(&bad) {
-            assert_eq!(c.to_bytes().unwrap(), bad);
+            assert_eq!(*c.to_bytes().unwrap(), bad);
         }
     }
     for _ in 0..2_000 {
