@@ -278,7 +278,7 @@ fn debug_hides_ticket_keys() {
     assert_debug_hides("TicketKey", &key, &[&secret]);
     let ticketer = Ticketer::shared(Duration::from_secs(3600)).unwrap();
     let until = UnixTime::since_unix_epoch(Duration::from_secs(2_000_000_000));
-    ticketer.set_keys(&key, Some(&key), None, until).unwrap();
+    ticketer.set_keys(&key, &[&key], until).unwrap();
     assert_debug_hides("Ticketer", &ticketer, &[&secret]);
 }
 
@@ -364,7 +364,7 @@ fn debug_hides_signing_keys_and_server_configs() {
         secret: Zeroizing::new(ticket_secret.clone().try_into().unwrap()),
     };
     let until = UnixTime::since_unix_epoch(Duration::from_secs(2_000_000_000));
-    ticketer.set_keys(&key, None, None, until).unwrap();
+    ticketer.set_keys(&key, &[], until).unwrap();
     config.ticketer = Some(Arc::new(ticketer));
     let session_secret = known(0xc0, 48);
     let store = MemoryStore::new(16, Duration::from_secs(3600));
