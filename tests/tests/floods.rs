@@ -1112,3 +1112,67 @@ fn runs_of_empty_records_and_warning_alerts_are_cut_off() {
         .count();
     assert_eq!(established, 2 * EACH);
 }
+
+/// With `--http`, a client that completes its handshake and then sends its request a byte
+/// at a time (each byte keeping the idle timer alive) is closed at the request timeout,
+/// while a request sent at once is answered.
+#[test]
+fn an_http_request_trickled_in_is_closed_at_the_request_timeout() {
+    let _serial = serial();
+    let pki = PkiDir::new(KeyType::EcdsaP256);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let (cert, key) = (pki.path("server.pem"), pki.path("server.key"));
+    let mut cmd = Command::new(tlsm());
+    cmd.args([
+        "server", "--http", "--listen", &listen, "--cert", &cert, "--key", &key,
+    ])
+    .args(["--request-timeout", "1s", "--idle-timeout", "10s"]);
+    let server = Peer::spawn(cmd);
+    server.wait_for_output("tlsm server: listening on");
+    let config = Arc::new(ClientConfig::new(
+        pki.pki.trust_store().expect("trust store"),
+    ));
+    let connect = || {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let tcp = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect");
+        tcp.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        let conn = Connection::client(config.clone(), "localhost").expect("client");
+        let mut tls = Stream::new(conn, tcp).expect("stream");
+        tls.handshake().expect("handshake");
+        tls
+    };
+
+    let mut whole = connect();
+    whole
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .expect("request");
+    let mut answer = String::new();
+    whole.read_to_string(&mut answer).expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+
+    let mut slow = connect();
+    let started = Instant::now();
+    let request = b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: one byte at a time\r\n\r\n";
+    let mut sent = 0;
+    for byte in request {
+        if slow.write_all(&[*byte]).is_err() || slow.flush().is_err() {
+            break;
+        }
+        sent += 1;
+        std::thread::sleep(Duration::from_millis(200));
+        if started.elapsed() > Duration::from_secs(3) {
+            break;
+        }
+    }
+    let mut rest = Vec::new();
+    let closed = slow.read_to_end(&mut rest);
+    let held = started.elapsed();
+    assert!(sent < request.len(), "the whole request trickled in");
+    assert!(
+        matches!(closed, Ok(0)) && rest.is_empty(),
+        "no answer, only close_notify: {closed:?} {rest:?}"
+    );
+    assert!(held < Duration::from_secs(3), "held {held:?}");
+    server.wait_for_output("result=closed: request not complete within 1 s");
+}

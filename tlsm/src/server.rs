@@ -139,6 +139,10 @@ pub struct ServerArgs {
     #[arg(long, alias = "timeout", value_name = "DURATION", default_value = "60s",
           value_parser = parse_duration)]
     pub idle_timeout: Duration,
+    /// With --http: time from a request's first byte to its last; a client sending its
+    /// request slower than that (a byte at a time, say) is closed.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
     /// On SIGINT or SIGTERM, how long connections get to finish their current request.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
@@ -176,6 +180,7 @@ struct Shared {
     handshakes: Semaphore,
     handshake_timeout: Duration,
     idle_timeout: Duration,
+    request_timeout: Duration,
     shutdown_grace: Duration,
     /// Becomes true when the server starts stopping.
     stop: watch::Sender<bool>,
@@ -385,6 +390,7 @@ async fn serve(args: ServerArgs, mode: Mode, server: Server) -> CliResult<()> {
         handshakes: Semaphore::new(args.max_handshakes as usize),
         handshake_timeout: args.handshake_timeout,
         idle_timeout: args.idle_timeout,
+        request_timeout: args.request_timeout,
         shutdown_grace: args.shutdown_grace,
         stop: watch::channel(false).0,
     });
@@ -448,6 +454,8 @@ enum Ending {
     ClosedBeforeEcho,
     /// Nothing came from the client, or our data stayed unread, for the idle timeout.
     Idle,
+    /// A request took longer than the request timeout to arrive.
+    SlowRequest,
     /// The server is stopping.
     Stopped,
     Failed(String),
@@ -593,6 +601,10 @@ async fn connection(
             "ok (client closed before its last data was echoed)".to_string()
         }
         Ending::Idle => format!("closed: idle for {} s", shared.idle_timeout.as_secs_f64()),
+        Ending::SlowRequest => format!(
+            "closed: request not complete within {} s",
+            shared.request_timeout.as_secs_f64()
+        ),
         Ending::Stopped => "closed: server stopping".to_string(),
         Ending::Failed(e) => format!("error: {e}"),
     };
@@ -671,24 +683,32 @@ enum Got {
     /// Bytes were appended; 0 is the client's close_notify.
     Data(usize),
     Idle,
+    /// The deadline of the request being read passed.
+    Late,
     Stopping,
 }
 
 /// Appends what the client sends next to `into`, at most `max` bytes, waiting at most the
-/// idle timeout and, when `interruptible` (between requests), only until the server starts
-/// stopping.
+/// idle timeout and `deadline`, and, when `interruptible` (between requests), only until
+/// the server starts stopping.
 async fn read_more(
     tls: &mut Tls,
     into: &mut Vec<u8>,
     max: usize,
     shared: &Shared,
     interruptible: bool,
+    deadline: Option<tokio::time::Instant>,
 ) -> std::io::Result<Got> {
+    let idle = tokio::time::Instant::now() + shared.idle_timeout;
+    let (until, expired) = match deadline {
+        Some(deadline) if deadline < idle => (deadline, Got::Late),
+        _ => (idle, Got::Idle),
+    };
     tokio::select! {
         biased;
-        read = tokio::time::timeout(shared.idle_timeout, read_into(tls, into, max)) => match read {
+        read = tokio::time::timeout_at(until, read_into(tls, into, max)) => match read {
             Ok(read) => read.map(Got::Data),
-            Err(_) => Ok(Got::Idle),
+            Err(_) => Ok(expired),
         },
         () = shared.stopping(), if interruptible => Ok(Got::Stopping),
     }
@@ -759,14 +779,15 @@ async fn echo(
     let mut data = Vec::new();
     loop {
         data.clear();
-        let got = read_more(tls, &mut data, ECHO_CHUNK, shared, true).await?;
+        let got = read_more(tls, &mut data, ECHO_CHUNK, shared, true, None).await?;
         if shared.trace {
             print_trace(tls.connection_mut(), prefix);
         }
         match got {
             Got::Data(0) => return Ok(Ending::Clean),
             Got::Data(_) => {}
-            Got::Idle => return Ok(Ending::Idle),
+            // Echo has no requests, so no request deadline: only the idle timeout ends it.
+            Got::Idle | Got::Late => return Ok(Ending::Idle),
             Got::Stopping => return Ok(Ending::Stopped),
         }
         if tls.connection().peer_closed() {
@@ -819,6 +840,9 @@ async fn http(
         suite_name(n)
     );
     loop {
+        // A request's clock starts with its first byte: a client trickling it in a byte at
+        // a time must not hold the connection for as long as each byte keeps it alive.
+        let mut deadline = None;
         let request = loop {
             match parse_request(&pending) {
                 Parsed::Request(r) => break r,
@@ -831,8 +855,18 @@ async fn http(
                 Parsed::Incomplete => {}
             }
             let between_requests = pending.is_empty();
-            let got = match read_more(tls, &mut pending, MAX_HEADER + 1, shared, between_requests)
-                .await
+            if !between_requests && deadline.is_none() {
+                deadline = Some(tokio::time::Instant::now() + shared.request_timeout);
+            }
+            let got = match read_more(
+                tls,
+                &mut pending,
+                MAX_HEADER + 1,
+                shared,
+                between_requests,
+                deadline,
+            )
+            .await
             {
                 Ok(got) => got,
                 // Between requests, a client that just drops the TCP connection is normal
@@ -845,19 +879,24 @@ async fn http(
             if shared.trace {
                 print_trace(tls.connection_mut(), prefix);
             }
+            if deadline.is_none() {
+                deadline = Some(tokio::time::Instant::now() + shared.request_timeout);
+            }
             match got {
                 Got::Data(0) => return Ok(Ending::Clean),
                 Got::Data(_) => {}
                 Got::Idle => return Ok(Ending::Idle),
+                Got::Late => return Ok(Ending::SlowRequest),
                 Got::Stopping => return Ok(Ending::Stopped),
             }
         };
         while pending.len() < request.head_len + request.body_len {
             let missing = request.head_len + request.body_len - pending.len();
-            match read_more(tls, &mut pending, missing, shared, false).await? {
+            match read_more(tls, &mut pending, missing, shared, false, deadline).await? {
                 Got::Data(0) => return Ok(Ending::Clean),
                 Got::Data(_) => {}
                 Got::Idle => return Ok(Ending::Idle),
+                Got::Late => return Ok(Ending::SlowRequest),
                 Got::Stopping => return Ok(Ending::Stopped),
             }
         }

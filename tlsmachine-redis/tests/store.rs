@@ -432,7 +432,11 @@ fn tickets_survive_redis_losing_the_ticket_keys() {
         (sealed[..16] != before[..16] && tb.open(&sealed, now()).is_some()).then_some(sealed)
     });
     assert_eq!(&tb.open(&after, now()).unwrap()[..], b"after");
-    assert_eq!(&tb.open(&before, now()).unwrap()[..], b"before", "old key kept");
+    assert_eq!(
+        &tb.open(&before, now()).unwrap()[..],
+        b"before",
+        "old key kept"
+    );
     assert_eq!(&ta.open(&before, now()).unwrap()[..], b"before");
 }
 
