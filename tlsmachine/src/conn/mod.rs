@@ -239,6 +239,9 @@ impl Connection {
     pub fn release_buffers(&mut self) {
         self.out.release();
         self.deframer.release();
+        if self.events.is_empty() {
+            self.events = VecDeque::new();
+        }
     }
 
     /// Writes pending output to a transport, keeping the buffer for reuse.

@@ -2262,3 +2262,23 @@ fn a_partial_record_is_kept_through_a_release() {
     let n = s.read_data(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"split across a release");
 }
+
+/// At APP_DATA the handshake's state gives way to what the connection still needs: an
+/// idle connection does not keep its transcript, key shares or the ClientHello's offers.
+#[test]
+fn the_handshake_state_is_dropped_at_app_data() {
+    let fx = Fixture::new(KeyType::EcdsaP256);
+    for client in [fx.client_config(), fx.client_config13()] {
+        let (mut c, mut s) = pair(client, fx.server_config());
+        handshake(&mut c, &mut s).unwrap();
+        for conn in [&c, &s] {
+            assert!(matches!(conn.hs, Handshake::Done(_)));
+            assert!(std::mem::size_of_val(&conn.hs) <= 16, "a pointer and a tag");
+        }
+        exchange_data(&mut c, &mut s);
+        let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+        c.export_keying_material(&mut a, b"label", None).unwrap();
+        s.export_keying_material(&mut b, b"label", None).unwrap();
+        assert_eq!(a, b);
+    }
+}

@@ -3,6 +3,7 @@
 //! version.
 
 mod client;
+mod done;
 pub(crate) mod driver;
 pub(crate) mod keys;
 pub(crate) mod pause;
@@ -43,6 +44,8 @@ pub(crate) enum Handshake {
     ServerStart(Box<ServerStart>),
     Server12(Box<ServerHs12>),
     Server13(Box<ServerHs13>),
+    /// After the handshake: only what APP_DATA still needs.
+    Done(Box<done::Done>),
 }
 
 /// The keying material an exporter needs, by version.
@@ -75,6 +78,7 @@ impl Handshake {
             Handshake::ClientStart(_) | Handshake::ServerStart(_) => None,
             Handshake::Client12(_) | Handshake::Server12(_) => Some(Version::Tls12),
             Handshake::Client13(_) | Handshake::Server13(_) => Some(Version::Tls13),
+            Handshake::Done(h) => Some(h.version()),
         }
     }
 
@@ -87,6 +91,7 @@ impl Handshake {
             Handshake::Client13(h) => h.cond(cond),
             Handshake::Server12(h) => h.cond(cond),
             Handshake::Server13(h) => h.cond(cond),
+            Handshake::Done(h) => h.cond(cond),
         }
     }
 
@@ -113,10 +118,11 @@ impl Handshake {
             _ => {}
         }
         match self {
-            Handshake::Client12(h) => h.on_message(ctx, phase, payload, raw),
-            Handshake::Client13(h) => h.on_message(ctx, phase, payload, raw),
-            Handshake::Server12(h) => h.on_message(ctx, phase, payload, raw),
-            Handshake::Server13(h) => h.on_message(ctx, phase, payload, raw),
+            Handshake::Client12(h) => h.on_message(ctx, payload, raw),
+            Handshake::Client13(h) => h.on_message(ctx, payload, raw),
+            Handshake::Server12(h) => h.on_message(ctx, payload, raw),
+            Handshake::Server13(h) => h.on_message(ctx, payload, raw),
+            Handshake::Done(h) => h.on_message(ctx, phase, payload),
             Handshake::ClientStart(_) | Handshake::ServerStart(_) => Err(ProtocolError::Internal(
                 "hello stage admitted a message that is not a hello",
             )),
@@ -161,6 +167,9 @@ impl Handshake {
             Handshake::ClientStart(_) | Handshake::ServerStart(_) => Err(ProtocolError::Internal(
                 "ChangeCipherSpec admitted before the hellos",
             )),
+            Handshake::Done(_) => Err(ProtocolError::Internal(
+                "ChangeCipherSpec admitted after the handshake",
+            )),
         }
     }
 
@@ -178,6 +187,7 @@ impl Handshake {
             Handshake::Client13(h) => h.send_flight(ctx, flight),
             Handshake::Server12(h) => h.send_flight(ctx, flight),
             Handshake::Server13(h) => h.send_flight(ctx, flight),
+            Handshake::Done(h) => h.send_flight(ctx, flight),
             Handshake::ClientStart(_) | Handshake::ServerStart(_) => Err(ProtocolError::Internal(
                 "no hello-stage flight of this name",
             )),
@@ -196,7 +206,7 @@ impl Handshake {
             Handshake::Client13(h) => h.internal_event(ctx, phase),
             Handshake::Server12(h) => h.internal_event(ctx, phase),
             Handshake::Server13(h) => h.internal_event(ctx, phase),
-            Handshake::ClientStart(_) | Handshake::ServerStart(_) => Ok(None),
+            Handshake::ClientStart(_) | Handshake::ServerStart(_) | Handshake::Done(_) => Ok(None),
         }
     }
 
@@ -206,7 +216,7 @@ impl Handshake {
             Handshake::Client13(h) => Some(&h.pause),
             Handshake::Server12(h) => Some(&h.pause),
             Handshake::Server13(h) => Some(&h.pause),
-            Handshake::ClientStart(_) | Handshake::ServerStart(_) => None,
+            Handshake::ClientStart(_) | Handshake::ServerStart(_) | Handshake::Done(_) => None,
         }
     }
 
@@ -223,7 +233,7 @@ impl Handshake {
             Handshake::Client13(h) => &mut h.pause,
             Handshake::Server12(h) => &mut h.pause,
             Handshake::Server13(h) => &mut h.pause,
-            Handshake::ClientStart(_) | Handshake::ServerStart(_) => return,
+            Handshake::ClientStart(_) | Handshake::ServerStart(_) | Handshake::Done(_) => return,
         };
         slot.answer(answer);
     }
@@ -235,11 +245,21 @@ impl Handshake {
             Handshake::Client13(h) => h.finish(ctx)?,
             Handshake::Server12(h) => h.finish(ctx)?,
             Handshake::Server13(h) => h.finish(ctx)?,
-            Handshake::ClientStart(_) | Handshake::ServerStart(_) => {
+            Handshake::ClientStart(_) | Handshake::ServerStart(_) | Handshake::Done(_) => {
                 return Err(ProtocolError::Internal("APP_DATA before the hellos"))
             }
         }
         .into_peer();
+        let done = match self {
+            Handshake::Client12(h) => h.take_done()?,
+            Handshake::Client13(h) => h.take_done()?,
+            Handshake::Server12(h) => h.take_done()?,
+            Handshake::Server13(h) => h.take_done()?,
+            Handshake::ClientStart(_) | Handshake::ServerStart(_) | Handshake::Done(_) => {
+                return Err(ProtocolError::Internal("APP_DATA before the hellos"))
+            }
+        };
+        *self = Handshake::Done(Box::new(done));
         if !self.is_client() {
             ctx.negotiated.client_authenticated = match peer {
                 proof::PeerAuth::Certificate(_) => true,
@@ -255,15 +275,14 @@ impl Handshake {
         matches!(
             self,
             Handshake::ClientStart(_) | Handshake::Client12(_) | Handshake::Client13(_)
-        )
+        ) || matches!(self, Handshake::Done(h) if h.client)
     }
 
     /// Our next KeyUpdate asks the peer to update its keys too (TLS 1.3).
     pub(crate) fn ask_peer_to_update(&mut self, ask: bool) -> Result<(), ProtocolError> {
         let traffic = match self {
-            Handshake::Client13(h) => h.traffic_mut()?,
-            Handshake::Server13(h) => h.traffic_mut()?,
-            _ => return Err(ProtocolError::Internal("KeyUpdate outside TLS 1.3")),
+            Handshake::Done(h) => h.traffic_mut()?,
+            _ => return Err(ProtocolError::Internal("KeyUpdate during the handshake")),
         };
         traffic.ask_peer = ask;
         Ok(())
@@ -272,11 +291,8 @@ impl Handshake {
     /// The keying material for exporters, once the handshake has it.
     pub(crate) fn export_secrets(&self) -> Option<ExportSecrets<'_>> {
         match self {
-            Handshake::Client12(h) => h.secrets().map(|(s, m)| ExportSecrets::Tls12(s, m)),
-            Handshake::Server12(h) => h.secrets().map(|(s, m)| ExportSecrets::Tls12(s, m)),
-            Handshake::Client13(h) => h.exporter().map(ExportSecrets::Tls13),
-            Handshake::Server13(h) => h.exporter().map(ExportSecrets::Tls13),
-            Handshake::ClientStart(_) | Handshake::ServerStart(_) => None,
+            Handshake::Done(h) => Some(h.export_secrets()),
+            _ => None,
         }
     }
 
@@ -319,6 +335,7 @@ impl Handshake {
             Handshake::Client12(h) => h.on_fatal(),
             Handshake::Server12(h) => h.on_fatal(),
             Handshake::Client13(h) => h.on_fatal(),
+            Handshake::Done(h) => h.on_fatal(),
             Handshake::ServerStart(_) | Handshake::Server13(_) => {}
         }
     }

@@ -125,6 +125,8 @@ impl Deframer {
             self.filled = 0;
             self.processed = 0;
             self.handshake = Vec::new();
+            self.plaintext = VecDeque::new();
+            self.early = VecDeque::new();
         }
     }
 

@@ -21,6 +21,7 @@ use crate::crypto::sigverify::{verify_signature, DEFAULT_VERIFY_SCHEMES};
 use crate::crypto::suites::{SuiteAuth, Tls12Suite};
 use crate::error::{CertificateError, PeerIncompatible, PeerMisbehaved, ProtocolError};
 use crate::handshake::client::{choose_client_certificate, verify_server, ClientStart};
+use crate::handshake::done::{Done, DoneKeys, Forget};
 use crate::handshake::driver::{describe, Ctx};
 use crate::handshake::keys::{self, FinishedBy, PendingKeys};
 use crate::handshake::pause::PauseSlot;
@@ -169,7 +170,6 @@ impl ClientHs12 {
     pub(crate) fn on_message(
         &mut self,
         ctx: &mut Ctx<'_>,
-        phase: Phase,
         payload: HandshakePayload,
         raw: &[u8],
     ) -> Result<Option<Branch>, ProtocolError> {
@@ -209,9 +209,6 @@ impl ClientHs12 {
                 self.transcript.add(raw);
                 Ok(None)
             }
-            // RFC 5246 §7.4.1.1: HelloRequest is not part of the transcript; the table
-            // answers it with no_renegotiation.
-            HandshakePayload::HelloRequest if phase == Phase::AppData => Ok(None),
             _ => Err(ProtocolError::Internal(
                 "client table admitted a message it cannot handle",
             )),
@@ -630,8 +627,27 @@ impl ClientHs12 {
         }
     }
 
-    pub(crate) fn secrets(&self) -> Option<(&'static Tls12Suite, &MasterSecret)> {
-        Some((self.suite?, self.master_secret.as_ref()?))
+    /// What APP_DATA keeps: the master secret for exporters, and the cache entry to forget
+    /// after a fatal error.
+    pub(crate) fn take_done(&mut self) -> Result<Done, ProtocolError> {
+        Ok(Done {
+            client: true,
+            keys: DoneKeys::Tls12 {
+                suite: self
+                    .suite
+                    .ok_or(ProtocolError::Internal("APP_DATA without a suite"))?,
+                master_secret: self
+                    .master_secret
+                    .take()
+                    .ok_or(ProtocolError::Internal("APP_DATA without a master secret"))?,
+            },
+            forget: Forget::ClientSessions {
+                config: self.config.clone(),
+                cache_key: std::mem::take(&mut self.cache_key),
+                tls12_only: true,
+            },
+            tickets: None,
+        })
     }
 
     /// A fatal error: the session is not to be resumed (RFC 5246 §7.2), this server's TLS

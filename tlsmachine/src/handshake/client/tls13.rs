@@ -12,7 +12,7 @@ use crate::codec::enums::{
 use crate::codec::extensions::{ClientExtension, KeyShareEntry, ServerExtension};
 use crate::codec::handshake::{
     Certificate13, CertificateRequest13, CertificateVerify, ClientHello, EncryptedExtensions,
-    Finished, HandshakePayload, NewSessionTicket13, ServerHello,
+    Finished, HandshakePayload, ServerHello,
 };
 use crate::config::{CertifiedKey, ClientConfig};
 use crate::crypto::key_schedule::{
@@ -26,6 +26,7 @@ use crate::event::Event;
 use crate::handshake::client::{
     bind_psk, choose_client_certificate, offered_psks, verify_server, ClientStart, OfferedTicket,
 };
+use crate::handshake::done::{Done, DoneKeys, Forget, TicketIntake};
 use crate::handshake::driver::{describe, Ctx};
 use crate::handshake::pause::PauseSlot;
 use crate::handshake::proof::{self, Established, FinishedVerified, PeerAuth, SigVerified};
@@ -34,7 +35,6 @@ use crate::handshake::tls13::{self, Signer, Traffic};
 use crate::handshake::transcript::Transcript;
 use crate::negotiated::EarlyData;
 use crate::pause::SignRequest;
-use crate::session::{ClientSession, MAX_TLS13_TICKET_LIFETIME};
 use crate::verify::CertVerified;
 
 pub(crate) struct ClientHs13 {
@@ -135,12 +135,13 @@ impl ClientHs13 {
             Cond::ClientCertSent => self.client_cert_sent,
             Cond::FirstHello => self.retry_suite.is_none(),
             Cond::CompatCcsAllowed => !self.peer_ccs_seen,
-            Cond::UpdateRequested => self.traffic.as_ref().is_some_and(|t| t.update_requested),
             Cond::EarlyDataAccepted => self.early_data == EarlyData::Accepted,
+            // KeyUpdate happens after the handshake, in `done::Done`.
             Cond::EcdheSuite
             | Cond::ClientAuthConfigured
             | Cond::TicketPromised
-            | Cond::TicketsOffered => false,
+            | Cond::TicketsOffered
+            | Cond::UpdateRequested => false,
         }
     }
 
@@ -223,7 +224,6 @@ impl ClientHs13 {
     pub(crate) fn on_message(
         &mut self,
         ctx: &mut Ctx<'_>,
-        phase: Phase,
         payload: HandshakePayload,
         raw: &[u8],
     ) -> Result<Option<Branch>, ProtocolError> {
@@ -282,15 +282,7 @@ impl ClientHs13 {
                 self.on_finished(ctx, &fin, raw)?;
                 Ok(None)
             }
-            HandshakePayload::NewSessionTicket13(ticket) => {
-                self.on_new_session_ticket(ctx, ticket);
-                Ok(None)
-            }
-            HandshakePayload::KeyUpdate(request) => {
-                self.traffic_mut()?
-                    .on_key_update(ctx, request, phase == Phase::AppData)?;
-                Ok(None)
-            }
+            // Tickets and KeyUpdate come after the handshake, to `done::Done`.
             _ => Err(ProtocolError::Internal(
                 "TLS 1.3 client table admitted a message it cannot handle",
             )),
@@ -713,42 +705,6 @@ impl ClientHs13 {
         Ok(())
     }
 
-    /// A ticket for resumption (RFC 8446 §4.6.1): its PSK comes from the resumption secret
-    /// and the ticket's nonce; the cache keeps it for one later connection.
-    fn on_new_session_ticket(&mut self, ctx: &Ctx<'_>, ticket: NewSessionTicket13) {
-        let (Some(cache), Some(resumption), Some(suite)) =
-            (&self.config.session_cache, &self.resumption, self.suite)
-        else {
-            return;
-        };
-        //= https://www.rfc-editor.org/rfc/rfc8446#section-4.6.1
-        //# The value of zero indicates that the ticket should be discarded
-        //# immediately.
-        if ticket.lifetime == 0 {
-            return;
-        }
-        let psk = resumption.psk(&ticket.nonce);
-        let max_early_data = ticket.max_early_data().unwrap_or(0);
-        cache.put(
-            &self.cache_key,
-            ClientSession {
-                session_id: Vec::new(),
-                ticket: ticket.ticket,
-                ticket_lifetime_hint: ticket.lifetime.min(MAX_TLS13_TICKET_LIFETIME),
-                version: ProtocolVersion::TLS1_3,
-                suite: suite.suite,
-                secret: psk.as_bytes().to_vec(),
-                extended_master_secret: false,
-                server_name: self.server_name.to_str().into_owned(),
-                alpn: ctx.negotiated.alpn_protocol.clone(),
-                peer_certificates: ctx.negotiated.peer_certificates.clone(),
-                created: self.config.provider.time.now().as_secs(),
-                age_add: ticket.age_add,
-                max_early_data,
-            },
-        );
-    }
-
     pub(crate) fn send_flight(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -757,8 +713,6 @@ impl ClientHs13 {
         match flight {
             FlightName::ClientHelloAfterRetry => self.send_second_client_hello(ctx),
             FlightName::ClientFinished => self.send_finished_flight(ctx),
-            FlightName::KeyUpdateAnswer => self.traffic_mut()?.send_answer(ctx),
-            FlightName::KeyUpdate => self.traffic_mut()?.send_ours(ctx),
             _ => Err(ProtocolError::Internal(
                 "no TLS 1.3 client flight of this name",
             )),
@@ -892,9 +846,41 @@ impl ClientHs13 {
         })
     }
 
-    /// The exporter secret once the handshake has one (RFC 8446 §7.5).
-    pub(crate) fn exporter(&self) -> Option<&ExporterSecret> {
-        self.exporter.as_ref()
+    /// What APP_DATA keeps: the traffic keys, the exporter secret, and what tickets to come
+    /// need; a fatal error later forgets this server's tickets.
+    pub(crate) fn take_done(&mut self) -> Result<Done, ProtocolError> {
+        let tickets = match (
+            &self.config.session_cache,
+            self.suite,
+            self.resumption.take(),
+        ) {
+            (Some(_), Some(suite), Some(resumption)) => Some(TicketIntake {
+                config: self.config.clone(),
+                cache_key: self.cache_key.clone(),
+                server_name: self.server_name.to_str().into_owned(),
+                suite,
+                resumption,
+            }),
+            _ => None,
+        };
+        Ok(Done {
+            client: true,
+            keys: DoneKeys::Tls13 {
+                traffic: self
+                    .traffic
+                    .take()
+                    .ok_or(ProtocolError::Internal("APP_DATA without traffic keys"))?,
+                exporter: self.exporter.take().ok_or(ProtocolError::Internal(
+                    "APP_DATA without an exporter secret",
+                ))?,
+            },
+            forget: Forget::ClientSessions {
+                config: self.config.clone(),
+                cache_key: std::mem::take(&mut self.cache_key),
+                tls12_only: false,
+            },
+            tickets,
+        })
     }
 
     /// 0-RTT bytes the application may still write: until our EndOfEarlyData, as long as

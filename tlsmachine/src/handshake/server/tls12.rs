@@ -21,6 +21,7 @@ use crate::crypto::prf::MasterSecret;
 use crate::crypto::sigverify::{verify_signature, DEFAULT_VERIFY_SCHEMES};
 use crate::crypto::suites::Tls12Suite;
 use crate::error::{PeerIncompatible, PeerMisbehaved, ProtocolError};
+use crate::handshake::done::{Done, DoneKeys, Forget};
 use crate::handshake::driver::describe;
 use crate::handshake::driver::Ctx;
 use crate::handshake::keys::{self, FinishedBy, PendingKeys};
@@ -158,13 +159,10 @@ impl ServerHs12 {
     pub(crate) fn on_message(
         &mut self,
         ctx: &mut Ctx<'_>,
-        phase: Phase,
         payload: HandshakePayload,
         raw: &[u8],
     ) -> Result<Option<Branch>, ProtocolError> {
         match payload {
-            // The table answers with no_renegotiation; the hello itself is not processed.
-            HandshakePayload::ClientHello(_) if phase == Phase::AppData => Ok(None),
             HandshakePayload::ClientHello(hello) => {
                 self.on_client_hello(ctx, &hello, raw)?;
                 Ok(None)
@@ -879,8 +877,29 @@ impl ServerHs12 {
 
     /// RFC 5246 §7.2.2 and ARCHITECTURE §2: a session that ends in a fatal alert must not be
     /// resumed.
-    pub(crate) fn secrets(&self) -> Option<(&'static Tls12Suite, &MasterSecret)> {
-        Some((self.suite?, self.master_secret.as_ref()?))
+    /// What APP_DATA keeps: the master secret for exporters, and the session to forget
+    /// after a fatal error.
+    pub(crate) fn take_done(&mut self) -> Result<Done, ProtocolError> {
+        Ok(Done {
+            client: false,
+            keys: DoneKeys::Tls12 {
+                suite: self
+                    .suite
+                    .ok_or(ProtocolError::Internal("APP_DATA without a suite"))?,
+                master_secret: self
+                    .master_secret
+                    .take()
+                    .ok_or(ProtocolError::Internal("APP_DATA without a master secret"))?,
+            },
+            forget: match self.stored.take() {
+                Some(id) => Forget::ServerSession {
+                    config: self.config.clone(),
+                    id,
+                },
+                None => Forget::Nothing,
+            },
+            tickets: None,
+        })
     }
 
     pub(crate) fn on_fatal(&mut self) {

@@ -27,6 +27,7 @@ use crate::crypto::kx::{KeyExchange, KxError};
 use crate::crypto::sigverify::{verify_signature_tls13, TLS13_VERIFY_SCHEMES};
 use crate::crypto::suites::Tls13Suite;
 use crate::error::{PeerIncompatible, PeerMisbehaved, ProtocolError};
+use crate::handshake::done::{Done, DoneKeys, Forget};
 use crate::handshake::driver::{describe, Ctx};
 use crate::handshake::pause::PauseSlot;
 use crate::handshake::proof::{self, Established, FinishedVerified, PeerAuth, SigVerified};
@@ -192,10 +193,10 @@ impl ServerHs13 {
             Cond::ClientCertSent => !self.client_chain.is_empty(),
             Cond::FirstHello => self.retry.is_none(),
             Cond::CompatCcsAllowed => !self.peer_ccs_seen,
-            Cond::UpdateRequested => self.traffic.as_ref().is_some_and(|t| t.update_requested),
             Cond::EarlyDataAccepted => self.early_data == EarlyData::Accepted,
             Cond::TicketsOffered => self.tickets_offered(),
-            Cond::EcdheSuite | Cond::TicketPromised => false,
+            // KeyUpdate happens after the handshake, in `done::Done`.
+            Cond::EcdheSuite | Cond::TicketPromised | Cond::UpdateRequested => false,
         }
     }
 
@@ -222,7 +223,6 @@ impl ServerHs13 {
     pub(crate) fn on_message(
         &mut self,
         ctx: &mut Ctx<'_>,
-        phase: Phase,
         payload: HandshakePayload,
         raw: &[u8],
     ) -> Result<Option<Branch>, ProtocolError> {
@@ -248,11 +248,7 @@ impl ServerHs13 {
                 self.on_finished(ctx, &fin, raw)?;
                 Ok(None)
             }
-            HandshakePayload::KeyUpdate(request) => {
-                self.traffic_mut()?
-                    .on_key_update(ctx, request, phase == Phase::AppData)?;
-                Ok(None)
-            }
+            // KeyUpdate comes after the handshake, to `done::Done`.
             _ => Err(ProtocolError::Internal(
                 "TLS 1.3 server table admitted a message it cannot handle",
             )),
@@ -705,8 +701,6 @@ impl ServerHs13 {
             FlightName::ServerHello => self.send_server_flight(ctx, false),
             FlightName::ServerResumed13 => self.send_server_flight(ctx, true),
             FlightName::NewSessionTickets => self.send_tickets(ctx),
-            FlightName::KeyUpdateAnswer => self.traffic_mut()?.send_answer(ctx),
-            FlightName::KeyUpdate => self.traffic_mut()?.send_ours(ctx),
             _ => Err(ProtocolError::Internal(
                 "no TLS 1.3 server flight of this name",
             )),
@@ -1218,9 +1212,22 @@ impl ServerHs13 {
         Ok(Established { peer, finished })
     }
 
-    /// The exporter secret once the handshake has one (RFC 8446 §7.5).
-    pub(crate) fn exporter(&self) -> Option<&ExporterSecret> {
-        self.exporter.as_ref()
+    /// What APP_DATA keeps: the traffic keys and the exporter secret.
+    pub(crate) fn take_done(&mut self) -> Result<Done, ProtocolError> {
+        Ok(Done {
+            client: false,
+            keys: DoneKeys::Tls13 {
+                traffic: self
+                    .traffic
+                    .take()
+                    .ok_or(ProtocolError::Internal("APP_DATA without traffic keys"))?,
+                exporter: self.exporter.take().ok_or(ProtocolError::Internal(
+                    "APP_DATA without an exporter secret",
+                ))?,
+            },
+            forget: Forget::Nothing,
+            tickets: None,
+        })
     }
 
     /// The application traffic keys, once the handshake has them.
