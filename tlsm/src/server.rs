@@ -855,6 +855,11 @@ async fn http(
                 Parsed::Incomplete => {}
             }
             let between_requests = pending.is_empty();
+            if between_requests {
+                // Waiting for the next request may take long: an idle connection keeps no
+                // buffers, only its keys.
+                tls.release_buffers();
+            }
             if !between_requests && deadline.is_none() {
                 deadline = Some(tokio::time::Instant::now() + shared.request_timeout);
             }

@@ -471,6 +471,19 @@ impl<IO> TlsStream<IO> {
         &mut self.io
     }
 
+    /// Gives back the memory of the stream's and the connection's buffers that hold
+    /// nothing now ([`Connection::release_buffers`]): call it when the connection goes
+    /// idle (between requests, say), not between writes of a transfer.
+    pub fn release_buffers(&mut self) {
+        if self.sealed_sent == self.sealed_end {
+            self.sealed = Vec::new();
+            self.sealed_sent = 0;
+            self.sealed_end = 0;
+        }
+        self.gather = Vec::new();
+        self.conn.release_buffers();
+    }
+
     /// The transport and the connection. Records sealed but not yet written are dropped:
     /// `flush` first.
     pub fn into_inner(self) -> (IO, Connection) {

@@ -755,3 +755,33 @@ async fn connect_to_keeps_sessions_per_port_and_takes_early_data() {
     .await
     .expect("bounded");
 }
+
+/// An idle stream gives its buffers back and makes them again for the next data.
+#[tokio::test]
+async fn released_buffers_come_back_for_the_next_exchange() {
+    let pki = pki();
+    tokio::time::timeout(LIMIT, async {
+        let (mut client, _, mut server, _) =
+            duplex_pair(&pki, client_config(&pki), 64 * 1024).await;
+        for round in 0..3u8 {
+            let data = pattern(100_000, round);
+            let (_, got) = tokio::join!(
+                async {
+                    client.write_all(&data).await.unwrap();
+                    client.flush().await.unwrap();
+                },
+                async {
+                    let mut got = vec![0u8; data.len()];
+                    server.read_exact(&mut got).await.unwrap();
+                    got
+                }
+            );
+            assert!(got == data, "round {round}");
+            client.release_buffers();
+            server.release_buffers();
+            assert_eq!(client.sealed.capacity(), 0);
+        }
+    })
+    .await
+    .expect("bounded");
+}
