@@ -64,6 +64,8 @@ mod record;
 pub mod resolve;
 pub mod session;
 pub mod stream;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod trace;
 pub mod verify;
 
