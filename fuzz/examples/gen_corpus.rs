@@ -382,6 +382,20 @@ fn small_starts(corpus: &mut Corpus) {
         add(corpus, "deframer", &format!("{name}-sealed"), sealed);
     }
 
+    // What found the deframer's stale cap: under a 20,000-byte cap (0x12: read as it
+    // comes), a record of 3612 bytes read and done with, then 3613 bytes of a record of
+    // the largest size, whose rest must still fit.
+    let mut stream = vec![0x12, 0];
+    let done = [&[0x17, 0x03, 0x03, 0x0e, 0x17][..], &[0xaa; 3607]].concat();
+    let started = [&[0x17, 0x03, 0x03, 0x40, 0x00][..], &[0xbb; 3608]].concat();
+    for piece in [done, started] {
+        stream.push(0);
+        stream.extend_from_slice(&(piece.len() as u16).to_be_bytes());
+        stream.extend_from_slice(&piece);
+        stream.push(2);
+    }
+    add(corpus, "deframer", "stale-cap-refuses-rest-of-record", stream);
+
     // Each AEAD in each version, with a short record and a full one.
     for selector in [0u8, 1, 2, 0x80, 0x81, 0x82] {
         let mut head = vec![selector];

@@ -81,7 +81,8 @@ struct Run {
 
 /// Pushes `stream` in the pieces `cuts` ends, processing after each.
 fn run(config: u8, keys: Keys, stream: &[u8], cuts: &[usize]) -> Run {
-    let max_buffered = [1 << 15, 1 << 17, 6000, 300][usize::from(config % 4)];
+    // Caps that hold many records, one (but not two) of the largest, and less than one.
+    let max_buffered = [1 << 15, 1 << 17, 20_000, 300][usize::from(config % 4)];
     let max_handshake = [1 << 16, 1024, 64, 0][usize::from(config / 4 % 4)];
     let reading = config & 0x10 != 0;
     let mut d = Deframer::new(max_buffered, max_handshake);
@@ -116,7 +117,7 @@ fn run(config: u8, keys: Keys, stream: &[u8], cuts: &[usize]) -> Run {
             read_all(&mut d, &mut run.plaintext);
             // An application that has read everything can always receive the rest of
             // the record in progress, or it waits forever (with a cap that holds one).
-            if max_buffered >= 1 << 15 {
+            if max_buffered >= MAX_CIPHERTEXT + 5 {
                 let records = run
                     .out
                     .iter()
