@@ -18,7 +18,7 @@ use tlsmachine::codec::enums::{
 use tlsmachine::codec::extensions::{ClientExtension, KeyShareEntry, OfferedPsks, PskIdentity};
 use tlsmachine::codec::handshake::{read_handshake, ClientHello, HandshakePayload, SessionId};
 use tlsmachine::codec::{Codec, Writer};
-use tlsmachine_fuzz::flight::{connect, parse_ops, step, Op, Role};
+use tlsmachine_fuzz::flight::{check_authenticated, connect, parse_ops, step, Op, Role};
 use tlsmachine_fuzz::scenario::Scenario;
 
 const CAPTURES: [&[u8]; 5] = [
@@ -274,9 +274,11 @@ fn run(data: &[u8]) -> Result<()> {
     }
 
     let (mut conn, mut peer) = connect(Role::Server, scenario);
-    step(&mut conn, &mut peer, &Op::Raw(wire));
-    for op in parse_ops(u.take_rest()) {
-        step(&mut conn, &mut peer, &op);
+    let ops = [Op::Raw(wire)].into_iter().chain(parse_ops(u.take_rest()));
+    for op in ops {
+        if step(&mut conn, &mut peer, &op) {
+            check_authenticated(&conn, Role::Server, scenario);
+        }
     }
     Ok(())
 }

@@ -23,6 +23,7 @@ use tlsmachine::codec::limits::MAX_QUEUED_EVENTS;
 use tlsmachine::{Connection, Error, Event, LocalError, Phase, ProtocolError};
 
 use crate::peer::{Peer, Secrets, Sender};
+use crate::pki;
 use crate::scenario::{Scenario, MAX_BUFFERED};
 
 /// What the application does, or what the peer sends.
@@ -158,12 +159,46 @@ pub fn run(role: Role, data: &[u8]) {
     let _ = conn.take_outgoing();
     drain_events(&mut conn);
     for op in &ops {
-        step(&mut conn, &mut peer, op);
+        if step(&mut conn, &mut peer, op) {
+            check_authenticated(&conn, role, scenario);
+        }
+    }
+}
+
+/// A completed handshake authenticated the peer with our PKI: the fuzzer holds no private
+/// key, so a peer certificate other than ours, or a server requiring a client certificate
+/// that ends up without one, is an authentication bypass. (Resumption carries the
+/// certificates over from the earlier connection, which used the same ones.)
+pub fn check_authenticated(conn: &Connection, role: Role, scenario: Scenario) {
+    let n = conn.negotiated();
+    let leaf = |key: Arc<tlsmachine::CertifiedKey>| key.chain()[0].clone();
+    match role {
+        Role::Client => assert_eq!(
+            n.peer_certificates.first(),
+            Some(&leaf(pki::server_key())),
+            "handshake complete without the server's certificate"
+        ),
+        Role::Server => {
+            if scenario == Scenario::Tls13ClientAuth {
+                assert!(
+                    n.client_authenticated,
+                    "required client certificate missing"
+                );
+            }
+            if n.client_authenticated {
+                assert_eq!(
+                    n.peer_certificates.first(),
+                    Some(&leaf(pki::client_key())),
+                    "client authenticated with a certificate not ours"
+                );
+            }
+        }
     }
 }
 
 /// Performs `op` and checks every invariant the connection promises a hostile peer.
-pub fn step(conn: &mut Connection, peer: &mut Peer, op: &Op) {
+/// Returns whether the handshake completed during it.
+pub fn step(conn: &mut Connection, peer: &mut Peer, op: &Op) -> bool {
     let failed_before = conn.error().is_some();
     let mut input = 0;
     let mut receive = |conn: &mut Connection, bytes: &[u8]| {
@@ -200,7 +235,7 @@ pub fn step(conn: &mut Connection, peer: &mut Peer, op: &Op) {
         "{} bytes of output for {input} bytes of input ({op:?})",
         out.len()
     );
-    drain_events(conn);
+    drain_events(conn)
 }
 
 fn read_all(conn: &mut Connection) -> Result<(), Error> {
@@ -267,12 +302,18 @@ fn check_error(conn: &Connection, e: &Error, peer_input: bool) {
 }
 
 /// Takes every event, rendering each trace line as an application would print it: the
-/// traces show peer data, so their formatting is peer input too.
-fn drain_events(conn: &mut Connection) {
+/// traces show peer data, so their formatting is peer input too. Returns whether the
+/// handshake completed.
+fn drain_events(conn: &mut Connection) -> bool {
     let mut n = 0;
+    let mut complete = false;
     while let Some(event) = conn.poll_event() {
-        if let Event::Trace(trace) = &event {
-            std::hint::black_box(trace.to_string());
+        match &event {
+            Event::Trace(trace) => {
+                std::hint::black_box(trace.to_string());
+            }
+            Event::HandshakeComplete => complete = true,
+            _ => {}
         }
         n += 1;
         assert!(
@@ -280,6 +321,7 @@ fn drain_events(conn: &mut Connection) {
             "the event queue grows without bound"
         );
     }
+    complete
 }
 
 #[cfg(test)]
@@ -299,11 +341,16 @@ mod tests {
                 let (parsed, ops) = parse(&data);
                 assert_eq!(parsed, scenario);
                 let (mut conn, mut peer) = connect(role, scenario);
+                let mut completed = false;
                 for op in &ops {
-                    step(&mut conn, &mut peer, op);
+                    if step(&mut conn, &mut peer, op) {
+                        check_authenticated(&conn, role, scenario);
+                        completed = true;
+                    }
                 }
                 let what = format!("{dir}/{}", scenario.name());
                 assert_eq!(conn.error(), None, "{what}");
+                assert!(completed, "{what}: no HandshakeComplete");
                 assert!(
                     conn.peer_closed(),
                     "{what}: did not reach the peer's close_notify"
