@@ -62,10 +62,6 @@ impl Deframer {
         self.0.next_handshake()
     }
 
-    pub fn handshake_pending(&self) -> bool {
-        self.0.handshake_pending()
-    }
-
     pub fn queue_plaintext(&mut self, range: Range<usize>) {
         self.0.queue_plaintext(range)
     }
