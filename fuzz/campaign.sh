@@ -45,13 +45,12 @@ printf '\n%-20s %8s %12s %7s %7s %8s %8s\n' target seconds execs cov ft corpus c
 for entry in "${plan[@]}"; do
   target=${entry%%=*}
   log="$OUT/logs/$target.log"
-  # Fork mode prints "#<execs>: cov: <n> ft: <n> corp: <n> exec/s: ..." as it goes.
+  # Fork mode prints "#<execs>: cov: <n> ft: <n> corp: <n> exec/s: ..." as it goes; its
+  # corp is the merged corpus (the directory also keeps inputs merged away).
   last=$(grep -E '^#[0-9]+: cov:' "$log" | tail -1 || true)
+  field() { sed -E "s/.* $1: ([0-9]+).*/\\1/" <<<"$last"; }
   execs=$(sed -E 's/^#([0-9]+):.*/\1/' <<<"$last")
-  cov=$(sed -E 's/.* cov: ([0-9]+).*/\1/' <<<"$last")
-  ft=$(sed -E 's/.* ft: ([0-9]+).*/\1/' <<<"$last")
-  files=$(find "$OUT/corpus/$target" -type f | wc -l)
   crashes=$(find "$OUT/artifacts/$target" -type f | wc -l)
   printf '%-20s %8s %12s %7s %7s %8s %8s\n' "$target" "${entry#*=}" "${execs:-?}" \
-    "${cov:-?}" "${ft:-?}" "$files" "$crashes"
+    "$(field cov)" "$(field ft)" "$(field corp)" "$crashes"
 done
