@@ -249,7 +249,9 @@ impl Earlier {
         }
         let sessions = store.puts.lock().map(|p| p.clone()).unwrap_or_default();
         Earlier {
-            client_session: cache.and_then(|c| c.export(pki::SERVER_NAME)),
+            client_session: cache
+                .and_then(|c| c.export(pki::SERVER_NAME))
+                .map(|s| s[..].to_vec()),
             server_sessions: sessions,
         }
     }
