@@ -67,6 +67,8 @@ pub mod replay;
 pub mod resolve;
 pub mod session;
 pub mod stream;
+#[cfg(feature = "testing")]
+pub mod testing;
 #[cfg(test)]
 mod tests_secrets;
 pub mod trace;

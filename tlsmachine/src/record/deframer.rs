@@ -86,7 +86,7 @@ impl Deframer {
     /// Buffers received bytes. Refuses to hold more than the configured cap, counting
     /// application data the application has not read yet.
     pub(crate) fn push(&mut self, data: &[u8]) -> Result<(), LocalError> {
-        self.compact();
+        self.compact(data.len());
         if self.filled + data.len() > self.max_buffered {
             return Err(LocalError::BufferFull {
                 what: "received data",
@@ -98,9 +98,9 @@ impl Deframer {
         Ok(())
     }
 
-    /// Room for `push` before the cap is reached.
+    /// Room for `push` before the cap is reached, or for one whole record if that is less.
     pub(crate) fn free_space(&mut self) -> usize {
-        self.compact();
+        self.compact(MAX_CIPHERTEXT + RECORD_HEADER_LEN);
         self.max_buffered.saturating_sub(self.filled)
     }
 
@@ -149,13 +149,18 @@ impl Deframer {
         Ok(n)
     }
 
-    fn compact(&mut self) {
+    /// Drops the bytes nobody needs any more from the front of the buffer, so that `needed`
+    /// more fit under the cap if they can.
+    fn compact(&mut self, needed: usize) {
         let keep_from = [self.plaintext.front(), self.early.front()]
             .into_iter()
             .flatten()
             .fold(self.processed, |at, r| r.start.min(at));
-        // Moving the tail costs a copy, so only do it once the dead prefix dominates.
-        if keep_from == 0 || keep_from * 2 < self.filled && keep_from < self.filled {
+        // Moving the tail costs a copy, so only do it once the dead prefix dominates, or
+        // when the cap would otherwise refuse bytes that fit once the dead ones are gone.
+        let dominates = keep_from * 2 >= self.filled;
+        let short = self.filled + needed > self.max_buffered;
+        if keep_from == 0 || !(dominates || short) {
             return;
         }
         self.buf.copy_within(keep_from..self.filled, 0);
@@ -527,6 +532,28 @@ mod tests {
                 cap: 100
             })
         );
+    }
+
+    /// The deframer fuzz target checks that a reader who has read everything can always
+    /// receive the rest of a record. With a cap that holds one record but not two, that did
+    /// not hold: processed bytes stayed counted against the cap until they were half the
+    /// buffer, so the rest was refused for ever.
+    #[test]
+    fn processed_bytes_never_keep_the_rest_of_a_record_out() {
+        let mut d = Deframer::new(20_000, 1 << 16);
+        let done = record(0x17, &[0xaa; 3995]);
+        let big = record(0x17, &[0xbb; MAX_PLAINTEXT]);
+        d.push(&done).unwrap();
+        d.push(&big[..5000]).unwrap();
+        let r = d.next_record().unwrap().unwrap();
+        d.queue_plaintext(r.range);
+        let mut out = [0u8; 4000];
+        assert_eq!(d.read_plaintext(&mut out), 3995);
+        assert!(d.next_record().unwrap().is_none());
+        assert!(d.free_space() >= big.len() - 5000);
+        d.push(&big[5000..]).unwrap();
+        let r = d.next_record().unwrap().unwrap();
+        assert_eq!(d.bytes(r.range), &big[5..]);
     }
 
     #[test]
