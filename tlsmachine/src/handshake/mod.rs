@@ -323,3 +323,6 @@ impl Handshake {
         }
     }
 }
+
+#[cfg(test)]
+mod tests_size;
