@@ -163,6 +163,7 @@ pub fn check_tlsmachine(
         && n.cipher_suite == Some(kind.suite())
         // A TLS 1.2 resumption has no key exchange, so no group.
         && n.group == (handshake == HandshakeKind::Full).then_some(NamedGroup::X25519)
+        && (handshake != HandshakeKind::Full || n.signature_scheme == Some(kind.signature_scheme()))
         && n.resumed == (handshake == HandshakeKind::Resumed);
     if !expected {
         return Err(format!("tlsmachine: expected a {handshake:?} handshake, got {n:?}").into());

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use rustls::client::{ClientSessionMemoryCache, Tls12Resumption};
 use rustls::crypto::{aws_lc_rs, CryptoProvider};
 use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache};
-use rustls::RootCertStore;
+use rustls::sign::{CertifiedKey as RustlsCertifiedKey, SigningKey, SingleCertAndKey};
+use rustls::{RootCertStore, SignatureAlgorithm};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tlsmachine::codec::enums::{CipherSuite, NamedGroup};
+use tlsmachine::codec::enums::{CipherSuite, NamedGroup, SignatureScheme};
 use tlsmachine::crypto::suites::{self, Tls12Suite};
 use tlsmachine::pki::{GeneratedPki, KeyType};
 use tlsmachine::session::{self, ClientSessionCache, MemoryStore, Ticketer};
@@ -51,6 +52,15 @@ impl CertKind {
     /// The suite both stacks must negotiate with this certificate.
     pub fn suite(self) -> CipherSuite {
         self.tlsmachine_suite().suite
+    }
+
+    /// The scheme both servers sign with: tlsmachine's first choice for the key. rustls'
+    /// server alone would pick RSA-PSS-SHA512.
+    pub fn signature_scheme(self) -> SignatureScheme {
+        match self {
+            CertKind::EcdsaP256 => SignatureScheme::ECDSA_SECP256R1_SHA256,
+            CertKind::Rsa2048 => SignatureScheme::RSA_PSS_RSAE_SHA256,
+        }
     }
 }
 
@@ -151,10 +161,15 @@ impl Certs {
         let chain = CertificateDer::pem_slice_iter(self.pki.server_chain_pem.as_bytes())
             .collect::<Result<Vec<_>, _>>()?;
         let key = PrivateKeyDer::from_pem_slice(self.pki.server_key_pem.as_bytes())?;
+        let key = Arc::new(OneScheme {
+            key: provider.key_provider.load_private_key(key)?,
+            scheme: rustls::SignatureScheme::from(self.kind.signature_scheme().0),
+        });
+        let resolver = SingleCertAndKey::from(RustlsCertifiedKey::new(chain, key));
         let mut server = rustls::ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&versions)?
             .with_no_client_auth()
-            .with_single_cert(chain, key)?;
+            .with_cert_resolver(Arc::new(resolver));
         // The default ticketer never issues tickets; session IDs need storage, so none.
         server.session_storage = Arc::new(NoServerSessionStorage {});
         server.send_tls13_tickets = 0;
@@ -223,5 +238,29 @@ impl Certs {
             client: Arc::new(client),
             server: Arc::new(server),
         })
+    }
+}
+
+/// rustls' server key, signing only with `scheme`, so that both servers sign the same way
+/// whatever rustls would prefer.
+#[derive(Debug)]
+struct OneScheme {
+    key: Arc<dyn SigningKey>,
+    scheme: rustls::SignatureScheme,
+}
+
+impl SigningKey for OneScheme {
+    fn choose_scheme(
+        &self,
+        offered: &[rustls::SignatureScheme],
+    ) -> Option<Box<dyn rustls::sign::Signer>> {
+        if !offered.contains(&self.scheme) {
+            return None;
+        }
+        self.key.choose_scheme(&[self.scheme])
+    }
+
+    fn algorithm(&self) -> SignatureAlgorithm {
+        self.key.algorithm()
     }
 }
