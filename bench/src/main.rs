@@ -68,7 +68,40 @@ enum Mode {
     },
 }
 
+/// On AMD Zen, glibc's `rep movsb` copies (used from a few KiB up) run up to 20 times slower
+/// when the destination lies just past the source modulo 4 KiB. Whether a stack's copy hits
+/// that depends on where malloc happened to put its buffers, so on the heap's history: the
+/// same receive workload ran at 1.0 or 2.8 GB/s for rustls depending on what ran before it.
+/// The bench therefore runs itself again with `rep movsb` off (vector copies, no such
+/// cliff), unless GLIBC_TUNABLES already says how to copy.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn without_rep_movsb() -> Result<(), Box<dyn Error>> {
+    use std::os::unix::process::CommandExt;
+
+    /// From which size glibc's memcpy uses `rep movsb`.
+    const REP_MOVSB_TUNABLE: &str = "glibc.cpu.x86_rep_movsb_threshold";
+    let tunables = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
+    if tunables.contains(REP_MOVSB_TUNABLE) {
+        return Ok(());
+    }
+    let off = format!("{REP_MOVSB_TUNABLE}={}", usize::MAX);
+    let tunables = match tunables.as_str() {
+        "" => off,
+        other => format!("{other}:{off}"),
+    };
+    let exec_error = std::process::Command::new(std::env::current_exe()?)
+        .args(std::env::args_os().skip(1))
+        .env("GLIBC_TUNABLES", tunables)
+        .exec();
+    Err(format!("running again with GLIBC_TUNABLES set: {exec_error}").into())
+}
+
 fn main() {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    if let Err(e) = without_rep_movsb() {
+        eprintln!("tlsmachine-bench: {e}");
+        std::process::exit(1);
+    }
     if let Err(e) = run() {
         eprintln!("tlsmachine-bench: {e}");
         std::process::exit(1);

@@ -327,7 +327,11 @@ fn machine() -> String {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load = load.split_whitespace().next().unwrap_or("?");
-    format!("{model}, {cpus} CPUs available, load average {load} at start")
+    let tunables = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
+    format!(
+        "{model}, {cpus} CPUs available, load average {load} at start; \
+         GLIBC_TUNABLES={tunables}"
+    )
 }
 
 #[cfg(test)]
