@@ -1,14 +1,17 @@
-//! Bulk AES-128-GCM application data, in MB/s (10^6 bytes), with 1 MiB writes.
+//! Bulk application data, in MB/s (10^6 bytes), with 1 MiB writes: AES-128-GCM or
+//! ChaCha20-Poly1305, TLS 1.2 or TLS 1.3.
 //!
-//! After one untimed handshake (ECDSA P-256, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256), each
-//! iteration moves one 1 MiB write from client to server through a reused in-memory buffer:
+//! After one untimed handshake (ECDSA P-256, X25519, the workload's suite), each iteration
+//! moves one 1 MiB write from client to server:
 //!
-//! - send: plaintext in, ciphertext out. tlsmachine `write_data_into` (records sealed
-//!   straight into the reused transport buffer, plaintext read and ciphertext written in one
-//!   pass) or, for the `-buffered` line, `write_data` + `write_tls`;
-//!   rustls `writer().write` + `write_tls`, repeated while its 64 KiB send buffer fills.
-//! - recv: ciphertext in, plaintext out into a reused 1 MiB buffer. tlsmachine `read_tls` +
-//!   `read_data`; rustls `read_tls` + `process_new_packets` + `reader().read`.
+//! - **buffered**: tlsmachine `write_data` + `write_tls` into a reused `Vec`, then
+//!   `read_tls` + `read_data`; rustls `writer().write` + `write_tls` (repeated while its
+//!   64 KiB send buffer fills), then `read_tls` + `process_new_packets` + `reader().read`.
+//! - **stream**: `tlsmachine::Stream` against `rustls::StreamOwned`, each over a [`Pipe`],
+//!   an in-memory transport: `write_all` + `flush` on the client's, `read_exact` on the
+//!   server's. The ciphertext moves from one pipe to the other by swapping buffers, no copy.
+//! - **into** (send only): tlsmachine `write_data_into`, records sealed straight into the
+//!   caller's reused buffer, against rustls' buffered API (rustls has no such call).
 //!
 //! Both halves run every iteration, so the ciphertext the receiver opens is always the one
 //! the sender just sealed (sequence numbers have to line up); only the measured direction's
@@ -16,63 +19,111 @@
 //! iteration, outside the clock, and the sent bytes change every iteration so that a stale
 //! buffer cannot pass the comparison.
 //!
-//! rustls is used through its ordinary buffered API, the baseline issue 2 names. For scale,
-//! [`AeadCeiling`] measures aws-lc-rs' AES-128-GCM alone on the same amount of data.
+//! For scale, [`AeadCeiling`] measures aws-lc-rs' AEAD alone on the same amount of data.
 
+use std::cell::{Cell, RefCell};
 use std::error::Error;
 use std::io::{self, Read, Write};
-use std::time::Duration;
 
-use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, AES_128_GCM, NONCE_LEN};
-use rustls::{ClientConnection, ServerConnection};
-use tlsmachine::Connection;
+use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, Tag, UnboundKey, NONCE_LEN};
+use rustls::{ClientConnection, ServerConnection, StreamOwned};
+use tlsmachine::{Connection, Stream};
 
-use crate::handshake::{rustls_pair, tlsmachine_pair, write_all_tls};
-use crate::harness::{Contender, Contenders, Sample, Stopwatch};
-use crate::setup::{CertKind, Certs};
+use crate::handshake::{check_rustls, check_tlsmachine, rustls_pair, tlsmachine_pair};
+use crate::handshake::{write_all_tls, Expect};
+use crate::harness::{Budget, Contender, Contenders, Sample, Stopwatch};
+use crate::setup::{Aead, CertKind, Certs, Group, Params, Version};
 
 /// One application write.
 pub const WRITE_LEN: usize = 1 << 20;
 
 /// Which half of the transfer a workload times.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Direction {
     Send,
     Recv,
 }
 
-/// How tlsmachine hands ciphertext to the transport when sending.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SendApi {
-    /// `write_data_into`: sealed straight into the caller's buffer.
-    IntoTransport,
-    /// `write_data` then `write_tls`: sealed into ours, then copied out.
-    Buffered,
+impl Direction {
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Send => "send",
+            Direction::Recv => "recv",
+        }
+    }
 }
 
-/// Both stacks' contenders for bulk data, timing `direction`.
-pub fn contenders(direction: Direction, api: SendApi) -> Result<Contenders, Box<dyn Error>> {
-    let certs = Certs::generate(CertKind::EcdsaP256)?;
-    let (client, server) = tlsmachine_pair(&certs.tlsmachine()?)?;
-    let tlsmachine = Bulk {
-        direction,
-        buffers: Buffers::new(),
-        pair: TlsmachinePair {
-            client,
-            server,
-            api,
-        },
+/// The API both stacks move the data through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Api {
+    /// Each stack's own buffer in between: tlsmachine `write_data` + `write_tls` / rustls
+    /// `writer()` + `write_tls`, and `read_tls` + reads on the other side.
+    Buffered,
+    /// The blocking stream adapters over an in-memory transport.
+    Stream,
+    /// tlsmachine `write_data_into` against rustls' buffered API; receiving as `Buffered`.
+    Into,
+}
+
+impl Api {
+    pub fn name(self) -> &'static str {
+        match self {
+            Api::Buffered => "buffered",
+            Api::Stream => "stream",
+            Api::Into => "into",
+        }
+    }
+}
+
+/// What every bulk workload negotiates besides its version and AEAD.
+pub fn params(version: Version, aead: Aead) -> Params {
+    Params {
+        version,
+        group: Group::X25519,
+        aead,
+        cert: CertKind::EcdsaP256,
+    }
+}
+
+/// Both stacks' contenders for bulk data with `params`, through `api`, timing `direction`.
+pub fn contenders(
+    params: Params,
+    direction: Direction,
+    api: Api,
+) -> Result<Contenders, Box<dyn Error>> {
+    let certs = Certs::of(params.cert)?;
+    let (client, server) = tlsmachine_pair(&certs.tlsmachine(params)?)?;
+    check_tlsmachine(&client, params, Expect::Full)?;
+    let tlsmachine: Box<dyn Contender> = match api {
+        Api::Buffered | Api::Into => Box::new(Bulk::new(
+            direction,
+            TlsmachinePair {
+                client,
+                server,
+                into: api == Api::Into,
+            },
+        )),
+        Api::Stream => Box::new(Bulk::new(
+            direction,
+            TlsmachineStreams {
+                client: Stream::new(client, Pipe::default())?,
+                server: Stream::new(server, Pipe::default())?,
+            },
+        )),
     };
-    let (client, server) = rustls_pair(&certs.rustls()?)?;
-    let rustls = Bulk {
-        direction,
-        buffers: Buffers::new(),
-        pair: RustlsPair { client, server },
+    let (client, server) = rustls_pair(&certs.rustls(params)?)?;
+    check_rustls(&client, params, Expect::Full)?;
+    let rustls: Box<dyn Contender> = match api {
+        Api::Buffered | Api::Into => Box::new(Bulk::new(direction, RustlsPair { client, server })),
+        Api::Stream => Box::new(Bulk::new(
+            direction,
+            RustlsStreams {
+                client: StreamOwned::new(client, Pipe::default()),
+                server: StreamOwned::new(server, Pipe::default()),
+            },
+        )),
     };
-    Ok(Contenders {
-        tlsmachine: Box::new(tlsmachine),
-        rustls: Box::new(rustls),
-    })
+    Ok(Contenders { tlsmachine, rustls })
 }
 
 /// The plaintext sent, the ciphertext on the wire and the plaintext received.
@@ -118,8 +169,9 @@ trait Pair {
     /// Client: `sent` in, `wire` replaced by the ciphertext. The buffer is reused from one
     /// iteration to the next, so a stack may keep its length (and skip clearing memory).
     fn send(&mut self, sent: &[u8], wire: &mut Vec<u8>) -> Result<(), Box<dyn Error>>;
-    /// Server: all of `wire` in, exactly `received.len()` bytes of plaintext out.
-    fn recv(&mut self, wire: &[u8], received: &mut [u8]) -> Result<(), Box<dyn Error>>;
+    /// Server: all of `wire` in, exactly `received.len()` bytes of plaintext out. `wire` may
+    /// be swapped for another buffer (a stream's transport takes it over without a copy).
+    fn recv(&mut self, wire: &mut Vec<u8>, received: &mut [u8]) -> Result<(), Box<dyn Error>>;
 }
 
 struct Bulk<P> {
@@ -128,29 +180,41 @@ struct Bulk<P> {
     pair: P,
 }
 
+impl<P: Pair> Bulk<P> {
+    fn new(direction: Direction, pair: P) -> Self {
+        Self {
+            direction,
+            buffers: Buffers::new(),
+            pair,
+        }
+    }
+}
+
 impl<P: Pair> Contender for Bulk<P> {
-    fn round(&mut self, budget: Duration) -> Result<Sample, Box<dyn Error>> {
+    fn round(&mut self, budget: Budget) -> Result<Sample, Box<dyn Error>> {
         let Self {
             direction,
             buffers,
             pair,
         } = self;
-        let mut send_clock = Stopwatch::default();
-        let mut recv_clock = Stopwatch::default();
+        let (mut send_clock, mut recv_clock) = match direction {
+            Direction::Send => (Stopwatch::measured(), Stopwatch::unmeasured()),
+            Direction::Recv => (Stopwatch::unmeasured(), Stopwatch::measured()),
+        };
         let clock = |send: &Stopwatch, recv: &Stopwatch| match direction {
             Direction::Send => send.total(),
             Direction::Recv => recv.total(),
         };
-        let mut bytes = 0usize;
-        while clock(&send_clock, &recv_clock) < budget {
+        let mut iterations = 0;
+        while !budget.spent(clock(&send_clock, &recv_clock), iterations) {
             buffers.next_iteration();
             send_clock.time(|| pair.send(&buffers.sent, &mut buffers.wire))?;
-            recv_clock.time(|| pair.recv(&buffers.wire, &mut buffers.received))?;
+            recv_clock.time(|| pair.recv(&mut buffers.wire, &mut buffers.received))?;
             buffers.check()?;
-            bytes += WRITE_LEN;
+            iterations += 1;
         }
         Ok(Sample {
-            work: bytes as f64 / 1e6,
+            work: (iterations as usize * WRITE_LEN) as f64 / 1e6,
             measured: clock(&send_clock, &recv_clock),
         })
     }
@@ -159,31 +223,29 @@ impl<P: Pair> Contender for Bulk<P> {
 struct TlsmachinePair {
     client: Connection,
     server: Connection,
-    api: SendApi,
+    /// Send with `write_data_into` rather than `write_data` + `write_tls`.
+    into: bool,
 }
 
 impl Pair for TlsmachinePair {
     fn send(&mut self, sent: &[u8], wire: &mut Vec<u8>) -> Result<(), Box<dyn Error>> {
-        match self.api {
-            SendApi::IntoTransport => {
-                // Same size every iteration: after the first, the slice is reused as it is.
-                wire.resize(self.client.sealed_len(sent.len()), 0);
-                let n = self.client.write_data_into(sent, wire)?;
-                wire.truncate(n);
-            }
-            SendApi::Buffered => {
-                wire.clear();
-                self.client.write_data(sent)?;
-                while self.client.wants_write() {
-                    self.client.write_tls(wire)?;
-                }
+        if self.into {
+            // Same size every iteration: after the first, the slice is reused as it is.
+            wire.resize(self.client.sealed_len(sent.len()), 0);
+            let n = self.client.write_data_into(sent, wire)?;
+            wire.truncate(n);
+        } else {
+            wire.clear();
+            self.client.write_data(sent)?;
+            while self.client.wants_write() {
+                self.client.write_tls(wire)?;
             }
         }
         Ok(())
     }
 
-    fn recv(&mut self, wire: &[u8], received: &mut [u8]) -> Result<(), Box<dyn Error>> {
-        let mut rest = wire;
+    fn recv(&mut self, wire: &mut Vec<u8>, received: &mut [u8]) -> Result<(), Box<dyn Error>> {
+        let mut rest = &wire[..];
         let mut got = 0;
         while got < received.len() {
             let read = if rest.is_empty() {
@@ -197,7 +259,7 @@ impl Pair for TlsmachinePair {
             }
             got += n;
         }
-        finished_wire("tlsmachine", rest)
+        finished_wire("tlsmachine", rest.len())
     }
 }
 
@@ -222,8 +284,8 @@ impl Pair for RustlsPair {
         Ok(())
     }
 
-    fn recv(&mut self, wire: &[u8], received: &mut [u8]) -> Result<(), Box<dyn Error>> {
-        let mut rest = wire;
+    fn recv(&mut self, wire: &mut Vec<u8>, received: &mut [u8]) -> Result<(), Box<dyn Error>> {
+        let mut rest = &wire[..];
         let mut got = 0;
         while got < received.len() {
             let read = if rest.is_empty() {
@@ -245,7 +307,102 @@ impl Pair for RustlsPair {
                 return Err(stalled("rustls", got));
             }
         }
-        finished_wire("rustls", rest)
+        finished_wire("rustls", rest.len())
+    }
+}
+
+/// An in-memory transport for the stream adapters: what is written collects in `outgoing`,
+/// reads come from `incoming`. Both stacks' streams own one each and reach it through
+/// `get_ref` (tlsmachine's `Stream` has no `get_mut`), hence the cells.
+#[derive(Default)]
+pub struct Pipe {
+    incoming: RefCell<Vec<u8>>,
+    read_at: Cell<usize>,
+    outgoing: RefCell<Vec<u8>>,
+}
+
+impl Pipe {
+    /// Replaces `wire` with everything written so far, leaving an empty buffer behind.
+    fn take_written(&self, wire: &mut Vec<u8>) {
+        wire.clear();
+        std::mem::swap(&mut *self.outgoing.borrow_mut(), wire);
+    }
+
+    /// Makes `wire` the bytes to read next; `wire` gets the old, spent buffer.
+    fn deliver(&self, wire: &mut Vec<u8>) {
+        std::mem::swap(&mut *self.incoming.borrow_mut(), wire);
+        self.read_at.set(0);
+    }
+
+    fn unread(&self) -> usize {
+        self.incoming.borrow().len() - self.read_at.get()
+    }
+}
+
+impl Read for Pipe {
+    /// With nothing left to read, `WouldBlock`, as a non-blocking socket would say: never an
+    /// end of stream, which a TLS stream would take for a truncation.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let at = self.read_at.get_mut();
+        let rest = &self.incoming.get_mut()[*at..];
+        if rest.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        *at += n;
+        Ok(n)
+    }
+}
+
+impl Write for Pipe {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.outgoing.get_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+struct TlsmachineStreams {
+    client: Stream<Pipe>,
+    server: Stream<Pipe>,
+}
+
+impl Pair for TlsmachineStreams {
+    fn send(&mut self, sent: &[u8], wire: &mut Vec<u8>) -> Result<(), Box<dyn Error>> {
+        self.client.write_all(sent)?;
+        self.client.flush()?;
+        self.client.get_ref().take_written(wire);
+        Ok(())
+    }
+
+    fn recv(&mut self, wire: &mut Vec<u8>, received: &mut [u8]) -> Result<(), Box<dyn Error>> {
+        self.server.get_ref().deliver(wire);
+        self.server.read_exact(received)?;
+        finished_wire("tlsmachine", self.server.get_ref().unread())
+    }
+}
+
+struct RustlsStreams {
+    client: StreamOwned<ClientConnection, Pipe>,
+    server: StreamOwned<ServerConnection, Pipe>,
+}
+
+impl Pair for RustlsStreams {
+    fn send(&mut self, sent: &[u8], wire: &mut Vec<u8>) -> Result<(), Box<dyn Error>> {
+        self.client.write_all(sent)?;
+        self.client.flush()?;
+        self.client.get_ref().take_written(wire);
+        Ok(())
+    }
+
+    fn recv(&mut self, wire: &mut Vec<u8>, received: &mut [u8]) -> Result<(), Box<dyn Error>> {
+        self.server.get_ref().deliver(wire);
+        self.server.read_exact(received)?;
+        finished_wire("rustls", self.server.get_ref().unread())
     }
 }
 
@@ -253,9 +410,9 @@ fn stalled(stack: &str, got: usize) -> Box<dyn Error> {
     format!("{stack}: no progress after {got} of {WRITE_LEN} plaintext bytes").into()
 }
 
-fn finished_wire(stack: &str, rest: &[u8]) -> Result<(), Box<dyn Error>> {
-    if !rest.is_empty() {
-        return Err(format!("{stack}: {} ciphertext bytes left unread", rest.len()).into());
+fn finished_wire(stack: &str, unread: usize) -> Result<(), Box<dyn Error>> {
+    if unread != 0 {
+        return Err(format!("{stack}: {unread} ciphertext bytes left unread").into());
     }
     Ok(())
 }
@@ -273,7 +430,10 @@ fn pattern(len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// aws-lc-rs AES-128-GCM alone, sealing or opening 64 records of 16 KiB in place in a 1 MiB
+/// The plaintext size of a full TLS record.
+const RECORD: usize = 1 << 14;
+
+/// aws-lc-rs' AEAD alone, sealing or opening 64 records of 16 KiB in place in a 1 MiB
 /// buffer: no TLS, no copies. The ceiling the bulk lines are measured against, in MB/s.
 pub struct AeadCeiling {
     direction: Direction,
@@ -284,8 +444,12 @@ pub struct AeadCeiling {
 }
 
 impl AeadCeiling {
-    pub fn new(direction: Direction) -> Result<Self, Box<dyn Error>> {
-        let key = UnboundKey::new(&AES_128_GCM, &[0x42; 16]).map_err(|_| "AES-128-GCM key")?;
+    pub fn new(aead: Aead, direction: Direction) -> Result<Self, Box<dyn Error>> {
+        let key = match aead {
+            Aead::Aes128Gcm => UnboundKey::new(&aead::AES_128_GCM, &[0x42; 16]),
+            Aead::Chacha20Poly1305 => UnboundKey::new(&aead::CHACHA20_POLY1305, &[0x42; 32]),
+        }
+        .map_err(|_| "AEAD key")?;
         Ok(Self {
             direction,
             key: LessSafeKey::new(key),
@@ -303,20 +467,17 @@ impl AeadCeiling {
     }
 }
 
-/// The plaintext size of a full TLS record.
-const RECORD: usize = 1 << 14;
-
 impl Contender for AeadCeiling {
-    fn round(&mut self, budget: Duration) -> Result<Sample, Box<dyn Error>> {
-        let mut seal_clock = Stopwatch::default();
-        let mut open_clock = Stopwatch::default();
+    fn round(&mut self, budget: Budget) -> Result<Sample, Box<dyn Error>> {
+        let mut seal_clock = Stopwatch::unmeasured();
+        let mut open_clock = Stopwatch::unmeasured();
         let direction = self.direction;
         let clock = |seal: &Stopwatch, open: &Stopwatch| match direction {
             Direction::Send => seal.total(),
             Direction::Recv => open.total(),
         };
-        let mut bytes = 0usize;
-        while clock(&seal_clock, &open_clock) < budget {
+        let mut iterations = 0;
+        while !budget.spent(clock(&seal_clock, &open_clock), iterations) {
             let first = self.counter;
             self.tags.clear();
             seal_clock.time(|| {
@@ -343,11 +504,61 @@ impl Contender for AeadCeiling {
                 }
                 Ok::<_, &str>(())
             })?;
-            bytes += WRITE_LEN;
+            iterations += 1;
         }
         Ok(Sample {
-            work: bytes as f64 / 1e6,
+            work: (iterations as usize * WRITE_LEN) as f64 / 1e6,
             measured: clock(&seal_clock, &open_clock),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_api_moves_the_data_on_both_stacks() {
+        for version in [Version::Tls12, Version::Tls13] {
+            for aead in [Aead::Aes128Gcm, Aead::Chacha20Poly1305] {
+                for api in [Api::Buffered, Api::Stream, Api::Into] {
+                    let mut contenders =
+                        contenders(params(version, aead), Direction::Recv, api).unwrap();
+                    for _ in 0..2 {
+                        let what = format!("{version:?} {aead:?} {api:?}");
+                        let sample = contenders.tlsmachine.round(Budget::Iterations(2)).unwrap();
+                        assert_eq!(sample.work, 2.0 * WRITE_LEN as f64 / 1e6, "{what}");
+                        let sample = contenders.rustls.round(Budget::Iterations(2)).unwrap();
+                        assert_eq!(sample.work, 2.0 * WRITE_LEN as f64 / 1e6, "{what}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_pipe_hands_over_what_was_written_and_then_would_block() {
+        let mut pipe = Pipe::default();
+        pipe.write_all(b"hello").unwrap();
+        let mut wire = b"old".to_vec();
+        pipe.take_written(&mut wire);
+        assert_eq!(wire, b"hello");
+        pipe.deliver(&mut wire);
+        assert_eq!(pipe.unread(), 5);
+        let mut buf = [0u8; 3];
+        assert_eq!(pipe.read(&mut buf).unwrap(), 3);
+        assert_eq!(pipe.unread(), 2);
+        assert_eq!(pipe.read(&mut buf).unwrap(), 2);
+        let err = pipe.read(&mut buf).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+    }
+
+    #[test]
+    fn the_ceiling_seals_and_opens_for_both_aeads() {
+        for aead in [Aead::Aes128Gcm, Aead::Chacha20Poly1305] {
+            let mut ceiling = AeadCeiling::new(aead, Direction::Recv).unwrap();
+            let sample = ceiling.round(Budget::Iterations(1)).unwrap();
+            assert_eq!(sample.work, WRITE_LEN as f64 / 1e6);
+        }
     }
 }

@@ -19,15 +19,15 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustls::HandshakeKind;
 use rustls_pki_types::UnixTime;
 use tlsmachine::session::SessionStore;
 use tlsmachine_redis::{FleetSecret, RedisConfig, RedisStore, Reporter};
 
-use crate::handshake::{self, check_tlsmachine, tlsmachine_handshake, Clocks, Side};
-use crate::harness::{self, median, Contender, Plan, Sample};
+use crate::handshake::{self, check_tlsmachine, tlsmachine_handshake, Clocks, Expect, Side};
+use crate::harness::{self, median, Budget, Contender, Plan, Sample};
 use crate::report::value;
-use crate::setup::{CertKind, Certs, Resumption, TlsmachineConfigs};
+use crate::resumed;
+use crate::setup::{Certs, Params, Resumption, TlsmachineConfigs};
 
 /// The line's name, which a FILTER on the command line selects.
 pub const NAME: &str = "resumed-server-id-redis";
@@ -79,12 +79,21 @@ struct StoreResumed {
     wire: Vec<u8>,
 }
 
-/// The certificate of `resumed-server-id-ecdsa-p256`.
-const KIND: CertKind = CertKind::EcdsaP256;
+const HOW: Resumption = Resumption::SessionId;
+
+/// What `resumed-server-id-ecdsa-p256` negotiates.
+fn params() -> Params {
+    resumed::params(HOW)
+}
+
+/// Its configurations, with the in-memory store.
+fn configs() -> Result<TlsmachineConfigs, Box<dyn Error>> {
+    Certs::of(params().cert)?.tlsmachine_resuming(params(), HOW)
+}
 
 impl StoreResumed {
     fn new(store: Arc<dyn SessionStore>) -> Result<Self, Box<dyn Error>> {
-        let mut configs = Certs::generate(KIND)?.tlsmachine_resuming(Resumption::SessionId)?;
+        let mut configs = configs()?;
         let mut server = tlsmachine::ServerConfig::clone(&configs.server);
         server.session_store = Some(store.clone());
         configs.server = Arc::new(server);
@@ -97,8 +106,7 @@ impl StoreResumed {
 
     /// The in-memory store of `resumed-server-id-ecdsa-p256`.
     fn in_memory() -> Result<Self, Box<dyn Error>> {
-        let configs = Certs::generate(KIND)?.tlsmachine_resuming(Resumption::SessionId)?;
-        let store = configs
+        let store = configs()?
             .server
             .session_store
             .clone()
@@ -108,7 +116,7 @@ impl StoreResumed {
 }
 
 impl Contender for StoreResumed {
-    fn round(&mut self, budget: Duration) -> Result<Sample, Box<dyn Error>> {
+    fn round(&mut self, budget: Budget) -> Result<Sample, Box<dyn Error>> {
         let Self {
             configs,
             store,
@@ -120,7 +128,7 @@ impl Contender for StoreResumed {
         client.session_cache = Some(Resumption::tlsmachine_client_cache());
         configs.client = Arc::new(client);
         let (_, server) = tlsmachine_handshake(configs, &mut Clocks::default(), wire)?;
-        check_tlsmachine(&server, KIND, HandshakeKind::Full)?;
+        check_tlsmachine(&server, params(), Expect::Full)?;
         // Writes to Redis go through a queue: the timed handshakes start once the session
         // can be found.
         let id = &server.negotiated().session_id;
@@ -134,7 +142,7 @@ impl Contender for StoreResumed {
 
         handshake::round(Side::Server, budget, |clocks, _| {
             let (_, server) = tlsmachine_handshake(configs, clocks, wire)?;
-            check_tlsmachine(&server, KIND, HandshakeKind::Resumed)
+            check_tlsmachine(&server, params(), Expect::Resumed(HOW))
         })
     }
 }
@@ -237,8 +245,8 @@ mod tests {
         let mut through_redis = StoreResumed::new(redis.store().unwrap()).unwrap();
         let mut in_memory = StoreResumed::in_memory().unwrap();
         for _ in 0..2 {
-            assert!(through_redis.round(BRIEF).unwrap().work >= 1.0);
-            assert!(in_memory.round(BRIEF).unwrap().work >= 1.0);
+            assert!(through_redis.round(Budget::Time(BRIEF)).unwrap().work >= 1.0);
+            assert!(in_memory.round(Budget::Time(BRIEF)).unwrap().work >= 1.0);
         }
     }
 }

@@ -1,63 +1,80 @@
-//! Resumed (abbreviated) TLS 1.2 handshakes per second, server side and client side timed
-//! separately, for issue 4.
+//! Resumed handshakes per second, server side and client side timed separately: TLS 1.2
+//! abbreviated handshakes (session ID, ticket) and TLS 1.3 PSK handshakes (psk_dhe_ke).
 //!
 //! The handshakes run and are timed exactly like the full ones of [`crate::handshake`]:
 //! fresh connections each iteration, flights passed through one reused buffer, every call
 //! into a connection on its side's clock, only the measured side's total counted. What
 //! differs is the session caches. Each round gives the client a new, empty cache and makes
 //! one untimed full handshake to fill it (checked to really be full); every handshake timed
-//! after that resumes the session. The first timed handshake of each round is checked to
-//! really be resumed, on both sides, on both stacks (tlsmachine `negotiated().resumed`,
-//! rustls `handshake_kind()`); a full handshake there fails the run.
+//! after that resumes. The first timed handshake of each round is checked to really be
+//! resumed, on both sides, on both stacks (tlsmachine `negotiated().resumed`, rustls
+//! `handshake_kind()`); a full handshake there fails the run.
 //!
 //! The configurations (see [`crate::setup::Resumption`]) leave each workload one way to
 //! resume, so a resumed handshake can only have used that one:
 //!
-//! - **session ID** (tickets off on both clients and both servers; server session caches on,
-//!   tlsmachine `MemoryStore` and rustls `ServerSessionMemoryCache`, both 10,000 entries):
-//!   the client offers the ID the server gave in the seeding handshake, the server finds it
-//!   in its cache and echoes it. The ID stays the same all round. Neither server writes its
-//!   cache on a resumed handshake (tlsmachine stores only after a full handshake, rustls
-//!   only when not resuming), so each does one cache lookup. The clients differ slightly:
-//!   rustls stores the session in its client cache again after every handshake, resumed or
-//!   not (same ID, same secret); tlsmachine keeps the entry it has. That is extra work for
-//!   rustls.
-//! - **ticket** (tickets on; server session caches off: tlsmachine `session_store: None`,
-//!   rustls `NoServerSessionStorage`): the client offers its ticket, the server opens it
-//!   (tlsmachine AES-256-GCM, rustls' aws-lc-rs ticketer AES-256-CBC + HMAC-SHA256) and,
-//!   since the client asked for tickets again, seals the session into a fresh ticket sent in
-//!   NewSessionTicket; the client replaces its stored ticket with that one. Both stacks do
-//!   all of this on every resumed handshake, so the work is the same.
+//! - **TLS 1.2 session ID** (tickets off on both clients and both servers; server session
+//!   caches on, tlsmachine `MemoryStore` and rustls `ServerSessionMemoryCache`, both 10,000
+//!   entries): the client offers the ID the server gave in the seeding handshake, the server
+//!   finds it in its cache and echoes it. The ID stays the same all round. Neither server
+//!   writes its cache on a resumed handshake (tlsmachine stores only after a full handshake,
+//!   rustls only when not resuming), so each does one cache lookup. The clients differ
+//!   slightly: rustls stores the session in its client cache again after every handshake,
+//!   resumed or not (same ID, same secret); tlsmachine keeps the entry it has. That is extra
+//!   work for rustls.
+//! - **TLS 1.2 ticket** (tickets on; server session caches off: tlsmachine
+//!   `session_store: None`, rustls `NoServerSessionStorage`): the client offers its ticket,
+//!   the server opens it (tlsmachine AES-256-GCM, rustls' aws-lc-rs ticketer AES-256-CBC +
+//!   HMAC-SHA256) and, since the client asked for tickets again, seals the session into a
+//!   fresh ticket sent in NewSessionTicket; the client replaces its stored ticket with that
+//!   one. Both stacks do all of this on every resumed handshake, so the work is the same.
+//! - **TLS 1.3 PSK** (stateless tickets as above, no server cache; psk_dhe_ke with X25519,
+//!   psk_ke refused): the client takes its newest ticket out of its cache (both clients keep
+//!   at most 8 per server and use each once), offers it with a binder and a key share; the
+//!   server opens the ticket, checks the binder, makes the X25519 exchange and, after the
+//!   client's Finished, sends 2 new tickets (the default of both stacks), which the client
+//!   stores. Same work on both stacks, every handshake.
 
 use std::error::Error;
 use std::sync::Arc;
-use std::time::Duration;
 
 use rustls::pki_types::ServerName;
-use rustls::HandshakeKind;
 
 use crate::handshake::{
-    self, check_rustls, check_tlsmachine, rustls_handshake, tlsmachine_handshake, Clocks, Side,
+    self, check_rustls, check_tlsmachine, rustls_handshake, tlsmachine_handshake, Clocks, Expect,
+    Side,
 };
-use crate::harness::{Contender, Contenders, Sample};
-use crate::setup::{CertKind, Certs, Resumption, RustlsConfigs, TlsmachineConfigs, SERVER_NAME};
+use crate::harness::{Budget, Contender, Contenders, Sample};
+use crate::setup::{Aead, CertKind, Certs, Group, Params, Resumption, RustlsConfigs};
+use crate::setup::{TlsmachineConfigs, SERVER_NAME};
 
-/// Both stacks' contenders for handshakes resumed `how` with an ECDSA P-256 certificate,
-/// timing `side`.
+/// What every resumed workload negotiates besides its version: the session comes from a
+/// full handshake with these, and TLS 1.3 repeats the key exchange in its group.
+pub fn params(how: Resumption) -> Params {
+    Params {
+        version: how.version(),
+        group: Group::X25519,
+        aead: Aead::Aes128Gcm,
+        cert: CertKind::EcdsaP256,
+    }
+}
+
+/// Both stacks' contenders for handshakes resumed `how`, timing `side`.
 pub fn contenders(how: Resumption, side: Side) -> Result<Contenders, Box<dyn Error>> {
-    let kind = CertKind::EcdsaP256;
-    let certs = Certs::generate(kind)?;
+    let params = params(how);
+    let certs = Certs::of(params.cert)?;
     let tlsmachine = TlsmachineResumed {
-        configs: certs.tlsmachine_resuming(how)?,
-        kind,
+        configs: certs.tlsmachine_resuming(params, how)?,
+        params,
+        how,
         side,
         wire: Vec::new(),
     };
     let rustls = RustlsResumed {
-        configs: certs.rustls_resuming(how)?,
+        configs: certs.rustls_resuming(params, how)?,
         server_name: ServerName::try_from(SERVER_NAME)?,
+        params,
         how,
-        kind,
         side,
         wire: Vec::new(),
     };
@@ -69,16 +86,18 @@ pub fn contenders(how: Resumption, side: Side) -> Result<Contenders, Box<dyn Err
 
 struct TlsmachineResumed {
     configs: TlsmachineConfigs,
-    kind: CertKind,
+    params: Params,
+    how: Resumption,
     side: Side,
     wire: Vec<u8>,
 }
 
 impl Contender for TlsmachineResumed {
-    fn round(&mut self, budget: Duration) -> Result<Sample, Box<dyn Error>> {
+    fn round(&mut self, budget: Budget) -> Result<Sample, Box<dyn Error>> {
         let Self {
             configs,
-            kind,
+            params,
+            how,
             side,
             wire,
         } = self;
@@ -88,14 +107,14 @@ impl Contender for TlsmachineResumed {
         client.session_cache = Some(Resumption::tlsmachine_client_cache());
         configs.client = Arc::new(client);
         let (client, server) = tlsmachine_handshake(configs, &mut Clocks::default(), wire)?;
-        check_tlsmachine(&client, *kind, HandshakeKind::Full)?;
-        check_tlsmachine(&server, *kind, HandshakeKind::Full)?;
+        check_tlsmachine(&client, *params, Expect::Full)?;
+        check_tlsmachine(&server, *params, Expect::Full)?;
 
         handshake::round(*side, budget, |clocks, check| {
             let (client, server) = tlsmachine_handshake(configs, clocks, wire)?;
             if check {
-                check_tlsmachine(&client, *kind, HandshakeKind::Resumed)?;
-                check_tlsmachine(&server, *kind, HandshakeKind::Resumed)?;
+                check_tlsmachine(&client, *params, Expect::Resumed(*how))?;
+                check_tlsmachine(&server, *params, Expect::Resumed(*how))?;
             }
             Ok(())
         })
@@ -105,19 +124,19 @@ impl Contender for TlsmachineResumed {
 struct RustlsResumed {
     configs: RustlsConfigs,
     server_name: ServerName<'static>,
+    params: Params,
     how: Resumption,
-    kind: CertKind,
     side: Side,
     wire: Vec<u8>,
 }
 
 impl Contender for RustlsResumed {
-    fn round(&mut self, budget: Duration) -> Result<Sample, Box<dyn Error>> {
+    fn round(&mut self, budget: Budget) -> Result<Sample, Box<dyn Error>> {
         let Self {
             configs,
             server_name,
+            params,
             how,
-            kind,
             side,
             wire,
         } = self;
@@ -128,14 +147,14 @@ impl Contender for RustlsResumed {
         configs.client = Arc::new(client);
         let (client, server) =
             rustls_handshake(configs, server_name, &mut Clocks::default(), wire)?;
-        check_rustls(&client, *kind, HandshakeKind::Full)?;
-        check_rustls(&server, *kind, HandshakeKind::Full)?;
+        check_rustls(&client, *params, Expect::Full)?;
+        check_rustls(&server, *params, Expect::Full)?;
 
         handshake::round(*side, budget, |clocks, check| {
             let (client, server) = rustls_handshake(configs, server_name, clocks, wire)?;
             if check {
-                check_rustls(&client, *kind, HandshakeKind::Resumed)?;
-                check_rustls(&server, *kind, HandshakeKind::Resumed)?;
+                check_rustls(&client, *params, Expect::Resumed(*how))?;
+                check_rustls(&server, *params, Expect::Resumed(*how))?;
             }
             Ok(())
         })
@@ -146,18 +165,18 @@ impl Contender for RustlsResumed {
 mod tests {
     use super::*;
 
-    const BRIEF: Duration = Duration::from_millis(5);
+    const BRIEF: Budget = Budget::Iterations(3);
 
     #[test]
     fn every_workload_resumes_on_both_stacks() {
-        for how in [Resumption::SessionId, Resumption::Ticket] {
+        for how in [Resumption::SessionId, Resumption::Ticket, Resumption::Psk] {
             for side in [Side::Client, Side::Server] {
                 let mut contenders = contenders(how, side).unwrap();
                 for _ in 0..2 {
                     let sample = contenders.tlsmachine.round(BRIEF).unwrap();
-                    assert!(sample.work >= 1.0, "{how:?} {side:?}");
+                    assert_eq!(sample.work, 3.0, "{how:?} {side:?}");
                     let sample = contenders.rustls.round(BRIEF).unwrap();
-                    assert!(sample.work >= 1.0, "{how:?} {side:?}");
+                    assert_eq!(sample.work, 3.0, "{how:?} {side:?}");
                 }
             }
         }
@@ -165,32 +184,35 @@ mod tests {
 
     #[test]
     fn a_server_that_cannot_resume_fails_the_round() {
-        let kind = CertKind::EcdsaP256;
-        let certs = Certs::generate(kind).unwrap();
+        for how in [Resumption::SessionId, Resumption::Ticket, Resumption::Psk] {
+            let params = params(how);
+            let certs = Certs::of(params.cert).unwrap();
 
-        // The plain server configurations allow no resumption at all.
-        let mut configs = certs.tlsmachine_resuming(Resumption::SessionId).unwrap();
-        configs.server = certs.tlsmachine().unwrap().server;
-        let mut tlsmachine = TlsmachineResumed {
-            configs,
-            kind,
-            side: Side::Server,
-            wire: Vec::new(),
-        };
-        let err = tlsmachine.round(BRIEF).unwrap_err().to_string();
-        assert!(err.contains("expected a Resumed handshake"), "{err}");
+            // The plain server configurations allow no resumption at all.
+            let mut configs = certs.tlsmachine_resuming(params, how).unwrap();
+            configs.server = certs.tlsmachine(params).unwrap().server;
+            let mut tlsmachine = TlsmachineResumed {
+                configs,
+                params,
+                how,
+                side: Side::Server,
+                wire: Vec::new(),
+            };
+            let err = tlsmachine.round(BRIEF).unwrap_err().to_string();
+            assert!(err.contains("expected a Resumed"), "{how:?}: {err}");
 
-        let mut configs = certs.rustls_resuming(Resumption::Ticket).unwrap();
-        configs.server = certs.rustls().unwrap().server;
-        let mut rustls = RustlsResumed {
-            configs,
-            server_name: ServerName::try_from(SERVER_NAME).unwrap(),
-            how: Resumption::Ticket,
-            kind,
-            side: Side::Server,
-            wire: Vec::new(),
-        };
-        let err = rustls.round(BRIEF).unwrap_err().to_string();
-        assert!(err.contains("expected a Resumed handshake"), "{err}");
+            let mut configs = certs.rustls_resuming(params, how).unwrap();
+            configs.server = certs.rustls(params).unwrap().server;
+            let mut rustls = RustlsResumed {
+                configs,
+                server_name: ServerName::try_from(SERVER_NAME).unwrap(),
+                params,
+                how,
+                side: Side::Server,
+                wire: Vec::new(),
+            };
+            let err = rustls.round(BRIEF).unwrap_err().to_string();
+            assert!(err.contains("expected a Resumed"), "{how:?}: {err}");
+        }
     }
 }

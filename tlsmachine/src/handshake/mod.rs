@@ -340,3 +340,6 @@ impl Handshake {
         }
     }
 }
+
+#[cfg(test)]
+mod tests_size;
