@@ -484,6 +484,37 @@ fn any_number_of_distinct_extensions_is_accepted() {
     );
 }
 
+/// Short lists are searched and long ones use a bit per type: a duplicate of the first
+/// entry, or of the one before it, is found wherever it falls around the switch.
+#[test]
+fn duplicates_are_found_on_both_sides_of_the_switch_to_bits() {
+    let block = |types: &[u16]| {
+        let exts: Vec<ClientExtension> = types
+            .iter()
+            .map(|&t| ClientExtension::Unknown {
+                typ: ExtensionType(t),
+                data: vec![],
+            })
+            .collect();
+        let mut out = Vec::new();
+        write_extension_block(&mut Writer::new(&mut out), &exts);
+        out
+    };
+    for distinct in 1..80u16 {
+        let types: Vec<u16> = (0x2000..0x2000 + distinct).collect();
+        assert!(client_block(&block(&types)).is_ok(), "{distinct}");
+        for again in [0x2000, 0x2000 + distinct - 1] {
+            let mut with_duplicate = types.clone();
+            with_duplicate.push(again);
+            assert_eq!(
+                client_block(&block(&with_duplicate)),
+                Err(InvalidMessage::DuplicateExtension(ExtensionType(again))),
+                "{distinct} then {again:#x}"
+            );
+        }
+    }
+}
+
 #[test]
 fn absent_block_means_no_extensions_and_empty_list_writes_no_block() {
     assert_eq!(client_block(&[]), Ok(vec![]));
