@@ -105,7 +105,8 @@ pub fn contenders(
         )),
         Api::Stream => Box::new(Bulk::new(
             direction,
-            TlsmachineStreams {
+            Streams {
+                stack: "tlsmachine",
                 client: Stream::new(client, Pipe::default())?,
                 server: Stream::new(server, Pipe::default())?,
             },
@@ -117,7 +118,8 @@ pub fn contenders(
         Api::Buffered | Api::Into => Box::new(Bulk::new(direction, RustlsPair { client, server })),
         Api::Stream => Box::new(Bulk::new(
             direction,
-            RustlsStreams {
+            Streams {
+                stack: "rustls",
                 client: StreamOwned::new(client, Pipe::default()),
                 server: StreamOwned::new(server, Pipe::default()),
             },
@@ -366,43 +368,46 @@ impl Write for Pipe {
     }
 }
 
-struct TlsmachineStreams {
-    client: Stream<Pipe>,
-    server: Stream<Pipe>,
+/// A blocking stream adapter over a [`Pipe`]: tlsmachine's `Stream` or rustls'
+/// `StreamOwned`.
+trait PipeStream: Read + Write {
+    fn pipe(&self) -> &Pipe;
 }
 
-impl Pair for TlsmachineStreams {
+impl PipeStream for Stream<Pipe> {
+    fn pipe(&self) -> &Pipe {
+        self.get_ref()
+    }
+}
+
+impl<C> PipeStream for StreamOwned<C, Pipe>
+where
+    StreamOwned<C, Pipe>: Read + Write,
+{
+    fn pipe(&self) -> &Pipe {
+        &self.sock
+    }
+}
+
+/// A client and a server stream of one stack, named for errors.
+struct Streams<C, S> {
+    stack: &'static str,
+    client: C,
+    server: S,
+}
+
+impl<C: PipeStream, S: PipeStream> Pair for Streams<C, S> {
     fn send(&mut self, sent: &[u8], wire: &mut Vec<u8>) -> Result<(), Box<dyn Error>> {
         self.client.write_all(sent)?;
         self.client.flush()?;
-        self.client.get_ref().take_written(wire);
+        self.client.pipe().take_written(wire);
         Ok(())
     }
 
     fn recv(&mut self, wire: &mut Vec<u8>, received: &mut [u8]) -> Result<(), Box<dyn Error>> {
-        self.server.get_ref().deliver(wire);
+        self.server.pipe().deliver(wire);
         self.server.read_exact(received)?;
-        finished_wire("tlsmachine", self.server.get_ref().unread())
-    }
-}
-
-struct RustlsStreams {
-    client: StreamOwned<ClientConnection, Pipe>,
-    server: StreamOwned<ServerConnection, Pipe>,
-}
-
-impl Pair for RustlsStreams {
-    fn send(&mut self, sent: &[u8], wire: &mut Vec<u8>) -> Result<(), Box<dyn Error>> {
-        self.client.write_all(sent)?;
-        self.client.flush()?;
-        self.client.get_ref().take_written(wire);
-        Ok(())
-    }
-
-    fn recv(&mut self, wire: &mut Vec<u8>, received: &mut [u8]) -> Result<(), Box<dyn Error>> {
-        self.server.get_ref().deliver(wire);
-        self.server.read_exact(received)?;
-        finished_wire("rustls", self.server.get_ref().unread())
+        finished_wire(self.stack, self.server.pipe().unread())
     }
 }
 
