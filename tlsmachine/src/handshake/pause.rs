@@ -8,7 +8,7 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use crate::config::CertifiedKey;
-use crate::error::{LocalError, ProtocolError};
+use crate::error::ProtocolError;
 use crate::event::Event as ConnEvent;
 use crate::handshake::driver::Ctx;
 use crate::pause::{Answer, CertificateQuery, Pause, SessionLookup, SignRequest};
@@ -76,30 +76,36 @@ impl PauseSlot {
         }
     }
 
-    /// The signature `request` asks for: from the certificate's own key at once, unless
-    /// `pause`. `None` while the application signs.
-    pub(crate) fn signature(
+    /// Puts the signature `request` asks for into `slot`: from the certificate's own key at
+    /// once, unless `pause`. False while the application signs; a failed signature is an
+    /// internal error naming `what` was signed.
+    pub(crate) fn sign_into(
         &mut self,
         ctx: &mut Ctx<'_>,
         pause: bool,
         request: SignRequest,
-    ) -> Result<Option<Result<Vec<u8>, LocalError>>, ProtocolError> {
-        if !pause {
+        slot: &mut Option<Vec<u8>>,
+        what: &'static str,
+    ) -> Result<bool, ProtocolError> {
+        let signature = if !pause {
             let SignRequest {
                 certificate,
                 scheme,
                 message,
             } = request;
-            return Ok(Some(certificate.key.sign(scheme, &message)));
-        }
-        match self.answer.take() {
-            Some(Answer::Signature(signature)) => Ok(Some(signature)),
-            Some(_) => Err(ProtocolError::Internal("an answer to another pause")),
-            None => {
-                self.ask(ctx, Pause::Sign(request));
-                Ok(None)
+            certificate.key.sign(scheme, &message)
+        } else {
+            match self.answer.take() {
+                Some(Answer::Signature(signature)) => signature,
+                Some(_) => return Err(ProtocolError::Internal("an answer to another pause")),
+                None => {
+                    self.ask(ctx, Pause::Sign(request));
+                    return Ok(false);
+                }
             }
-        }
+        };
+        *slot = Some(signature.map_err(|_| ProtocolError::Internal(what))?);
+        Ok(true)
     }
 
     fn ask(&mut self, ctx: &mut Ctx<'_>, pause: Pause) {

@@ -150,13 +150,14 @@ impl ClientHs12 {
             scheme: proof.scheme,
             message: proof.message.clone(),
         };
-        let Some(signature) = self.pause.signature(ctx, config.pauses.signing, request)? else {
-            return Ok(None);
-        };
-        proof.signature = Some(
-            signature.map_err(|_| ProtocolError::Internal("signing CertificateVerify failed"))?,
-        );
-        Ok(Some(Event::Signed))
+        let signed = self.pause.sign_into(
+            ctx,
+            config.pauses.signing,
+            request,
+            &mut proof.signature,
+            "signing CertificateVerify failed",
+        )?;
+        Ok(signed.then_some(Event::Signed))
     }
 
     /// The server's ChangeCipherSpec: its records are protected from the next one on.

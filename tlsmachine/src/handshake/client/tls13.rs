@@ -167,13 +167,14 @@ impl ClientHs13 {
             scheme: proof.scheme,
             message: proof.content.clone(),
         };
-        let Some(signature) = self.pause.signature(ctx, config.pauses.signing, request)? else {
-            return Ok(None);
-        };
-        proof.signature = Some(
-            signature.map_err(|_| ProtocolError::Internal("signing CertificateVerify failed"))?,
-        );
-        Ok(Some(TableEvent::Signed))
+        let signed = self.pause.sign_into(
+            ctx,
+            config.pauses.signing,
+            request,
+            &mut proof.signature,
+            "signing CertificateVerify failed",
+        )?;
+        Ok(signed.then_some(TableEvent::Signed))
     }
 
     /// Our Certificate for the server's request and, when we have a certificate that fits,

@@ -395,13 +395,14 @@ impl ServerHs12 {
                 .ok_or(ProtocolError::Internal("no signature scheme chosen"))?,
             message: signed_message(&self.client_random, &self.server_random, group, public),
         };
-        let Some(signature) = self.pause.signature(ctx, config.pauses.signing, request)? else {
-            return Ok(None);
-        };
-        self.signature = Some(
-            signature.map_err(|_| ProtocolError::Internal("signing ServerKeyExchange failed"))?,
-        );
-        Ok(Some(Event::Signed))
+        let signed = self.pause.sign_into(
+            ctx,
+            config.pauses.signing,
+            request,
+            &mut self.signature,
+            "signing ServerKeyExchange failed",
+        )?;
+        Ok(signed.then_some(Event::Signed))
     }
 
     /// Our preference (or the client's, if configured) among suites our key can sign for.

@@ -576,13 +576,14 @@ impl ServerHs13 {
             scheme: parts.scheme,
             message: parts.content.clone(),
         };
-        let Some(signature) = self.pause.signature(ctx, config.pauses.signing, request)? else {
-            return Ok(None);
-        };
-        parts.signature = Some(
-            signature.map_err(|_| ProtocolError::Internal("signing CertificateVerify failed"))?,
-        );
-        Ok(Some(Event::Signed))
+        let signed = self.pause.sign_into(
+            ctx,
+            config.pauses.signing,
+            request,
+            &mut parts.signature,
+            "signing CertificateVerify failed",
+        )?;
+        Ok(signed.then_some(Event::Signed))
     }
 
     /// Whether a decoded ticket may be resumed here and now.
