@@ -490,6 +490,60 @@ const HANDSHAKE_SECRETS: &[(&str, &str)] = &[
     ("EXPORTER_SECRET", "exp_master"),
 ];
 
+/// The client's part after its handshake: the trace's application data both ways, then
+/// its close_notify and the server's answer.
+fn client_exchanges_app_data_and_closes(c: &mut Connection, t: &Trace) {
+    c.write_data(&t.get("client_app_data_record_payload"))
+        .unwrap();
+    assert_bytes(
+        "application data",
+        &c.take_outgoing(),
+        &t.get("client_app_data_record"),
+    );
+    c.receive_data(&t.get("server_app_data_record")).unwrap();
+    assert_eq!(read_all(c), t.get("server_app_data_record_payload"));
+    client_closes(c, t);
+}
+
+/// The client sends close_notify, the trace's record, and reads the server's.
+fn client_closes(c: &mut Connection, t: &Trace) {
+    c.close().unwrap();
+    assert_bytes(
+        "close_notify",
+        &c.take_outgoing(),
+        &t.get("client_alert_record"),
+    );
+    c.receive_data(&t.get("server_alert_record")).unwrap();
+    assert_eq!(c.state(), Phase::Shutdown);
+}
+
+/// The server's part after its handshake: the trace's application data both ways, then the
+/// client's close_notify, which it answers.
+fn server_exchanges_app_data_and_answers_close(s: &mut Connection, t: &Trace) {
+    s.receive_data(&t.get("client_app_data_record")).unwrap();
+    assert_eq!(read_all(s), t.get("client_app_data_record_payload"));
+    s.write_data(&t.get("server_app_data_record_payload"))
+        .unwrap();
+    assert_bytes(
+        "application data",
+        &s.take_outgoing(),
+        &t.get("server_app_data_record"),
+    );
+    server_answers_close(s, t);
+}
+
+/// The client's close_notify in, the server's out, both the trace's records.
+fn server_answers_close(s: &mut Connection, t: &Trace) {
+    s.receive_data(&t.get("client_alert_record")).unwrap();
+    assert!(s.peer_closed());
+    assert_bytes(
+        "close_notify",
+        &s.take_outgoing(),
+        &t.get("server_alert_record"),
+    );
+    assert_eq!(s.state(), Phase::Shutdown);
+}
+
 /// Reads all the application data waiting.
 fn read_all(conn: &mut Connection) -> Vec<u8> {
     let mut buf = vec![0u8; 1024];
@@ -573,23 +627,7 @@ fn replay_section3_server(store: Arc<dyn SessionStore>) {
     assert_eq!(s.state(), Phase::AppData);
     assert_bytes("ticket", &s.take_outgoing(), &t.get("nst_record"));
 
-    s.receive_data(&t.get("client_app_data_record")).unwrap();
-    assert_eq!(read_all(&mut s), t.get("client_app_data_record_payload"));
-    s.write_data(&t.get("server_app_data_record_payload"))
-        .unwrap();
-    assert_bytes(
-        "application data",
-        &s.take_outgoing(),
-        &t.get("server_app_data_record"),
-    );
-    s.receive_data(&t.get("client_alert_record")).unwrap();
-    assert!(s.peer_closed());
-    assert_bytes(
-        "close_notify",
-        &s.take_outgoing(),
-        &t.get("server_alert_record"),
-    );
-    assert_eq!(s.state(), Phase::Shutdown);
+    server_exchanges_app_data_and_answers_close(&mut s, &t);
 
     assert_secrets(&t, &keys, HANDSHAKE_SECRETS);
     let now = UnixTime::since_unix_epoch(Duration::from_secs(NOW));
@@ -655,23 +693,7 @@ fn replay_section3_client(cache: Arc<ClientSessionCache>) {
     c.receive_data(&t.get("nst_record")).unwrap();
     assert!(c.take_outgoing().is_empty());
 
-    c.write_data(&t.get("client_app_data_record_payload"))
-        .unwrap();
-    assert_bytes(
-        "application data",
-        &c.take_outgoing(),
-        &t.get("client_app_data_record"),
-    );
-    c.receive_data(&t.get("server_app_data_record")).unwrap();
-    assert_eq!(read_all(&mut c), t.get("server_app_data_record_payload"));
-    c.close().unwrap();
-    assert_bytes(
-        "close_notify",
-        &c.take_outgoing(),
-        &t.get("client_alert_record"),
-    );
-    c.receive_data(&t.get("server_alert_record")).unwrap();
-    assert_eq!(c.state(), Phase::Shutdown);
+    client_exchanges_app_data_and_closes(&mut c, &t);
 
     assert_secrets(&t, &keys, HANDSHAKE_SECRETS);
     let session = cache.get(SERVER_NAME).unwrap();
@@ -762,13 +784,7 @@ fn rfc8448_section5_server() {
     assert!(s.take_outgoing().is_empty());
     assert!(s.negotiated().hello_retry);
     assert_eq!(s.negotiated().group, Some(NamedGroup::SECP256R1));
-    s.receive_data(&t.get("client_alert_record")).unwrap();
-    assert_bytes(
-        "close_notify",
-        &s.take_outgoing(),
-        &t.get("server_alert_record"),
-    );
-    assert_eq!(s.state(), Phase::Shutdown);
+    server_answers_close(&mut s, &t);
 
     assert_secrets(&t, &keys, HANDSHAKE_SECRETS);
     script.assert_all_drawn();
@@ -827,14 +843,7 @@ fn rfc8448_section5_client() {
     );
     assert!(c.negotiated().hello_retry);
     assert_eq!(c.negotiated().group, Some(NamedGroup::SECP256R1));
-    c.close().unwrap();
-    assert_bytes(
-        "close_notify",
-        &c.take_outgoing(),
-        &t.get("client_alert_record"),
-    );
-    c.receive_data(&t.get("server_alert_record")).unwrap();
-    assert_eq!(c.state(), Phase::Shutdown);
+    client_closes(&mut c, &t);
 
     assert_secrets(&t, &keys, HANDSHAKE_SECRETS);
     script.assert_all_drawn();
@@ -903,22 +912,7 @@ fn rfc8448_section4_server() {
     assert!(s.negotiated().resumed);
     assert!(s.take_outgoing().is_empty());
 
-    s.receive_data(&t.get("client_app_data_record")).unwrap();
-    assert_eq!(read_all(&mut s), t.get("client_app_data_record_payload"));
-    s.write_data(&t.get("server_app_data_record_payload"))
-        .unwrap();
-    assert_bytes(
-        "application data",
-        &s.take_outgoing(),
-        &t.get("server_app_data_record"),
-    );
-    s.receive_data(&t.get("client_alert_record")).unwrap();
-    assert_bytes(
-        "close_notify",
-        &s.take_outgoing(),
-        &t.get("server_alert_record"),
-    );
-    assert_eq!(s.state(), Phase::Shutdown);
+    server_exchanges_app_data_and_answers_close(&mut s, &t);
 
     assert_secrets(&t, &keys, RESUMED_SECRETS);
     script.assert_all_drawn();
@@ -962,23 +956,7 @@ fn rfc8448_section4_client() {
         &t.concat(&["end_of_early_data_record", "client_finished_record"]),
     );
 
-    c.write_data(&t.get("client_app_data_record_payload"))
-        .unwrap();
-    assert_bytes(
-        "application data",
-        &c.take_outgoing(),
-        &t.get("client_app_data_record"),
-    );
-    c.receive_data(&t.get("server_app_data_record")).unwrap();
-    assert_eq!(read_all(&mut c), t.get("server_app_data_record_payload"));
-    c.close().unwrap();
-    assert_bytes(
-        "close_notify",
-        &c.take_outgoing(),
-        &t.get("client_alert_record"),
-    );
-    c.receive_data(&t.get("server_alert_record")).unwrap();
-    assert_eq!(c.state(), Phase::Shutdown);
+    client_exchanges_app_data_and_closes(&mut c, &t);
 
     assert_secrets(&t, &keys, RESUMED_SECRETS);
     script.assert_all_drawn();
@@ -1035,13 +1013,7 @@ fn rfc8448_section7_server() {
     s.receive_data(&t.concat(&["client_ccs_record", "client_finished_record"]))
         .unwrap();
     assert_eq!(s.state(), Phase::AppData);
-    s.receive_data(&t.get("client_alert_record")).unwrap();
-    assert_bytes(
-        "close_notify",
-        &s.take_outgoing(),
-        &t.get("server_alert_record"),
-    );
-    assert_eq!(s.state(), Phase::Shutdown);
+    server_answers_close(&mut s, &t);
 
     assert_secrets(&t, &keys, HANDSHAKE_SECRETS);
     script.assert_all_drawn();
@@ -1086,14 +1058,7 @@ fn rfc8448_section7_client() {
         &c.take_outgoing(),
         &t.concat(&["client_ccs_record", "client_finished_record"]),
     );
-    c.close().unwrap();
-    assert_bytes(
-        "close_notify",
-        &c.take_outgoing(),
-        &t.get("client_alert_record"),
-    );
-    c.receive_data(&t.get("server_alert_record")).unwrap();
-    assert_eq!(c.state(), Phase::Shutdown);
+    client_closes(&mut c, &t);
 
     assert_secrets(&t, &keys, HANDSHAKE_SECRETS);
     script.assert_all_drawn();
@@ -1155,14 +1120,7 @@ fn rfc8448_section6_client() {
         &c.take_outgoing(),
         &t.get("client_handshake_record"),
     );
-    c.close().unwrap();
-    assert_bytes(
-        "close_notify",
-        &c.take_outgoing(),
-        &t.get("client_alert_record"),
-    );
-    c.receive_data(&t.get("server_alert_record")).unwrap();
-    assert_eq!(c.state(), Phase::Shutdown);
+    client_closes(&mut c, &t);
 
     assert_secrets(&t, &keys, HANDSHAKE_SECRETS);
     script.assert_all_drawn();
