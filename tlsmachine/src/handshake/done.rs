@@ -38,6 +38,21 @@ pub(crate) enum DoneKeys {
     },
 }
 
+impl DoneKeys {
+    /// A TLS 1.2 handshake's keys, taken from its handler at APP_DATA.
+    pub(crate) fn tls12(
+        suite: Option<&'static Tls12Suite>,
+        master_secret: &mut Option<MasterSecret>,
+    ) -> Result<Self, ProtocolError> {
+        Ok(DoneKeys::Tls12 {
+            suite: suite.ok_or(ProtocolError::Internal("APP_DATA without a suite"))?,
+            master_secret: master_secret
+                .take()
+                .ok_or(ProtocolError::Internal("APP_DATA without a master secret"))?,
+        })
+    }
+}
+
 /// Where the connection's session lives: after a fatal error it must not be resumed
 /// (RFC 5246 §7.2, RFC 8446 §C.4).
 pub(crate) enum Forget {

@@ -633,15 +633,7 @@ impl ClientHs12 {
     pub(crate) fn take_done(&mut self) -> Result<Done, ProtocolError> {
         Ok(Done {
             client: true,
-            keys: DoneKeys::Tls12 {
-                suite: self
-                    .suite
-                    .ok_or(ProtocolError::Internal("APP_DATA without a suite"))?,
-                master_secret: self
-                    .master_secret
-                    .take()
-                    .ok_or(ProtocolError::Internal("APP_DATA without a master secret"))?,
-            },
+            keys: DoneKeys::tls12(self.suite, &mut self.master_secret)?,
             forget: Forget::ClientSessions {
                 config: self.config.clone(),
                 cache_key: std::mem::take(&mut self.cache_key),

@@ -876,22 +876,12 @@ impl ServerHs12 {
         Ok(Established { peer, finished })
     }
 
-    /// RFC 5246 §7.2.2 and ARCHITECTURE §2: a session that ends in a fatal alert must not be
-    /// resumed.
     /// What APP_DATA keeps: the master secret for exporters, and the session to forget
     /// after a fatal error.
     pub(crate) fn take_done(&mut self) -> Result<Done, ProtocolError> {
         Ok(Done {
             client: false,
-            keys: DoneKeys::Tls12 {
-                suite: self
-                    .suite
-                    .ok_or(ProtocolError::Internal("APP_DATA without a suite"))?,
-                master_secret: self
-                    .master_secret
-                    .take()
-                    .ok_or(ProtocolError::Internal("APP_DATA without a master secret"))?,
-            },
+            keys: DoneKeys::tls12(self.suite, &mut self.master_secret)?,
             forget: match self.stored.take() {
                 Some(id) => Forget::ServerSession {
                     config: self.config.clone(),
@@ -903,6 +893,8 @@ impl ServerHs12 {
         })
     }
 
+    /// RFC 5246 §7.2.2 and ARCHITECTURE §2: a session that ends in a fatal alert must not be
+    /// resumed.
     pub(crate) fn on_fatal(&mut self) {
         if let (Some(id), Some(store)) = (self.stored.take(), &self.config.session_store) {
             store.remove(&id);
